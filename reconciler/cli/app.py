@@ -1,0 +1,71 @@
+"""The root click group.
+
+Commands are registered by name and imported only when run, so `rlcm --help` and
+`rlcm validate` do not pay for httpx, rich or the simulator (see benchmarks/).
+Each command module owns one command (or group) named in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+from reconciler import __version__
+
+# command name -> "module:attribute"; help text is kept here so --help imports nothing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("reconciler.cli.validate:validate", "Load and check the config offline."),
+    "schema": ("reconciler.cli.schema:schema", "Write the JSON Schema of the config."),
+    "plan": ("reconciler.cli.plan:plan", "Refresh live state and show what would change."),
+    "apply": ("reconciler.cli.apply:apply", "Apply a plan: manifests, exports, imports."),
+    "drift": ("reconciler.cli.drift:drift", "Compare live state with the last apply."),
+    "show": ("reconciler.cli.show:show", "Render a saved plan."),
+    "state": ("reconciler.cli.state:state", "Inspect and repair the state file."),
+    "adopt": ("reconciler.cli.adopt:adopt", "Record an existing live manifest in state."),
+    "sim": ("reconciler.cli.sim:sim", "Run and seed the built-in Workato simulator."),
+    "demo": ("reconciler.cli.demo:demo", "Seed a simulator and plan and apply the examples."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not _available(cmd_name):
+            return None
+        module_name, attr = entry[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    """A command whose module does not exist yet is not listed (modules land one by one)."""
+    module_name = COMMANDS[name][0].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rlcm")
+def cli() -> None:
+    """rlcm: declarative GitOps for Workato recipe lifecycle management.
+
+    Describe export manifests and customer targets in YAML; `rlcm plan` shows what
+    would change, `rlcm apply` makes it so, `rlcm drift` says what moved.
+    """
+
+
+def main() -> None:
+    cli(prog_name="rlcm")

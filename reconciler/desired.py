@@ -1,0 +1,160 @@
+"""The resolved desired state: what the YAML says should exist, after validation.
+
+This is the contract between `config/` (which builds it) and the planner, refresh and
+applier (which consume it). Everything here is immutable, has no I/O and no pydantic:
+the planner runs on tens of thousands of targets and must stay cheap.
+
+Addresses:
+- a manifest is addressed by its `name`;
+- a target by its `address`: the Target's `name`, else `CUSTOMER/FOLDER_ID`, else
+  `self/FOLDER_ID` for an own-workspace folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from reconciler.errors import Location
+
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "DEFAULT_WAVE",
+    "AssetRef",
+    "AutoGenerate",
+    "DesiredState",
+    "ManifestSpec",
+    "RateLimits",
+    "RolloutSpec",
+    "SourceSpec",
+    "TargetSpec",
+    "WorkspaceSpec",
+]
+
+DEFAULT_WAVE = "default"
+AuthStyle = Literal["bearer", "legacy"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Requests per minute for each quota bucket of one workspace."""
+
+    imports: float = 1000.0  # embedded imports
+    import_status: float = 1000.0  # embedded import status
+    other: float = 60.0  # every other RLCM call, one shared bucket
+    dev_imports: float = 500.0 / 60.0  # developer-API imports (500/hour)
+
+
+DEFAULT_RATE_LIMITS = RateLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSpec:
+    """An API endpoint and the names of the environment variables holding credentials."""
+
+    name: str
+    base_url: str  # resolved: https://..., or sim://DIR (data_center already mapped)
+    auth: AuthStyle = "bearer"
+    token_env: str = "WORKATO_API_TOKEN"
+    email_env: str | None = None  # legacy auth only
+    rate_limits: RateLimits = DEFAULT_RATE_LIMITS
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where manifests live and packages are exported from."""
+
+    workspace: str
+    managed_user: str | None = None  # None: the workspace's own environment (developer API)
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRef:
+    """An asset named in a manifest, by type and name as reviewers read them."""
+
+    type: str
+    name: str
+    version: int | None = None  # None: latest
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AutoGenerate:
+    include_test_cases: bool = False
+    include_data: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestSpec:
+    """An export manifest that should exist in the source workspace.
+
+    Exactly one of `assets` and `auto_generate` is set.
+    """
+
+    name: str
+    folder_id: int
+    include_tags: bool = False
+    depends_on: tuple[str, ...] = ()
+    assets: tuple[AssetRef, ...] | None = None
+    auto_generate: AutoGenerate | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """One customer folder (or one own-workspace folder) and the packages it should run."""
+
+    address: str
+    workspace: str
+    folder_id: int
+    manifests: tuple[str, ...]  # in dependency order (depends_on first), then as written
+    customer: str | None = None  # managed user id (numeric string or E...); None: own workspace
+    restart_recipes: bool = False
+    include_tags: bool = False
+    folder_id_for_home_assets: int | None = None
+    wave: str = DEFAULT_WAVE
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSpec:
+    waves: tuple[str, ...] = (DEFAULT_WAVE,)
+    max_parallel: int = 8
+    halt_after_failures: int = 1
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything the config declares, validated and cross-referenced."""
+
+    workspaces: dict[str, WorkspaceSpec]
+    source: SourceSpec
+    manifests: dict[str, ManifestSpec]  # by name, in file order
+    targets: dict[str, TargetSpec]  # by address, in file order
+    rollout: RolloutSpec = field(default_factory=RolloutSpec)
+    files: tuple[str, ...] = ()  # the YAML files read, sorted
+
+    @property
+    def source_workspace(self) -> WorkspaceSpec:
+        return self.workspaces[self.source.workspace]
+
+    def targets_in_wave(self, wave: str) -> list[TargetSpec]:
+        return [t for t in self.targets.values() if t.wave == wave]
+
+    def manifest_order(self) -> list[str]:
+        """Manifest names with every `depends_on` before its dependents (stable)."""
+        done: dict[str, None] = {}
+
+        def visit(name: str) -> None:
+            if name in done:
+                return
+            for dep in self.manifests[name].depends_on:
+                visit(dep)
+            done[name] = None
+
+        for name in self.manifests:
+            visit(name)
+        return list(done)

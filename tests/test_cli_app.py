@@ -1,0 +1,36 @@
+"""The command line's shell: help, version, and lazy command loading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+
+
+def test_help_lists_the_commands_that_exist() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "rlcm" in result.stdout
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "rlcm, version" in done.stdout
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from reconciler.cli import main; sys.argv=['rlcm','--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('httpx', 'pydantic', 'rich', 'deepdiff') if m in sys.modules]\n"
+        "print('HEAVY:' + ','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY:"
