@@ -18,12 +18,14 @@ from typing import Literal
 from reconciler.errors import Location
 
 __all__ = [
+    "DEFAULT_POLL",
     "DEFAULT_RATE_LIMITS",
     "DEFAULT_WAVE",
     "AssetRef",
     "AutoGenerate",
     "DesiredState",
     "ManifestSpec",
+    "PollSettings",
     "RateLimits",
     "RolloutSpec",
     "SourceSpec",
@@ -49,6 +51,18 @@ DEFAULT_RATE_LIMITS = RateLimits()
 
 
 @dataclass(frozen=True, slots=True)
+class PollSettings:
+    """How export and import jobs are polled (seconds)."""
+
+    interval: float = 2.0  # first wait between status polls
+    max_interval: float = 15.0  # backoff cap
+    timeout: float = 3600.0  # give up on one job after this long, with a clear error
+
+
+DEFAULT_POLL = PollSettings()
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceSpec:
     """An API endpoint and the names of the environment variables holding credentials."""
 
@@ -58,6 +72,8 @@ class WorkspaceSpec:
     token_env: str = "WORKATO_API_TOKEN"
     email_env: str | None = None  # legacy auth only
     rate_limits: RateLimits = DEFAULT_RATE_LIMITS
+    request_timeout: float = 40.0  # seconds; Workato's own limit
+    poll: PollSettings = DEFAULT_POLL
     location: Location | None = None
 
 
