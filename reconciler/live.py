@@ -1,0 +1,111 @@
+"""Refreshed live state: what Workato said when we asked, as plain immutable data.
+
+`refresh` builds a `LiveState` from API answers; the planner and drift detection consume
+it without any I/O. Keeping this apart from the client's pydantic models keeps the planner
+cheap (it runs on tens of thousands of targets) and free of httpx.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "MANIFEST_ARCHIVED",
+    "MANIFEST_GONE",
+    "MANIFEST_WORKING",
+    "LiveAsset",
+    "LiveManifest",
+    "LiveState",
+    "asset_key",
+]
+
+MANIFEST_WORKING = "working"
+MANIFEST_ARCHIVED = "archived"
+MANIFEST_GONE = "gone"  # the view answered 404
+
+
+def asset_key(asset_type: str, name: str) -> str:
+    """How assets are matched across workspaces: ids differ, type and name do not."""
+    return f"{asset_type}:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAsset:
+    """One entry of a folder_assets answer (or of a manifest view's assets)."""
+
+    id: int
+    type: str
+    name: str
+    version: int | None = None
+    folder: str = ""  # path below the folder that was listed; "" for the folder itself
+    zip_name: str = ""
+    absolute_path: str = ""
+    root_folder: bool = False
+    unreachable: bool = False
+
+    @property
+    def key(self) -> str:
+        return asset_key(self.type, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveManifest:
+    """A manifest view. `assets` is None when the answer did not include them."""
+
+    id: int
+    name: str
+    status: str  # working | archived | gone
+    folder_id: int | None = None
+    include_tags: bool | None = None
+    assets: tuple[LiveAsset, ...] | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.status == MANIFEST_WORKING
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """Everything one refresh read.
+
+    - `source_folders`: folder_id -> assets of that folder (and its subfolders, as
+      folder_assets returns them) in the source workspace.
+    - `manifests`: manifest name -> its live view, for manifests recorded in state.
+    - `target_folders`: target address -> assets of the target folder, for targets that
+      have been imported before; None when targets were not refreshed.
+    """
+
+    source_folders: Mapping[int, tuple[LiveAsset, ...]] = field(default_factory=dict)
+    manifests: Mapping[str, LiveManifest] = field(default_factory=dict)
+    target_folders: Mapping[str, tuple[LiveAsset, ...]] | None = None
+
+    @property
+    def refreshed_targets(self) -> bool:
+        return self.target_folders is not None
+
+    def fingerprint(self) -> str:
+        """A digest of everything read; a saved plan is stale when this moves."""
+        return _digest(
+            {
+                "source_folders": {str(k): _assets(v) for k, v in self.source_folders.items()},
+                "manifests": {k: asdict(v) for k, v in self.manifests.items()},
+                "target_folders": (
+                    None
+                    if self.target_folders is None
+                    else {k: _assets(v) for k, v in self.target_folders.items()}
+                ),
+            }
+        )
+
+
+def _assets(assets: Iterable[LiveAsset]) -> list[dict[str, Any]]:
+    return sorted((asdict(a) for a in assets), key=lambda a: (a["type"], a["name"], a["id"]))
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

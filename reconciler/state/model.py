@@ -1,0 +1,139 @@
+"""The state file's contents: what the API cannot be asked.
+
+No Workato call lists manifests or says which package a customer last received, so the
+state records it. The file is JSON, versioned (`format_version`), has a `serial` that
+grows on every write and a `lineage` that identifies one history. It never holds a
+secret: only ids, names, digests, versions and results.
+
+Addresses (used by `rlcm state list|show|rm` and in plans):
+- `manifest.NAME`           -> `State.manifests[NAME]`
+- `export.NAME`             -> `State.packages[NAME]` (the last package of that manifest)
+- `import.NAME@TARGET`      -> `State.imports["NAME@TARGET"]`
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "FORMAT_VERSION",
+    "AssetStamp",
+    "ImportRecord",
+    "JobStatus",
+    "ManifestRecord",
+    "PackageRecord",
+    "PendingManifest",
+    "RecipeResult",
+    "State",
+    "import_key",
+]
+
+FORMAT_VERSION = 1
+JobStatus = Literal["in_progress", "completed", "failed"]
+
+
+def import_key(manifest: str, target: str) -> str:
+    return f"{manifest}@{target}"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class AssetStamp(_Record):
+    """An asset as it stood at some moment: matched by type and name, with its version."""
+
+    type: str
+    name: str
+    version: int | None = None
+    id: int | None = None  # the asset's id in the workspace it was read from
+    folder: str = ""
+
+
+class ManifestRecord(_Record):
+    """A live manifest rlcm created (or adopted) and what it last sent to it."""
+
+    name: str
+    id: int
+    workspace: str
+    owner: str | None = None  # source managed user; None for the own workspace
+    folder_id: int
+    include_tags: bool = False
+    auto_generate: bool = False
+    assets: list[AssetStamp] = Field(default_factory=list)  # as last sent (resolved ids)
+    spec_digest: str  # digest of the body last sent; a change means an update is due
+    updated_at: str = ""
+
+
+class PackageRecord(_Record):
+    """The last export of a manifest. `in_progress` is polled, never exported again."""
+
+    manifest: str
+    manifest_id: int
+    package_id: int
+    status: JobStatus
+    spec_digest: str  # the manifest body the package was exported from
+    digest: str | None = None  # sha256 of the zip, once downloaded
+    asset_versions: list[AssetStamp] = Field(default_factory=list)  # what the package holds
+    error: str | None = None
+    started_at: str = ""
+    finished_at: str | None = None
+
+
+class RecipeResult(_Record):
+    id: int
+    name: str | None = None
+    import_result: str
+
+
+class ImportRecord(_Record):
+    """The last import of one manifest's package into one target folder."""
+
+    manifest: str
+    target: str
+    import_id: int
+    package_id: int
+    package_digest: str
+    status: JobStatus
+    error: str | None = None
+    recipe_results: list[RecipeResult] = Field(default_factory=list)
+    folder_after: list[AssetStamp] | None = None  # the target folder after the import
+    started_at: str = ""
+    finished_at: str | None = None
+
+
+class PendingManifest(_Record):
+    """A manifest create that was sent but whose answer was not recorded yet.
+
+    No API lists manifests, so a crash between sending the create and recording its id
+    could leave a live manifest rlcm does not know. This marker makes that window
+    visible: the next run warns and names `rlcm adopt` instead of silently creating a
+    second one.
+    """
+
+    name: str
+    started_at: str
+
+
+class State(_Record):
+    format_version: int = FORMAT_VERSION
+    serial: int = 0
+    lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    manifests: dict[str, ManifestRecord] = Field(default_factory=dict)
+    packages: dict[str, PackageRecord] = Field(default_factory=dict)
+    imports: dict[str, ImportRecord] = Field(default_factory=dict)
+    pending: dict[str, PendingManifest] = Field(default_factory=dict)
+
+    def last_import(self, manifest: str, target: str) -> ImportRecord | None:
+        return self.imports.get(import_key(manifest, target))
+
+    def addresses(self) -> list[str]:
+        """Every address in the state, sorted, as `rlcm state list` prints them."""
+        found = [f"manifest.{n}" for n in self.manifests]
+        found += [f"export.{n}" for n in self.packages]
+        found += [f"import.{k}" for k in self.imports]
+        found += [f"pending.{n}" for n in self.pending]
+        return sorted(found)
