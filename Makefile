@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/rlcm demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/ruff format --check reconciler tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects nothing; make fails on any non-zero exit.
