@@ -12,10 +12,11 @@ RECIPES = {
     "crm-sync": [(5101, "Sync accounts"), (5102, "Sync contacts")],
     "billing-alerts": [(5201, "Invoice overdue alert"), (5202, "Payment failed alert")],
 }
-FLEET = (
-    "E-globex/2211 91928/77 E-initech/2301 E-umbrella/2401 E-hooli/2501 E-vandelay/2601 "
-    "E-wonka/2701 E-stark/2801 E-wayne/2901 E-tyrell/3001 E-cyberdyne/3101 E-soylent/3201"
-).split()
+FLEET = [
+    *("E-globex/2211", "91928/77", "E-initech/2301", "E-umbrella/2401", "E-hooli/2501"),
+    *("E-vandelay/2601", "E-wonka/2701", "E-stark/2801", "E-wayne/2901", "E-tyrell/3001"),
+    *("E-cyberdyne/3101", "E-soylent/3201"),
+]
 UMBRELLA = "E-umbrella/2401"
 
 
