@@ -75,7 +75,13 @@ def render(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
 
 def _header(report: ApplyReport) -> list[str]:
     failed = len(report.failed_imports()) + len(report.failed_source_steps())
-    verdict = "✅ all steps succeeded" if report.exit_code == 0 else f"❌ {failed} failed"
+    not_run = sum(1 for s in report.steps if s.effective_status in ("skipped", "interrupted"))
+    if report.exit_code == 0:
+        verdict = "✅ all steps succeeded"
+    elif failed:
+        verdict = f"❌ {failed} failed"
+    else:
+        verdict = f"⚠️ {not_run} not run"
     lines = [
         f"## rlcm apply: {verdict}",
         "",

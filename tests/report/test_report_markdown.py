@@ -70,3 +70,12 @@ def test_five_thousand_targets_stay_under_the_limit() -> None:
     assert text.count("<details>") == text.count("</details>")
     # Failures are listed before anything is dropped.
     assert text.count("**Sync accounts**: `stop_failed`") == 100
+
+
+def test_only_skipped_steps_are_not_called_failures() -> None:
+    step = StepOutcome(
+        "import.m@t", "import", "import", "interrupted", "m", target="t", message="Ctrl-C"
+    )
+    text = _md(ApplyReport([step], "a", "b", interrupted=True))
+    assert text.startswith("## rlcm apply: ⚠️ 1 not run")
+    assert "**Interrupted**" in text
