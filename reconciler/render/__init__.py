@@ -1,0 +1,1 @@
+"""Renderers: plans, drift and apply reports as text, JSON, Markdown and JUnit XML."""
