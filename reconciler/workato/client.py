@@ -169,7 +169,7 @@ class WorkatoClient:
         # Deleting archives the manifest; deleting it again cannot do anything more.
         where = paths.manifest(owner, manifest_id)
         call = self._call("manifest_delete", "DELETE", where, "other", WRITE_IDEMPOTENT)
-        response = await self._send(call, lambda: self._http.build_request("DELETE", where))
+        response = await self._send_api(call, lambda: self._http.build_request("DELETE", where))
         if not response.content.strip():
             return  # 204 or an empty 200
         payload = unwrap_result(parse_json(response, call.method, call.where))
@@ -295,8 +295,14 @@ class WorkatoClient:
         def build() -> httpx.Request:
             return self._http.build_request(call.method, call.where, **kwargs)
 
+        return parse_json(await self._send_api(call, build), call.method, call.where)
+
+    async def _send_api(self, call: _Call, build: Callable[[], httpx.Request]) -> httpx.Response:
+        """A call that must answer 2xx: API calls never redirect (only downloads do)."""
         response = await self._send(call, build)
-        return parse_json(response, call.method, call.where)
+        if not response.is_success:
+            raise error_for_response(response, call.method, call.where)
+        return response
 
     async def _send(
         self,
