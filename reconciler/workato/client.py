@@ -1,0 +1,395 @@
+"""The async Workato RLCM client: one method per endpoint of the three API families.
+
+`owner` names whose workspace a call acts on: a managed-user id (numeric or `E...`) for
+the embedded family, or None for the workspace's own environment (developer API).
+
+Each call goes through the same layers, outermost first: quota limiter (limits.py) ->
+retry loop (retry.py) -> one HTTP request -> answer parsing (answers.py, models.py).
+Each endpoint method names its quota bucket and its retry rule; the reason a POST may
+or may not be retried is written beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+import pydantic
+
+from reconciler import __version__
+from reconciler.errors import (
+    ApiError,
+    ApiTimeoutError,
+    ConnectionFailedError,
+    PackageError,
+    ProtocolError,
+)
+from reconciler.redact import redact
+from reconciler.workato import paths
+from reconciler.workato.answers import error_for_response, parse_json, parse_model, protocol_error
+from reconciler.workato.auth import Credentials, credential_headers
+from reconciler.workato.download import check_zip, describe_url, read_capped, same_origin
+from reconciler.workato.limits import Bucket, QuotaLimiters, shared_limiters
+from reconciler.workato.models import (
+    Asset,
+    ImportJob,
+    ManifestBody,
+    ManifestView,
+    PackageJob,
+    unwrap_result,
+)
+from reconciler.workato.retry import (
+    CREATE,
+    EXPORT,
+    IMPORT,
+    READ,
+    WRITE_IDEMPOTENT,
+    RetryRule,
+    backoff_delay,
+    retry_after_seconds,
+)
+from reconciler.workato.settings import ClientSettings, ClientStats
+
+__all__ = ["ClientSettings", "ClientStats", "WorkatoClient"]
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+Job = TypeVar("Job", PackageJob, ImportJob)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One endpoint: its name in stats, method, path for messages, bucket, retry rule."""
+
+    kind: str
+    method: str
+    where: str
+    bucket: Bucket | None
+    rule: RetryRule
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class WorkatoClient:
+    """Async client of Workato's RLCM endpoints (embedded, developer API, legacy OEM)."""
+
+    def __init__(
+        self, settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.stats = ClientStats()
+        self._creds = Credentials(auth=settings.auth, token=settings.token, email=settings.email)
+        self._cred_headers = credential_headers(self._creds)
+        self._base = httpx.URL(settings.base_url.rstrip("/") + "/")
+        self._limiters: QuotaLimiters = settings.limiters or shared_limiters(
+            settings.base_url, self._creds.identity(), settings.rate_limits
+        )
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url.rstrip("/"),
+            transport=transport,
+            # a pooled connection is waited for without limit: the limiter already paces us
+            timeout=httpx.Timeout(settings.request_timeout, pool=None),
+            follow_redirects=False,  # downloads follow redirects themselves, without credentials
+            headers={"Accept": "application/json", "User-Agent": f"rlcm/{__version__}"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ---- manifests -------------------------------------------------------------------
+
+    async def folder_assets(
+        self,
+        owner: str | None,
+        folder_id: int | None,
+        *,
+        include_test_cases: bool = False,
+        include_data: bool = False,
+    ) -> list[Asset]:
+        params: dict[str, str] = {}
+        if folder_id is not None:
+            params["folder_id"] = str(int(folder_id))
+        if include_test_cases:
+            params["include_test_cases"] = "true"
+        if include_data:
+            params["include_data"] = "true"
+        call = self._call("folder_assets", "GET", paths.folder_assets(owner), "other", READ)
+        payload = unwrap_result(await self._json(call, params=params))
+        raw = payload.get("assets") if isinstance(payload, dict) else payload
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise ProtocolError(
+                "unexpected folder_assets answer: assets is not a list",
+                method=call.method,
+                path=call.where,
+            )
+        try:
+            return [Asset.model_validate(item) for item in raw]
+        except pydantic.ValidationError as exc:
+            raise protocol_error(exc, "folder_assets", call.method, call.where) from exc
+
+    async def create_manifest(self, owner: str | None, body: ManifestBody) -> ManifestView:
+        # A second create would leave a duplicate manifest that state does not know, so
+        # CREATE retries only when the server certainly did nothing (429, unsent request).
+        call = self._call("manifest_create", "POST", paths.manifests(owner), "other", CREATE)
+        return await self._model(call, ManifestView, json=body.wire())
+
+    async def view_manifest(self, owner: str | None, manifest_id: int) -> ManifestView:
+        call = self._call("manifest_view", "GET", paths.manifest(owner, manifest_id), "other", READ)
+        return await self._model(call, ManifestView)
+
+    async def update_manifest(
+        self, owner: str | None, manifest_id: int, body: ManifestBody
+    ) -> ManifestView:
+        # PUT replaces the manifest with the same body: doing it twice changes nothing more.
+        where = paths.manifest(owner, manifest_id)
+        call = self._call("manifest_update", "PUT", where, "other", WRITE_IDEMPOTENT)
+        return await self._model(call, ManifestView, json=body.wire())
+
+    async def delete_manifest(self, owner: str | None, manifest_id: int) -> None:
+        # Deleting archives the manifest; deleting it again cannot do anything more.
+        where = paths.manifest(owner, manifest_id)
+        call = self._call("manifest_delete", "DELETE", where, "other", WRITE_IDEMPOTENT)
+        response = await self._send_api(call, lambda: self._http.build_request("DELETE", where))
+        if not response.content.strip():
+            return  # 204 or an empty 200
+        payload = unwrap_result(parse_json(response, call.method, call.where))
+        if isinstance(payload, dict) and payload.get("success") is False:
+            raise ProtocolError("delete answered success: false", method=call.method, path=where)
+
+    # ---- exports ---------------------------------------------------------------------
+
+    async def start_export(self, owner: str | None, manifest_id: int) -> PackageJob:
+        # A second export of one manifest only builds another package of the same
+        # content, which nobody refers to: harmless, so EXPORT retries like a write.
+        call = self._call(
+            "export_start", "POST", paths.start_export(owner, manifest_id), "other", EXPORT
+        )
+        return await self._model(call, PackageJob)
+
+    async def export_status(self, owner: str | None, package_id: int) -> PackageJob:
+        call = self._call(
+            "export_status", "GET", paths.export_status(owner, package_id), "other", READ
+        )
+        return await self._model(call, PackageJob)
+
+    async def wait_export(self, owner: str | None, package_id: int) -> PackageJob:
+        return await self._poll(
+            f"export {package_id}", lambda: self.export_status(owner, package_id)
+        )
+
+    async def download_package(self, owner: str | None, job: PackageJob) -> bytes:
+        """The package zip. Embedded exports name a `download_url`; the developer API
+        downloads by id. Redirects are followed here, credentials only to the API origin."""
+        what = f"package {job.id}"
+        if owner is None:
+            url = self._base.join(paths.package_download(job.id).lstrip("/"))
+        elif job.download_url:
+            url = self._base.join(job.download_url)
+        else:
+            raise PackageError(f"{what} has no download URL yet (status {job.status})")
+        for _ in range(self.settings.max_redirects + 1):
+            response = await self._download_hop(url)
+            if response.is_redirect:
+                await response.aclose()
+                url = url.join(response.headers["location"])
+                continue
+            try:
+                data = await read_capped(response, self.settings.max_package_bytes, what)
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, "GET", describe_url(url)) from exc
+            finally:
+                await response.aclose()
+            check_zip(data, what)
+            return data
+        raise ProtocolError(
+            f"{what}: more than {self.settings.max_redirects} redirects",
+            method="GET",
+            path=describe_url(url),
+        )
+
+    async def _download_hop(self, url: httpx.URL) -> httpx.Response:
+        # Credentials go to the API's own origin only: a storage host gets none, neither
+        # Authorization nor x-user-* (httpx would forward the latter on its own redirects).
+        own = same_origin(url, self._base)
+        where = url.path if own else describe_url(url)
+        headers = self._cred_headers if own else {}
+        call = _Call("download", "GET", where, "other" if own else None, READ)
+
+        def build() -> httpx.Request:
+            request = self._http.build_request("GET", url)
+            for name in self._cred_headers:
+                request.headers.pop(name, None)
+            request.headers.update(headers)
+            return request
+
+        return await self._send(call, build, stream=True, with_credentials=False)
+
+    # ---- imports ---------------------------------------------------------------------
+
+    async def start_import(
+        self,
+        owner: str | None,
+        folder_id: int,
+        package: bytes,
+        *,
+        restart_recipes: bool,
+        include_tags: bool,
+        folder_id_for_home_assets: int | None,
+    ) -> ImportJob:
+        # A duplicate import re-imports the same package and may restart recipes twice:
+        # IMPORT retries only answers that refused it (429, 503), never after a timeout.
+        params = {"restart_recipes": _flag(restart_recipes), "include_tags": _flag(include_tags)}
+        if owner is not None:
+            params = {"folder_id": str(int(folder_id)), **params}
+        if folder_id_for_home_assets is not None:
+            params["folder_id_for_home_assets"] = str(int(folder_id_for_home_assets))
+        bucket: Bucket = "dev_imports" if owner is None else "imports"
+        call = self._call(
+            "import_start", "POST", paths.import_start(owner, folder_id), bucket, IMPORT
+        )
+        headers = {"Content-Type": "application/octet-stream"}
+        return await self._model(call, ImportJob, params=params, content=package, headers=headers)
+
+    async def import_status(self, owner: str | None, import_id: int) -> ImportJob:
+        # the developer API's package status shares the "other" bucket
+        bucket: Bucket = "other" if owner is None else "import_status"
+        call = self._call(
+            "import_status", "GET", paths.import_status(owner, import_id), bucket, READ
+        )
+        return await self._model(call, ImportJob)
+
+    async def wait_import(self, owner: str | None, import_id: int) -> ImportJob:
+        return await self._poll(f"import {import_id}", lambda: self.import_status(owner, import_id))
+
+    # ---- layers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _call(kind: str, method: str, where: str, bucket: Bucket | None, rule: RetryRule) -> _Call:
+        return _Call(kind, method, where, bucket, rule)
+
+    async def _model(self, call: _Call, model: type[M], **kwargs: Any) -> M:
+        payload = unwrap_result(await self._json(call, **kwargs))
+        return parse_model(model, payload, call.method, call.where)
+
+    async def _json(self, call: _Call, **kwargs: Any) -> Any:
+        def build() -> httpx.Request:
+            return self._http.build_request(call.method, call.where, **kwargs)
+
+        return parse_json(await self._send_api(call, build), call.method, call.where)
+
+    async def _send_api(self, call: _Call, build: Callable[[], httpx.Request]) -> httpx.Response:
+        """A call that must answer 2xx: API calls never redirect (only downloads do)."""
+        response = await self._send(call, build)
+        if not response.is_success:
+            raise error_for_response(response, call.method, call.where)
+        return response
+
+    async def _send(
+        self,
+        call: _Call,
+        build: Callable[[], httpx.Request],
+        *,
+        stream: bool = False,
+        with_credentials: bool = True,
+    ) -> httpx.Response:
+        """One call with limiter and retries; returns a 2xx or 3xx answer, else raises."""
+        attempt = 0
+        while True:
+            await self._wait_for_quota(call.bucket)
+            request = build()
+            if with_credentials:
+                request.headers.update(self._cred_headers)
+            self.stats.requests[call.kind] += 1
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if attempt >= self.settings.max_retries or not call.rule.retries_error(exc):
+                    raise self._transport_error(exc, call.method, call.where) from exc
+                await self._retry_wait(call, attempt, None, type(exc).__name__)
+                attempt += 1
+                continue
+            log.debug(
+                "request: %s %s status=%s attempt=%s",
+                call.method,
+                call.where,
+                response.status_code,
+                attempt + 1,
+            )
+            if response.status_code < 400:
+                return response
+            if stream:
+                await response.aread()
+                await response.aclose()
+            status = response.status_code
+            if status == 429:
+                self.stats.rate_limited += 1
+            if attempt >= self.settings.max_retries or not call.rule.retries_status(status):
+                raise error_for_response(response, call.method, call.where)
+            await self._retry_wait(call, attempt, response.headers.get("retry-after"), str(status))
+            attempt += 1
+
+    async def _wait_for_quota(self, bucket: Bucket | None) -> None:
+        if bucket is not None:
+            self.stats.limiter_wait += await self._limiters.bucket(bucket).acquire()
+
+    async def _retry_wait(
+        self, call: _Call, attempt: int, retry_after: str | None, reason: str
+    ) -> None:
+        s = self.settings
+        delay = retry_after_seconds(retry_after)
+        if delay is None:
+            delay = backoff_delay(attempt, base=s.backoff_base, cap=s.backoff_max, rand=s.rand)
+        delay = min(delay, s.retry_after_max)
+        self.stats.retries[call.kind] += 1
+        log.info(
+            "retry: %s %s reason=%s attempt=%s wait=%.1fs",
+            call.method,
+            call.where,
+            reason,
+            attempt + 2,
+            delay,
+        )
+        await s.sleep(delay)
+
+    def _transport_error(self, exc: httpx.TransportError, method: str, where: str) -> ApiError:
+        if isinstance(exc, httpx.TimeoutException):
+            text = f"no answer within {self.settings.request_timeout:g} s ({type(exc).__name__})"
+            return ApiTimeoutError(text, method=method, path=where)
+        text = redact(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "))
+        return ConnectionFailedError(text, method=method, path=where)
+
+    async def _poll(self, what: str, status: Callable[[], Awaitable[Job]]) -> Job:
+        """Poll until completed/failed: interval grows 1.5x to max_interval, overall timeout."""
+        poll = self.settings.poll
+        clock, sleep = self.settings.clock, self.settings.sleep
+        deadline = clock() + poll.timeout
+        interval = poll.interval
+        while True:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise ApiTimeoutError(f"{what} did not finish within {poll.timeout:g} s")
+            await sleep(min(interval, remaining))
+            job = await status()
+            if job.done:
+                return job
+            interval = min(interval * 1.5, poll.max_interval)

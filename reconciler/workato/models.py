@@ -1,0 +1,219 @@
+"""Answers of the RLCM API as typed models: the edge where JSON becomes ours.
+
+Tolerant of every shape and quirk in the documents: `{"result": ...}` wrapped or not,
+`download_url` null or the string "null", a wrong `operation_type` on imports (never
+relied upon), manifest views with or without `assets`, unknown asset types (kept, with
+one warning per type), extra fields (ignored, or kept in `Asset.extra`). Anything else
+that does not fit - an unknown job status, a wrong type - fails validation, and the
+client reports it as a ProtocolError naming the call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "IMPORT_RESULT_FAILURES",
+    "IMPORT_RESULT_SUCCESSES",
+    "KNOWN_ASSET_TYPES",
+    "Asset",
+    "ImportJob",
+    "JobStatus",
+    "ManifestBody",
+    "ManifestView",
+    "PackageJob",
+    "RecipeStatus",
+    "unwrap_result",
+]
+
+log = logging.getLogger(__name__)
+
+KNOWN_ASSET_TYPES = frozenset(
+    {
+        "recipe",
+        "connection",
+        "lookup_table",
+        "workato_db_table",
+        "account_property",
+        "project_property",
+        "workato_schema",
+        "workato_template",
+        "lcap_app",
+        "lcap_page",
+        "custom_adapter",
+        "topic",
+        "api_group",
+        "api_endpoint",
+    }
+)
+# The documents spell the first success `no_update_or_update_without_restart`; Workato's
+# OpenAPI description and real answers say `..._updated_...`. Both mean success.
+IMPORT_RESULT_SUCCESSES = frozenset(
+    {"no_update_or_update_without_restart", "no_update_or_updated_without_restart", "restarted"}
+)
+IMPORT_RESULT_FAILURES = frozenset({"not_found", "stop_failed", "stopped", "restart_failed"})
+
+JobStatus = Literal["in_progress", "completed", "failed"]
+
+_warned_asset_types: set[str] = set()
+
+
+def unwrap_result(body: Any) -> Any:
+    """The payload of an answer, whether or not it is wrapped in `{"result": ...}`."""
+    if isinstance(body, dict) and "result" in body and isinstance(body["result"], dict | list):
+        return body["result"]
+    return body
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Asset(_Answer):
+    """One asset of a folder or manifest. Fields Workato adds are kept in `extra`."""
+
+    id: int
+    type: str
+    name: str
+    version: int | None = None
+    folder: str = ""
+    absolute_path: str = ""
+    root_folder: bool = False
+    unreachable: bool = False
+    zip_name: str | None = None
+    checked: bool = True
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_extra(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = set(cls.model_fields)
+        extra = {k: v for k, v in data.items() if k not in known}
+        return {**{k: v for k, v in data.items() if k in known}, "extra": extra}
+
+    @field_validator("folder", "absolute_path", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("type")
+    @classmethod
+    def _warn_unknown_type(cls, value: str) -> str:
+        if value not in KNOWN_ASSET_TYPES and value not in _warned_asset_types:
+            _warned_asset_types.add(value)  # new types appear over time: pass them through
+            log.warning("asset: type=%s is not known to rlcm; passing it through", value)
+        return value
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """This asset as a manifest `assets` entry: what folder_assets answered, as is."""
+        fields = self.model_dump(exclude={"extra"})
+        return {**self.extra, **fields}
+
+
+class ManifestBody(BaseModel):
+    """The payload of create/update manifest; sent wrapped as `{"export_manifest": ...}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    assets: list[dict[str, Any]] | None = None
+    folder_id: int | None = None
+    include_tags: bool | None = None
+    auto_generate_assets: bool | None = None
+    include_test_cases: bool | None = None
+    include_data: bool | None = None
+    auto_run: bool | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {"export_manifest": self.model_dump(exclude_none=True)}
+
+
+class ManifestView(_Answer):
+    id: int
+    name: str
+    status: str = "working"  # working | archived; another value is kept as is
+    folder_id: int | None = None
+    include_tags: bool | None = None
+    assets: list[Asset] | None = None  # some answers carry them, some do not
+    project_path: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    deleted_at: str | None = None
+    last_exported_at: str | None = None
+
+    @property
+    def archived(self) -> bool:
+        return self.status == "archived" or self.deleted_at is not None
+
+
+def _text_or_none(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)  # an error object: keep it readable
+
+
+ErrorText = Annotated[str | None, BeforeValidator(_text_or_none)]
+
+
+class PackageJob(_Answer):
+    """An export (or developer-API package) job."""
+
+    id: int
+    operation_type: str | None = None  # wrong in some samples: never relied upon
+    status: JobStatus
+    export_manifest_id: int | None = None
+    download_url: str | None = None
+    error: ErrorText = None
+
+    @field_validator("download_url", mode="before")
+    @classmethod
+    def _null_string(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"", "null"}:
+            return None
+        return value
+
+    @property
+    def done(self) -> bool:
+        return self.status != "in_progress"
+
+
+class RecipeStatus(_Answer):
+    id: int
+    import_result: str
+
+    @property
+    def succeeded(self) -> bool:
+        """Only the known successes count; an unknown value is shown verbatim as a failure."""
+        return self.import_result in IMPORT_RESULT_SUCCESSES
+
+
+class ImportJob(_Answer):
+    id: int
+    operation_type: str | None = None  # "export" in some import samples: ignored
+    status: JobStatus
+    error: ErrorText = None
+    recipe_status: list[RecipeStatus] = Field(default_factory=list)
+
+    @field_validator("recipe_status", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def done(self) -> bool:
+        return self.status != "in_progress"
+
+    @property
+    def failed_recipes(self) -> list[RecipeStatus]:
+        return [r for r in self.recipe_status if not r.succeeded]
+
+    @property
+    def succeeded(self) -> bool:
+        """Completed, and every recipe that was reported succeeded."""
+        return self.status == "completed" and not self.failed_recipes

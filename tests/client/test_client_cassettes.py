@@ -1,0 +1,308 @@
+"""Every sample request and response of the three Workato documents, replayed.
+
+The cassettes in cassettes/ were written by hand from the documents, quirks included.
+vcrpy intercepts the client's real HTTP transport (record_mode "none": nothing leaves
+the machine, and an unexpected request fails). Requests must match on method, URL,
+query, which credential headers were sent, and the JSON (or zip) body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import vcr
+
+from reconciler.errors import NotFoundError, ProtocolError
+from reconciler.workato.auth import CREDENTIAL_HEADERS
+from reconciler.workato.client import WorkatoClient
+from reconciler.workato.models import ManifestBody, PackageJob
+
+CASSETTES = Path(__file__).parent / "cassettes"
+# the zip recorded in the cassettes (one recipe file)
+PACKAGE = base64.b64decode(
+    "UEsDBBQAAAAAAEBad13SA9tjJwAAACcAAAAkAAAAZXhwb3J0ZGVtby9zeW5jX2FjY291bnRzLnJlY2lwZS5qc29ueyJu"
+    "YW1lIjogIlN5bmMgYWNjb3VudHMiLCAidmVyc2lvbiI6IDR9UEsBAhQDFAAAAAAAQFp3XdID22MnAAAAJwAAACQAAAAA"
+    "AAAAAAAAAIABAAAAAGV4cG9ydGRlbW8vc3luY19hY2NvdW50cy5yZWNpcGUuanNvblBLBQYAAAAAAQABAFIAAABpAAAA"
+    "AAA="
+)
+MakeClient = Callable[..., WorkatoClient]
+T = TypeVar("T")
+
+
+def _credential_names(request: Any) -> set[str]:
+    return {name.lower() for name in request.headers} & CREDENTIAL_HEADERS
+
+
+def credentials(r1: Any, r2: Any) -> None:
+    """The same credential headers by name (values are placeholders in the documents)."""
+    assert _credential_names(r1) == _credential_names(r2)
+
+
+def body(r1: Any, r2: Any) -> None:
+    """Equal JSON when the recorded body is JSON; equal bytes otherwise."""
+    if r2.body is None:
+        assert not r1.body
+        return
+    try:
+        expected = json.loads(r2.body)
+    except ValueError:
+        assert r1.body == r2.body
+        return
+    assert json.loads(r1.body) == expected
+
+
+def replay(
+    name: str,
+    make_client: MakeClient,
+    scenario: Callable[[WorkatoClient], Awaitable[T]],
+    **settings: Any,
+) -> T:
+    """Run `scenario` against the cassette `name`; every interaction must be played."""
+    recorder = vcr.VCR(
+        cassette_library_dir=str(CASSETTES),
+        record_mode="none",
+        match_on=["method", "scheme", "host", "port", "path", "query", "credentials", "body"],
+    )
+    recorder.register_matcher("credentials", credentials)
+    recorder.register_matcher("body", body)
+
+    async def run() -> T:
+        async with make_client(**settings) as client:
+            return await scenario(client)
+
+    with recorder.use_cassette(f"{name}.yaml") as cassette:
+        result = asyncio.run(run())
+        assert cassette.all_played, f"{name}: not every documented sample was requested"
+    return result
+
+
+def recorded_manifest(name: str, index: int) -> ManifestBody:
+    """The export_manifest payload of a documented sample request, as a ManifestBody."""
+    import yaml  # noqa: PLC0415 (vcrpy's own dependency)
+
+    cassette = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())
+    payload = json.loads(cassette["interactions"][index]["request"]["body"])
+    return ManifestBody(**payload["export_manifest"])
+
+
+# ---- embedded: manifests ------------------------------------------------------------
+
+
+def test_folder_assets_sample_parses_into_assets(make_client: MakeClient) -> None:
+    assets = replay("embedded_folder_assets", make_client, lambda c: c.folder_assets("91928", 423))
+    assert len(assets) == 1
+    asset = assets[0]
+    assert (asset.id, asset.type, asset.name, asset.version) == (
+        12,
+        "recipe",
+        "Copy of Recipeops",
+        1,
+    )
+    assert asset.absolute_path == "All projects"
+    assert asset.zip_name == "copy_of_recipeops.recipe.json"
+    assert asset.checked and not asset.root_folder and not asset.unreachable
+
+
+def test_create_manifest_samples_send_wrapped_bodies(make_client: MakeClient) -> None:
+    async def scenario(client: WorkatoClient) -> list[Any]:
+        # the first sample's asset is exactly what folder_assets answered: send it back as is
+        asset = {
+            "id": 12, "name": "Copy of Recipeops", "type": "recipe", "version": 1, "folder": "",
+            "absolute_path": "All projects", "root_folder": False, "unreachable": False,
+            "zip_name": "copy_of_recipeops.recipe.json", "checked": True,
+        }  # fmt: skip
+        first = ManifestBody(name="Test Manifest", assets=[asset], folder_id=112, include_tags=True)
+        two = recorded_manifest("embedded_create_manifest", 1)
+        auto = ManifestBody(
+            name="Test Manifest", folder_id=112, auto_generate_assets=True,
+            include_test_cases=True, include_data=True, auto_run=True,
+        )  # fmt: skip
+        return [
+            await client.create_manifest("91928", first),
+            await client.create_manifest("45267", two),
+            await client.create_manifest("91928", auto),
+        ]
+
+    views = replay("embedded_create_manifest", make_client, scenario)
+    assert [v.id for v in views] == [12, 267546, 12]
+    assert views[1].status == "working" and views[1].include_tags is True
+    assert views[1].project_path == "Home assets" and views[1].assets is None
+    assert views[0].include_tags is None and not views[0].archived
+
+
+def test_update_manifest_samples_keep_assets_when_the_view_has_them(
+    make_client: MakeClient,
+) -> None:
+    async def scenario(client: WorkatoClient) -> list[Any]:
+        return [
+            await client.update_manifest(
+                "91928", 12, recorded_manifest("embedded_update_manifest", 0)
+            ),
+            await client.update_manifest(
+                "91928", 15, recorded_manifest("embedded_update_manifest", 1)
+            ),
+            await client.update_manifest(
+                "91928", 12, recorded_manifest("embedded_update_manifest", 2)
+            ),
+        ]
+
+    views = replay("embedded_update_manifest", make_client, scenario)
+    assert views[0].assets is None and views[2].assets is None
+    with_assets = views[1]
+    assert with_assets.id == 171350 and with_assets.assets is not None
+    assert [(a.type, a.name, a.version) for a in with_assets.assets] == [
+        ("connection", "Outreach", None),
+        ("recipe", "Test recipe", 4),
+    ]
+    # fields the model does not name are kept, so the asset can be sent back unchanged
+    assert with_assets.assets[1].extra == {"include_test_cases": False, "deps": []}
+    assert with_assets.assets[1].manifest_entry()["deps"] == []
+
+
+def test_view_manifest_sample(make_client: MakeClient) -> None:
+    view = replay("embedded_view_manifest", make_client, lambda c: c.view_manifest("91928", 12))
+    assert (view.id, view.name, view.status, view.project_path) == (
+        12,
+        "Test Manifest",
+        "working",
+        "Folder 1",
+    )
+    assert view.assets is None and view.last_exported_at is None
+    assert view.created_at == "2023-02-27T02:44:59.447-08:00"
+
+
+def test_delete_manifest_sample_answers_destroyed(make_client: MakeClient) -> None:
+    assert (
+        replay("embedded_delete_manifest", make_client, lambda c: c.delete_manifest("12345", 12))
+        is None
+    )
+
+
+# ---- embedded: exports and imports -----------------------------------------------
+
+
+def test_export_samples_and_download_without_credentials(make_client: MakeClient) -> None:
+    async def scenario(client: WorkatoClient) -> tuple[Any, Any, bytes]:
+        started = await client.start_export("91829", 508)
+        finished = await client.export_status("91829", 370)
+        return started, finished, await client.download_package("91829", finished)
+
+    started, finished, data = replay("embedded_exports", make_client, scenario)
+    assert (started.id, started.status, started.export_manifest_id) == (365, "in_progress", 508)
+    assert started.download_url is None and not started.done
+    assert finished.status == "completed" and finished.export_manifest_id == 513
+    assert (
+        finished.download_url is not None and "workato-staging-assets.com" in finished.download_url
+    )
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["exportdemo/sync_accounts.recipe.json"]
+
+
+def test_import_samples_ignore_operation_type_and_judge_each_recipe(
+    make_client: MakeClient,
+) -> None:
+    async def scenario(client: WorkatoClient) -> list[Any]:
+        started = await client.start_import(
+            "91928", 1827, PACKAGE, restart_recipes=False, include_tags=True,
+            folder_id_for_home_assets=None,
+        )  # fmt: skip
+        return [
+            started,
+            await client.import_status("91829", 198),
+            await client.import_status("91829", 198),
+        ]
+
+    started, completed, failed = replay("embedded_imports", make_client, scenario)
+    assert (started.id, started.status) == (251, "completed") and started.recipe_status == []
+    # operation_type says "export" on an import status: it is not relied upon
+    assert completed.status == "completed" and completed.operation_type == "export"
+    assert [(r.id, r.succeeded) for r in completed.recipe_status] == [
+        (12345, True), (12346, True), (12347, False),
+    ]  # fmt: skip
+    assert not completed.succeeded  # a "stopped" recipe fails the import
+    assert [r.import_result for r in completed.failed_recipes] == ["stopped"]
+    assert failed.status == "failed" and failed.error == "error_message"
+    assert len(failed.recipe_status) == 3
+
+
+# ---- developer API (own workspace) ------------------------------------------------
+
+
+def test_developer_api_package_samples(make_client: MakeClient) -> None:
+    async def scenario(client: WorkatoClient) -> list[Any]:
+        exported = await client.start_export(None, 3)
+        imported = await client.start_import(
+            None, 2617, PACKAGE, restart_recipes=True, include_tags=False,
+            folder_id_for_home_assets=None,
+        )  # fmt: skip
+        by_id = await client.export_status(None, 242)
+        with pytest.raises(ProtocolError) as broken:
+            await client.export_status(None, 245)  # the document's JSON misses a comma
+        failed = await client.export_status(None, 245)
+        return [exported, imported, by_id, broken.value, failed]
+
+    exported, imported, by_id, broken, failed = replay("developer_packages", make_client, scenario)
+    assert exported.status == "completed" and exported.export_manifest_id == 3
+    assert imported.id == 251 and imported.status == "completed"
+    assert by_id.download_url is not None
+    assert "GET /api/packages/245" in str(broken) and "not JSON" in str(broken)
+    assert failed.status == "failed" and failed.error == "error_message"
+    assert failed.download_url is None  # the string "null"
+
+
+def test_developer_api_download_redirects_to_storage_without_credentials(
+    make_client: MakeClient,
+) -> None:
+    async def scenario(client: WorkatoClient) -> tuple[bytes, Exception]:
+        data = await client.download_package(None, PackageJob(id=242, status="completed"))
+        with pytest.raises(NotFoundError) as missing:
+            await client.download_package(None, PackageJob(id=999, status="completed"))
+        return data, missing.value
+
+    data, missing = replay("developer_download", make_client, scenario)
+    assert data == PACKAGE
+    assert "GET /api/packages/999/download (404): Not found" in str(missing)
+
+
+# ---- legacy OEM auth --------------------------------------------------------------
+
+
+def test_legacy_oem_samples_send_user_headers_and_warn_once(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import reconciler.workato.auth as auth  # noqa: PLC0415
+
+    auth._warned.discard("legacy")  # the warning is once per process; this test wants to see it
+
+    async def scenario(client: WorkatoClient) -> list[Any]:
+        started = await client.start_import(
+            "91928", 1827, PACKAGE, restart_recipes=False, include_tags=False,
+            folder_id_for_home_assets=None,
+        )  # fmt: skip
+        return [
+            started,
+            await client.import_status("91829", 198),
+            await client.import_status("91829", 198),
+        ]
+
+    with caplog.at_level(logging.WARNING):
+        started, completed, failed = replay(
+            "oem_legacy_imports", make_client, scenario, auth="legacy", email="ops@partner.example"
+        )
+        replay(
+            "oem_legacy_imports", make_client, scenario, auth="legacy", email="ops@partner.example"
+        )
+    assert started.id == 251
+    assert completed.status == "completed" and completed.succeeded
+    assert failed.status == "failed" and failed.error == "error_message" and not failed.succeeded
+    retired = [r for r in caplog.records if "retired" in r.getMessage()]
+    assert len(retired) == 1
+    assert "secret-token-123" not in caplog.text and "ops@partner.example" not in caplog.text
