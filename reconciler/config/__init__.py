@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.desired import DesiredState
-from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.errors import ConfigError, ConfigErrors, Location
 
 __all__ = ["LoadedConfig", "load_config", "load_desired"]
 
@@ -42,8 +42,10 @@ def load_config(path: Path) -> LoadedConfig:
             parsed.append(one)
         else:
             _note_broken(document.data, broken)
-    if not files:
+    if not files or (not documents and errors):
         raise ConfigErrors(errors)
+    if not documents:
+        raise ConfigErrors([ConfigError("the config declares nothing", Location(str(path)))])
     resolution = resolve(parsed, files, str(path), broken)
     errors.extend(resolution.errors)
     if errors or resolution.desired is None:

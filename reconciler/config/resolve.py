@@ -116,8 +116,6 @@ class _Resolver:
         drafts = self.targets(workspaces, manifests, acyclic)
         self.check_waves(drafts, rollout)
         self.check_folders(drafts)
-        if not self.parsed and not self.out.errors:
-            self.error(ConfigError("the config declares nothing", Location(self.config_path)))
         if not self.out.errors:
             self.out.desired = DesiredState(
                 workspaces=workspaces,
@@ -417,8 +415,9 @@ class _Resolver:
             wave = draft.spec.wave
             if wave in rollout.waves:
                 continue
-            has_key = draft.parsed.has(*draft.path("wave")) and draft.path("wave")[-1] == "wave"
-            where = draft.at("wave") if has_key else draft.parsed.at(*draft.entry)
+            wave_path = draft.path("wave")
+            has_key = bool(wave_path) and wave_path[-1] == "wave"
+            where = draft.parsed.at(*wave_path) if has_key else draft.parsed.at(*draft.entry)
             if not declared:
                 message = (
                     f'wave "{wave}" needs a Rollout that lists it '

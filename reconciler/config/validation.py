@@ -67,6 +67,8 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     if word.lower() in lowered:
         return f' (did you mean "{lowered[word.lower()]}"?)'
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:  # "crm-sync" for "crm": a prefix is a likely slip too
+        close = [c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))]
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
@@ -166,9 +168,9 @@ def _explain(error: Any) -> str:
     if kind in simple:
         return simple[kind] + got
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}{got}"
+        return f"must be at least {_number(ctx.get('ge'))}{got}"
     if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}{got}"
+        return f"must be greater than {_number(ctx.get('gt'))}{got}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "too_short":
@@ -183,6 +185,12 @@ def _explain(error: Any) -> str:
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     return str(error["msg"])
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _literal_choices(expected: str) -> list[str]:
