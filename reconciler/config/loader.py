@@ -10,6 +10,7 @@ reported as `ConfigError`s with positions, collected rather than raised one by o
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from reconciler.errors import ConfigError, Location
 
 __all__ = [
     "MAX_DEPTH",
+    "quote",
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "Document",
@@ -39,6 +41,12 @@ _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "nu
 _MAP_TAG = f"{_CORE}map"
 _SEQ_TAG = f"{_CORE}seq"
 _MERGE_TAG = f"{_CORE}merge"
+
+
+def quote(text: str, limit: int = 60) -> str:
+    """User text in a one-line message: double-quoted, escaped, shortened."""
+    short = text if len(text) <= limit else text[: limit - 3] + "..."
+    return json.dumps(short, ensure_ascii=False)
 
 
 class YamlMap(dict[str, Any]):
@@ -241,7 +249,7 @@ class _Builder:
                 first = out.key_locations[key]
                 raise _Refused(
                     ConfigError(
-                        f'duplicate key "{key}" (first at line {first.line})',
+                        f"duplicate key {quote(key)} (first at line {first.line})",
                         _loc(self.file, key_node.start_mark),
                     )
                 )
@@ -294,7 +302,7 @@ class _Builder:
         except ValueError:
             short = tag.removeprefix(_CORE)
             raise _Refused(
-                ConfigError(f'"{text}" is not a valid {short}', _loc(self.file, node.start_mark))
+                ConfigError(f"{quote(text)} is not a valid {short}", _loc(self.file, node.start_mark))
             ) from None
 
     def check_tag(self, node: Any, *allowed: str) -> None:
@@ -303,7 +311,7 @@ class _Builder:
             shown = "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
             raise _Refused(
                 ConfigError(
-                    f'YAML tag "{shown}" is not allowed (only plain data)',
+                    f"YAML tag {quote(shown)} is not allowed (only plain data)",
                     _loc(self.file, node.start_mark),
                 )
             )

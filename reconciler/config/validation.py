@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.config.kinds import KIND_MODELS, PATTERN_HINTS, ConfigModel
-from reconciler.config.loader import Document, YamlMap, YamlSeq
+from reconciler.config.loader import Document, YamlMap, YamlSeq, quote
 from reconciler.errors import ConfigError, Location
 
 __all__ = ["Parsed", "did_you_mean", "document_label", "locate", "validate_document"]
@@ -93,13 +93,13 @@ def document_label(data: YamlMap, kind: str) -> str:
     lower = kind.lower()
     name = data.get("name")
     if isinstance(name, str) and name:
-        return f'{lower} "{name}"'
+        return f"{lower} {quote(name)}"
     if kind == "Target":
         customer = data.get("customer")
         folder = data.get("folder_id")
         if isinstance(folder, int) and not isinstance(folder, bool):
             owner = "self" if customer is None else str(customer)
-            return f'{lower} "{owner}/{folder}"'
+            return f"{lower} {quote(f'{owner}/{folder}')}"
     return lower
 
 
@@ -116,7 +116,7 @@ def validate_document(doc: Document) -> tuple[Parsed | None, list[ConfigError]]:
         return None, [ConfigError(f'missing required key "kind" (one of {kinds})', doc.location)]
     if not isinstance(kind, str) or kind not in KIND_MODELS:
         shown = kind if isinstance(kind, str) else _describe(kind)
-        message = f'unknown kind "{shown}"' + did_you_mean(str(shown), list(KIND_MODELS))
+        message = f"unknown kind {quote(str(shown))}" + did_you_mean(str(shown), list(KIND_MODELS))
         if not did_you_mean(str(shown), list(KIND_MODELS)):
             message += f" (expected one of {', '.join(KIND_MODELS)})"
         return None, [ConfigError(message, locate(data, ("kind",)))]
@@ -138,7 +138,7 @@ def _convert(error: Any, data: YamlMap, model_cls: type[BaseModel], label: str) 
         key = str(loc[-1])
         allowed = _fields_at(model_cls, loc[:-1])
         prefix = f"{_format_path(loc[:-1])}: " if len(loc) > 1 else ""
-        message = f'{prefix}unknown key "{key}"' + did_you_mean(key, allowed)
+        message = f"{prefix}unknown key {quote(key)}" + did_you_mean(key, allowed)
         return ConfigError(f"{label}: {message}", locate(data, loc, key=True))
     if kind == "missing":
         prefix = f"{_format_path(loc[:-1])}: " if len(loc) > 1 else ""
@@ -207,8 +207,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        short = value if len(value) <= 40 else value[:37] + "..."
-        return f'"{short}"'
+        return quote(value, 40)
     return str(value)
 
 
