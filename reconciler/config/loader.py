@@ -21,7 +21,6 @@ from reconciler.errors import ConfigError, Location
 
 __all__ = [
     "MAX_DEPTH",
-    "quote",
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "Document",
@@ -29,6 +28,7 @@ __all__ = [
     "YamlSeq",
     "config_files",
     "load_documents",
+    "quote",
 ]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -301,9 +301,8 @@ class _Builder:
             return _SCALARS.get(tag, str)(text)
         except ValueError:
             short = tag.removeprefix(_CORE)
-            raise _Refused(
-                ConfigError(f"{quote(text)} is not a valid {short}", _loc(self.file, node.start_mark))
-            ) from None
+            where = _loc(self.file, node.start_mark)
+            raise _Refused(ConfigError(f"{quote(text)} is not a valid {short}", where)) from None
 
     def check_tag(self, node: Any, *allowed: str) -> None:
         tag = str(node.tag)
