@@ -1,0 +1,381 @@
+"""The six YAML kinds as pydantic models: the shape of one document, nothing more.
+
+Cross-document rules (references, cycles, waves, duplicates) live in resolve.py, which
+can point at exact positions. Every field has a description because the JSON Schema
+generated from these models is the format's reference for editors and docs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
+
+__all__ = [
+    "DATA_CENTERS",
+    "KIND_MODELS",
+    "KNOWN_ASSET_TYPES",
+    "ApiModel",
+    "AssetModel",
+    "AutoGenerateModel",
+    "ConfigModel",
+    "FleetCustomerModel",
+    "FleetDoc",
+    "ManifestDoc",
+    "PollModel",
+    "RateLimitsModel",
+    "RolloutDoc",
+    "SourceDoc",
+    "TargetDoc",
+    "WorkspaceDoc",
+]
+
+DATA_CENTERS: dict[str, str] = {
+    "us": "https://www.workato.com",
+    "eu": "https://app.eu.workato.com",
+    "jp": "https://app.jp.workato.com",
+    "sg": "https://app.sg.workato.com",
+    "au": "https://app.au.workato.com",
+    "il": "https://app.il.workato.com",
+    "kr": "https://app.kr.workato.com",
+    "trial": "https://app.trial.workato.com",
+}
+
+# Types Workato documents today; others are passed through with a warning.
+KNOWN_ASSET_TYPES = frozenset(
+    {
+        "recipe",
+        "connection",
+        "lookup_table",
+        "workato_db_table",
+        "account_property",
+        "project_property",
+        "workato_schema",
+        "workato_template",
+        "lcap_app",
+        "lcap_page",
+        "custom_adapter",
+        "topic",
+        "api_group",
+        "api_endpoint",
+    }
+)
+
+CUSTOMER_PATTERN = r"^([0-9]+|E\S+)$"
+ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME_PATTERN = r"^\S(.*\S)?$"
+URL_PATTERN = r"^(https?|sim)://\S*$"
+
+# Human wording for pattern mismatches, keyed by pattern (used in error messages).
+PATTERN_HINTS: dict[str, str] = {
+    CUSTOMER_PATTERN: "a numeric managed-user id or E followed by an external id (E-acme-001)",
+    ENV_PATTERN: "an environment variable name (letters, digits, _), never the secret itself",
+    NAME_PATTERN: "a non-empty name without leading or trailing spaces",
+    URL_PATTERN: "a URL starting with https://, http:// or sim://",
+}
+
+
+def _customer_to_str(value: Any) -> Any:
+    """A bare YAML int (`customer: 91928`) is a numeric managed-user id: keep it as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+EnvName = Annotated[StrictStr, Field(pattern=ENV_PATTERN)]
+FolderId = Annotated[StrictInt, Field(ge=1)]
+PositiveNumber = Annotated[StrictFloat, Field(gt=0)]
+CustomerId = Annotated[
+    StrictStr,
+    BeforeValidator(_customer_to_str),
+    Field(pattern=CUSTOMER_PATTERN),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": CUSTOMER_PATTERN},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
+]
+
+
+class ConfigModel(BaseModel):
+    """Base of every config model: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RateLimitsModel(ConfigModel):
+    """Requests per minute for each API quota bucket; omitted ones use Workato's quotas."""
+
+    imports: PositiveNumber | None = Field(
+        None, description="Embedded imports, requests per minute (default 1000)."
+    )
+    import_status: PositiveNumber | None = Field(
+        None, description="Embedded import status polls, requests per minute (default 1000)."
+    )
+    other: PositiveNumber | None = Field(
+        None,
+        description="Every other RLCM call, one shared bucket, requests per minute (default 60).",
+    )
+    dev_imports: PositiveNumber | None = Field(
+        None,
+        description="Developer-API imports, requests per minute (default 8.33, i.e. 500/hour).",
+    )
+
+
+class PollModel(ConfigModel):
+    """How export and import jobs are polled until they finish."""
+
+    interval: PositiveNumber | None = Field(
+        None, description="Seconds before the first status poll (default 2)."
+    )
+    max_interval: PositiveNumber | None = Field(
+        None,
+        description="Longest wait between polls, in seconds, as polling backs off (default 15).",
+    )
+    timeout: PositiveNumber | None = Field(
+        None, description="Seconds after which one job is given up with an error (default 3600)."
+    )
+
+
+class ApiModel(ConfigModel):
+    """Where the API is and which environment variables hold the credentials."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["base_url"], "not": {"required": ["data_center"]}},
+                {"required": ["data_center"], "not": {"required": ["base_url"]}},
+            ],
+            "if": {"properties": {"auth": {"const": "legacy"}}, "required": ["auth"]},
+            "then": {"required": ["email_env"]},
+        }
+    )
+
+    base_url: Annotated[StrictStr, Field(pattern=URL_PATTERN)] | None = Field(
+        None,
+        description=(
+            "API base URL, e.g. https://www.workato.com, or sim://DIR for the built-in "
+            "simulator persisted in DIR (relative to this file's directory). "
+            "Give either base_url or data_center."
+        ),
+    )
+    data_center: Literal["us", "eu", "jp", "sg", "au", "il", "kr", "trial"] | None = Field(
+        None,
+        description=(
+            "Workato data center whose API to use: us (www.workato.com), eu, jp, sg, au, il, "
+            "kr (app.<dc>.workato.com) or trial (app.trial.workato.com). "
+            "Give either base_url or data_center."
+        ),
+    )
+    auth: Literal["bearer", "legacy"] = Field(
+        "bearer",
+        description=(
+            "bearer: Authorization header with the API token. legacy: x-user-email and "
+            "x-user-token headers (retired by Workato in 2025; needs email_env)."
+        ),
+    )
+    token_env: EnvName = Field(
+        "WORKATO_API_TOKEN",
+        description="Name of the environment variable holding the API token (never the token).",
+    )
+    email_env: EnvName | None = Field(
+        None,
+        description="Name of the environment variable holding the user email; legacy auth only.",
+    )
+    rate_limits: RateLimitsModel | None = Field(
+        None, description="Request rate per quota bucket; defaults are Workato's quotas."
+    )
+    timeout: PositiveNumber | None = Field(
+        None, description="Request timeout in seconds (default 40, Workato's own limit)."
+    )
+    poll: PollModel | None = Field(None, description="Polling of asynchronous export/import jobs.")
+
+
+class WorkspaceDoc(ConfigModel):
+    """An API endpoint and its credentials; several may exist."""
+
+    kind: Literal["Workspace"] = Field(description="Document kind.")
+    name: Name = Field(description="Name other documents use to refer to this workspace.")
+    api: ApiModel = Field(description="API endpoint, authentication and limits.")
+
+
+class SourceDoc(ConfigModel):
+    """Where manifests live and packages are exported from; exactly one per config."""
+
+    kind: Literal["Source"] = Field(description="Document kind.")
+    workspace: Name = Field(description="Name of the Workspace the source lives in.")
+    managed_user: CustomerId | None = Field(
+        None,
+        description=(
+            "Managed user (numeric id or E + external id) holding the template folders; "
+            "omit for the workspace's own environment (developer API)."
+        ),
+    )
+
+
+class AssetModel(ConfigModel):
+    """An asset of a manifest, named as reviewers read it."""
+
+    type: Annotated[StrictStr, Field(min_length=1)] = Field(
+        description=(
+            "Asset type: recipe, connection, lookup_table, workato_db_table, account_property, "
+            "project_property, workato_schema, workato_template, lcap_app, lcap_page, "
+            "custom_adapter, topic, api_group, api_endpoint; other types pass with a warning."
+        )
+    )
+    name: Annotated[StrictStr, Field(min_length=1)] = Field(
+        description="Asset name as shown in Workato."
+    )
+    version: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        None, description="Pinned version; omit to always export the latest."
+    )
+
+
+class AutoGenerateModel(ConfigModel):
+    """Let Workato pick every asset of the folder (and what they depend on)."""
+
+    include_test_cases: StrictBool = Field(False, description="Include recipe test cases.")
+    include_data: StrictBool = Field(False, description="Include data (e.g. lookup table rows).")
+
+
+class ManifestDoc(ConfigModel):
+    """An export manifest that should exist in the source workspace."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["assets"], "not": {"required": ["auto_generate"]}},
+                {"required": ["auto_generate"], "not": {"required": ["assets"]}},
+            ]
+        }
+    )
+
+    kind: Literal["Manifest"] = Field(description="Document kind.")
+    name: Name = Field(description="The manifest's name in Workato; unique in the config.")
+    folder_id: FolderId = Field(description="Source folder the manifest exports from.")
+    include_tags: StrictBool = Field(False, description="Export the assets' tags too.")
+    depends_on: list[Name] = Field(
+        default_factory=list,
+        description="Manifests imported before this one on every target that lists them.",
+    )
+    assets: Annotated[list[AssetModel], Field(min_length=1)] | None = Field(
+        None, description="The assets to export, by type and name. Give assets or auto_generate."
+    )
+    auto_generate: AutoGenerateModel | None = Field(
+        None, description="Export the whole folder as Workato picks it. Give assets or this."
+    )
+
+
+class TargetDoc(ConfigModel):
+    """One customer folder (or one own-workspace folder) and the manifests it should run."""
+
+    kind: Literal["Target"] = Field(description="Document kind.")
+    name: Name | None = Field(
+        None,
+        description=(
+            "Target address; default CUSTOMER/FOLDER_ID, or self/FOLDER_ID without customer."
+        ),
+    )
+    workspace: Name = Field(description="Workspace the target folder is in.")
+    customer: CustomerId | None = Field(
+        None,
+        description=(
+            "Managed user (numeric id or E + external id); omit for an own-workspace folder."
+        ),
+    )
+    folder_id: FolderId = Field(description="Folder the packages are imported into.")
+    manifests: Annotated[list[Name], Field(min_length=1)] = Field(
+        description="Manifests to import; each one's depends_on must be listed too."
+    )
+    restart_recipes: StrictBool = Field(
+        False,
+        description="Restart running recipes that the import changes (else such imports fail).",
+    )
+    include_tags: StrictBool = Field(False, description="Import the packages' tags.")
+    folder_id_for_home_assets: FolderId | None = Field(
+        None, description="Folder for assets that live in the source's home folder."
+    )
+    wave: Name | None = Field(None, description='Rollout wave of this target (default "default").')
+
+
+class FleetCustomerModel(ConfigModel):
+    """One customer of a fleet; any key given here overrides the fleet's setting."""
+
+    customer: CustomerId = Field(description="Managed user (numeric id or E + external id).")
+    folder_id: FolderId = Field(description="Folder the packages are imported into.")
+    name: Name | None = Field(None, description="Target address; default CUSTOMER/FOLDER_ID.")
+    folder_id_for_home_assets: FolderId | None = Field(
+        None, description="Folder for assets that live in the source's home folder."
+    )
+    manifests: Annotated[list[Name], Field(min_length=1)] | None = Field(
+        None, description="Overrides the fleet's manifests."
+    )
+    restart_recipes: StrictBool | None = Field(
+        None, description="Overrides the fleet's restart_recipes."
+    )
+    include_tags: StrictBool | None = Field(None, description="Overrides the fleet's include_tags.")
+    wave: Name | None = Field(None, description="Overrides the fleet's wave.")
+
+
+class FleetDoc(ConfigModel):
+    """Many customers sharing settings; each becomes a Target."""
+
+    kind: Literal["Fleet"] = Field(description="Document kind.")
+    name: Name = Field(description="Fleet name (a label; unique in the config).")
+    workspace: Name = Field(description="Workspace the customers belong to.")
+    manifests: Annotated[list[Name], Field(min_length=1)] = Field(
+        description="Manifests every customer gets; each one's depends_on must be listed too."
+    )
+    restart_recipes: StrictBool = Field(
+        False,
+        description="Restart running recipes that the import changes (else such imports fail).",
+    )
+    include_tags: StrictBool = Field(False, description="Import the packages' tags.")
+    wave: Name | None = Field(
+        None, description='Rollout wave of the customers (default "default").'
+    )
+    customers: Annotated[list[FleetCustomerModel], Field(min_length=1)] = Field(
+        description="The customers, each a target named CUSTOMER/FOLDER_ID unless it has a name."
+    )
+
+
+class RolloutDoc(ConfigModel):
+    """Order and pace of imports; at most one per config."""
+
+    kind: Literal["Rollout"] = Field(description="Document kind.")
+    waves: Annotated[list[Name], Field(min_length=1)] = Field(
+        description=(
+            "Waves in order; a wave starts only when the one before succeeded. Every wave "
+            'used by a target must be listed (a target without wave is in "default").'
+        )
+    )
+    max_parallel: Annotated[StrictInt, Field(ge=1)] = Field(
+        8, description="Target imports running at once (default 8)."
+    )
+    halt_after_failures: Annotated[StrictInt, Field(ge=1)] = Field(
+        1, description="Failed target imports that stop later waves (default 1)."
+    )
+
+
+KIND_MODELS: dict[str, type[ConfigModel]] = {
+    "Workspace": WorkspaceDoc,
+    "Source": SourceDoc,
+    "Manifest": ManifestDoc,
+    "Target": TargetDoc,
+    "Fleet": FleetDoc,
+    "Rollout": RolloutDoc,
+}

@@ -1,0 +1,531 @@
+"""Cross-document rules: names, references, cycles, fleets and waves -> DesiredState.
+
+Every rule that involves more than one document lives here, with the position of the
+offending key. Problems are collected, never raised one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from reconciler.config.kinds import (
+    DATA_CENTERS,
+    KNOWN_ASSET_TYPES,
+    FleetDoc,
+    ManifestDoc,
+    RolloutDoc,
+    SourceDoc,
+    TargetDoc,
+    WorkspaceDoc,
+)
+from reconciler.config.validation import Parsed, did_you_mean
+from reconciler.desired import (
+    DEFAULT_POLL,
+    DEFAULT_RATE_LIMITS,
+    DEFAULT_WAVE,
+    AssetRef,
+    AutoGenerate,
+    DesiredState,
+    ManifestSpec,
+    PollSettings,
+    RateLimits,
+    RolloutSpec,
+    SourceSpec,
+    TargetSpec,
+    WorkspaceSpec,
+)
+from reconciler.errors import ConfigError, Location
+
+__all__ = ["Resolution", "resolve"]
+
+_SETTINGS = ("restart_recipes", "include_tags", "folder_id_for_home_assets")
+
+
+@dataclass
+class Resolution:
+    """The outcome of resolving: a DesiredState when there are no errors."""
+
+    desired: DesiredState | None = None
+    errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A target before checks, with a way to point at where each setting was written."""
+
+    spec: TargetSpec
+    parsed: Parsed
+    entry: tuple[str | int, ...]  # () for a Target, ("customers", i) for a fleet entry
+    label: str
+
+    def path(self, key: str) -> tuple[str | int, ...]:
+        if self.entry and self.parsed.has(*self.entry, key):
+            return (*self.entry, key)
+        if self.parsed.has(key):
+            return (key,)
+        return self.entry
+
+    def at(self, key: str, *more: str | int) -> Location:
+        return self.parsed.at(*self.path(key), *more)
+
+    def error(self, message: str, location: Location) -> ConfigError:
+        return ConfigError(f"{self.label}: {message}", location)
+
+
+def resolve(
+    parsed: Sequence[Parsed],
+    files: Sequence[str],
+    config_path: str,
+    broken: Mapping[str, set[str]] | None = None,
+) -> Resolution:
+    """Cross-check the valid documents. `broken` names, per kind, documents that failed
+    validation: references to them are not reported again as unknown."""
+    return _Resolver(list(parsed), tuple(files), config_path, broken or {}).run()
+
+
+class _Resolver:
+    def __init__(
+        self,
+        parsed: list[Parsed],
+        files: tuple[str, ...],
+        config_path: str,
+        broken: Mapping[str, set[str]],
+    ) -> None:
+        self.parsed = parsed
+        self.files = files
+        self.config_path = config_path
+        self.broken = broken
+        self.out = Resolution()
+
+    def of(self, kind: type[object]) -> list[Parsed]:
+        return [p for p in self.parsed if isinstance(p.model, kind)]
+
+    def error(self, error: ConfigError) -> None:
+        self.out.errors.append(error)
+
+    def run(self) -> Resolution:
+        workspaces = self.workspaces()
+        source = self.source(workspaces)
+        manifests = self.manifests()
+        acyclic = self.check_cycles(manifests)
+        rollout = self.rollout()
+        drafts = self.targets(workspaces, manifests, acyclic)
+        self.check_waves(drafts, rollout)
+        self.check_folders(drafts)
+        if not self.out.errors:
+            self.out.desired = DesiredState(
+                workspaces=workspaces,
+                source=source,
+                manifests=manifests,
+                targets={d.spec.address: d.spec for d in drafts},
+                rollout=rollout,
+                files=self.files,
+            )
+        return self.out
+
+    # -- names ---------------------------------------------------------------------------
+
+    def unique(self, seen: dict[str, Location], name: str, what: str, where: Location) -> bool:
+        if name in seen:
+            first = seen[name]
+            self.error(ConfigError(f"{what}: duplicate name (first at {first})", where))
+            return False
+        seen[name] = where
+        return True
+
+    def known(
+        self, p: Parsed | _Draft, name: str, choices: Sequence[str], what: str, where: Location
+    ) -> bool:
+        if name in choices:
+            return True
+        if name in self.broken.get(what.capitalize(), set()):
+            return False  # that document's own errors are reported already
+        hint = did_you_mean(name, choices)
+        self.error(p.error(f'unknown {what} "{name}"{hint}', where))
+        return False
+
+    # -- workspaces and source -----------------------------------------------------------
+
+    def workspaces(self) -> dict[str, WorkspaceSpec]:
+        out: dict[str, WorkspaceSpec] = {}
+        seen: dict[str, Location] = {}
+        for p in self.of(WorkspaceDoc):
+            model = p.model
+            assert isinstance(model, WorkspaceDoc)
+            spec = self.workspace(p, model)
+            if self.unique(seen, model.name, p.label, p.at("name")) and spec is not None:
+                out[model.name] = spec
+        return out
+
+    def workspace(self, p: Parsed, model: WorkspaceDoc) -> WorkspaceSpec | None:
+        api = model.api
+        base_url = self.base_url(p, model)
+        if api.auth == "legacy" and api.email_env is None:
+            self.error(p.error('auth "legacy" needs email_env', p.at("api", "auth")))
+        limits = api.rate_limits
+        rate_limits = DEFAULT_RATE_LIMITS
+        if limits is not None:
+            given = {k: v for k, v in limits.model_dump().items() if v is not None}
+            rate_limits = RateLimits(**given)
+        poll = DEFAULT_POLL
+        if api.poll is not None:
+            poll = PollSettings(**{k: v for k, v in api.poll.model_dump().items() if v is not None})
+            if poll.interval > poll.max_interval:
+                where = p.at("api", "poll")
+                self.error(p.error("api.poll: interval is longer than max_interval", where))
+        if base_url is None:
+            return None
+        return WorkspaceSpec(
+            name=model.name,
+            base_url=base_url,
+            auth=api.auth,
+            token_env=api.token_env,
+            email_env=api.email_env,
+            rate_limits=rate_limits,
+            request_timeout=api.timeout if api.timeout is not None else 40.0,
+            poll=poll,
+            location=p.doc.location,
+        )
+
+    def base_url(self, p: Parsed, model: WorkspaceDoc) -> str | None:
+        api = model.api
+        if api.base_url is not None and api.data_center is not None:
+            where = p.key_at("api", "data_center")
+            self.error(p.error("api: give base_url or data_center, not both", where))
+            return None
+        if api.data_center is not None:
+            return DATA_CENTERS[api.data_center]
+        if api.base_url is None:
+            self.error(p.error("api: needs base_url or data_center", p.at("api")))
+            return None
+        url = api.base_url.rstrip("/") if not api.base_url.startswith("sim://") else api.base_url
+        if url.startswith("sim://"):
+            return self.sim_url(p, url)
+        if url in {"http://", "https://"}:
+            self.error(p.error("api.base_url: has no host", p.at("api", "base_url")))
+            return None
+        return url
+
+    def sim_url(self, p: Parsed, url: str) -> str | None:
+        """sim://DIR: a relative DIR is relative to the directory of this YAML file."""
+        directory = url.removeprefix("sim://")
+        if not directory:
+            where = p.at("api", "base_url")
+            self.error(p.error("api.base_url: sim:// needs a directory (sim://DIR)", where))
+            return None
+        base = Path(p.doc.file).resolve().parent
+        return "sim://" + os.path.normpath(base / directory)
+
+    def source(self, workspaces: dict[str, WorkspaceSpec]) -> SourceSpec:
+        sources = self.of(SourceDoc)
+        for extra in sources[1:]:
+            first = sources[0].doc.location
+            self.error(extra.error(f"only one Source is allowed (first at {first})", extra.at()))
+        if not sources:
+            if self.of(ManifestDoc) or self.of(TargetDoc) or self.of(FleetDoc):
+                message = "no Source document: add `kind: Source` naming the source workspace"
+                self.error(ConfigError(message, Location(self.config_path)))
+            return SourceSpec(workspace=next(iter(workspaces), ""))
+        p = sources[0]
+        model = p.model
+        assert isinstance(model, SourceDoc)
+        names = [w.model.name for w in self.of(WorkspaceDoc) if isinstance(w.model, WorkspaceDoc)]
+        self.known(p, model.workspace, names, "workspace", p.at("workspace"))
+        return SourceSpec(model.workspace, model.managed_user, p.doc.location)
+
+    # -- manifests -----------------------------------------------------------------------
+
+    def manifests(self) -> dict[str, ManifestSpec]:
+        out: dict[str, ManifestSpec] = {}
+        seen: dict[str, Location] = {}
+        docs = self.of(ManifestDoc)
+        names = [p.model.name for p in docs if isinstance(p.model, ManifestDoc)]
+        for p in docs:
+            model = p.model
+            assert isinstance(model, ManifestDoc)
+            if not self.unique(seen, model.name, p.label, p.at("name")):
+                continue
+            self.check_contents(p, model)
+            self.check_depends_on(p, model, names)
+            out[model.name] = ManifestSpec(
+                name=model.name,
+                folder_id=model.folder_id,
+                include_tags=model.include_tags,
+                depends_on=tuple(dict.fromkeys(model.depends_on)),
+                assets=self.assets(p, model),
+                auto_generate=(
+                    AutoGenerate(**model.auto_generate.model_dump())
+                    if model.auto_generate is not None
+                    else None
+                ),
+                location=p.doc.location,
+            )
+        return out
+
+    def check_contents(self, p: Parsed, model: ManifestDoc) -> None:
+        if model.assets is not None and model.auto_generate is not None:
+            where = p.key_at("auto_generate")
+            self.error(p.error("give either assets or auto_generate, not both", where))
+        elif model.assets is None and model.auto_generate is None:
+            self.error(p.error("needs assets or auto_generate", p.at()))
+
+    def assets(self, p: Parsed, model: ManifestDoc) -> tuple[AssetRef, ...] | None:
+        if model.assets is None:
+            return None
+        refs: list[AssetRef] = []
+        seen: dict[tuple[str, str], int] = {}
+        for i, asset in enumerate(model.assets):
+            where = p.at("assets", i)
+            if asset.type not in KNOWN_ASSET_TYPES:
+                message = f'assets[{i}]: unknown asset type "{asset.type}" (passed on as is)'
+                hint = did_you_mean(asset.type, sorted(KNOWN_ASSET_TYPES))
+                self.out.warnings.append(p.error(message + hint, p.at("assets", i, "type")))
+            key = (asset.type, asset.name)
+            if key in seen:
+                message = f'assets[{i}]: {asset.type} "{asset.name}" is listed twice'
+                self.error(p.error(message + f" (also assets[{seen[key]}])", where))
+            seen.setdefault(key, i)
+            refs.append(AssetRef(asset.type, asset.name, asset.version, where))
+        return tuple(refs)
+
+    def check_depends_on(self, p: Parsed, model: ManifestDoc, names: list[str]) -> None:
+        seen: set[str] = set()
+        for i, dep in enumerate(model.depends_on):
+            where = p.at("depends_on", i)
+            if dep == model.name:
+                self.error(p.error("depends on itself", where))
+            elif dep in seen:
+                self.error(p.error(f'depends_on lists "{dep}" twice', where))
+            else:
+                self.known(p, dep, names, "manifest", where)
+            seen.add(dep)
+
+    def check_cycles(self, manifests: dict[str, ManifestSpec]) -> bool:
+        """Report each depends_on cycle once, as `a -> b -> a`; True when there are none."""
+        state: dict[str, str] = {}  # name -> "open" | "done"
+        reported: set[frozenset[str]] = set()
+        stack: list[str] = []
+
+        def visit(name: str) -> None:
+            state[name] = "open"
+            stack.append(name)
+            for dep in manifests[name].depends_on:
+                if dep not in manifests or dep == name:
+                    continue
+                if state.get(dep) == "open":
+                    cycle = [*stack[stack.index(dep) :], dep]
+                    self.report_cycle(cycle, manifests, reported)
+                elif dep not in state:
+                    visit(dep)
+            stack.pop()
+            state[name] = "done"
+
+        for name in manifests:
+            if name not in state:
+                visit(name)
+        return not reported
+
+    def report_cycle(
+        self, cycle: list[str], manifests: dict[str, ManifestSpec], reported: set[frozenset[str]]
+    ) -> None:
+        members = frozenset(cycle)
+        if members in reported:
+            return
+        reported.add(members)
+        first = manifests[cycle[0]]
+        where = first.location or Location(self.config_path)
+        text = " -> ".join(cycle)
+        self.error(ConfigError(f'manifest "{cycle[0]}": depends_on cycle: {text}', where))
+
+    # -- targets -------------------------------------------------------------------------
+
+    def targets(
+        self,
+        workspaces: dict[str, WorkspaceSpec],
+        manifests: dict[str, ManifestSpec],
+        acyclic: bool,
+    ) -> list[_Draft]:
+        order = self.order(manifests) if acyclic else list(manifests)
+        drafts = self.drafts()
+        seen: dict[str, Location] = {}
+        out: list[_Draft] = []
+        names = [w.model.name for w in self.of(WorkspaceDoc) if isinstance(w.model, WorkspaceDoc)]
+        for draft in drafts:
+            spec = draft.spec
+            where = draft.parsed.at(*draft.entry) if draft.entry else draft.parsed.at()
+            if not self.unique(seen, spec.address, draft.label, where):
+                continue
+            self.known(draft, spec.workspace, names, "workspace", draft.at("workspace"))
+            listed = self.check_target_manifests(draft, manifests)
+            ordered = tuple(name for name in order if name in listed)
+            out.append(
+                _Draft(_replace_manifests(spec, ordered), draft.parsed, draft.entry, draft.label)
+            )
+        return out
+
+    def order(self, manifests: dict[str, ManifestSpec]) -> list[str]:
+        known = {
+            name: ManifestSpec(
+                name=m.name,
+                folder_id=m.folder_id,
+                depends_on=tuple(d for d in m.depends_on if d in manifests),
+            )
+            for name, m in manifests.items()
+        }
+        empty = SourceSpec(workspace="")
+        return DesiredState(
+            workspaces={}, source=empty, manifests=known, targets={}
+        ).manifest_order()
+
+    def drafts(self) -> list[_Draft]:
+        drafts: list[_Draft] = []
+        for p in self.parsed:
+            if isinstance(p.model, TargetDoc):
+                drafts.append(_target_draft(p, p.model))
+            elif isinstance(p.model, FleetDoc):
+                drafts.extend(_fleet_drafts(p, p.model))
+        seen: dict[str, Location] = {}
+        for p in self.of(FleetDoc):
+            assert isinstance(p.model, FleetDoc)
+            self.unique(seen, p.model.name, p.label, p.at("name"))
+        return drafts
+
+    def check_target_manifests(self, draft: _Draft, manifests: dict[str, ManifestSpec]) -> set[str]:
+        listed = draft.spec.manifests
+        for i, name in enumerate(listed):
+            where = draft.at("manifests", i)
+            if name in listed[:i]:
+                self.error(draft.error(f'manifests lists "{name}" twice', where))
+            elif self.known(draft, name, list(manifests), "manifest", where):
+                for dep in manifests[name].depends_on:
+                    if dep in manifests and dep not in listed:
+                        message = (
+                            f'manifest "{name}" depends on "{dep}", which this target does not list'
+                        )
+                        self.error(draft.error(message, where))
+        return set(listed)
+
+    def check_waves(self, drafts: list[_Draft], rollout: RolloutSpec) -> None:
+        declared = rollout.location is not None
+        for draft in drafts:
+            wave = draft.spec.wave
+            if wave in rollout.waves:
+                continue
+            wave_path = draft.path("wave")
+            has_key = bool(wave_path) and wave_path[-1] == "wave"
+            where = draft.parsed.at(*wave_path) if has_key else draft.parsed.at(*draft.entry)
+            if not declared:
+                message = (
+                    f'wave "{wave}" needs a Rollout that lists it '
+                    f'(without a Rollout every target is in wave "{DEFAULT_WAVE}")'
+                )
+            elif not has_key:
+                message = (
+                    f'has no wave, so it is in wave "{DEFAULT_WAVE}", '
+                    f"which the Rollout does not list ({', '.join(rollout.waves)})"
+                )
+            else:
+                hint = did_you_mean(wave, rollout.waves)
+                message = (
+                    f'unknown wave "{wave}"{hint}: the Rollout lists {", ".join(rollout.waves)}'
+                )
+            self.error(draft.error(message, where))
+
+    def check_folders(self, drafts: list[_Draft]) -> None:
+        """Two targets may share a folder only with the same settings and other manifests."""
+        claimed: dict[tuple[str, str | None, int], _Draft] = {}
+        for draft in drafts:
+            spec = draft.spec
+            key = (spec.workspace, spec.customer, spec.folder_id)
+            first = claimed.setdefault(key, draft)
+            if first is draft:
+                continue
+            where = draft.parsed.at(*draft.entry) if draft.entry else draft.at("folder_id")
+            other = f'target "{first.spec.address}" ({first.spec.location})'
+            differing = [s for s in _SETTINGS if getattr(spec, s) != getattr(first.spec, s)]
+            if differing:
+                message = (
+                    f"folder {spec.folder_id} is also {other} with different {', '.join(differing)}"
+                )
+                self.error(draft.error(message, where))
+            for name in sorted(set(spec.manifests) & set(first.spec.manifests)):
+                message = f'folder {spec.folder_id} already gets manifest "{name}" from {other}'
+                self.error(draft.error(message, where))
+
+    # -- rollout -------------------------------------------------------------------------
+
+    def rollout(self) -> RolloutSpec:
+        rollouts = self.of(RolloutDoc)
+        for extra in rollouts[1:]:
+            first = rollouts[0].doc.location
+            self.error(extra.error(f"only one Rollout is allowed (first at {first})", extra.at()))
+        if not rollouts:
+            return RolloutSpec()
+        p = rollouts[0]
+        model = p.model
+        assert isinstance(model, RolloutDoc)
+        for i, wave in enumerate(model.waves):
+            if wave in model.waves[:i]:
+                self.error(p.error(f'waves lists "{wave}" twice', p.at("waves", i)))
+        return RolloutSpec(
+            waves=tuple(dict.fromkeys(model.waves)),
+            max_parallel=model.max_parallel,
+            halt_after_failures=model.halt_after_failures,
+            location=p.doc.location,
+        )
+
+
+def _address(name: str | None, customer: str | None, folder_id: int) -> str:
+    if name is not None:
+        return name
+    return f"{customer if customer is not None else 'self'}/{folder_id}"
+
+
+def _target_draft(p: Parsed, model: TargetDoc) -> _Draft:
+    address = _address(model.name, model.customer, model.folder_id)
+    spec = TargetSpec(
+        address=address,
+        workspace=model.workspace,
+        folder_id=model.folder_id,
+        manifests=tuple(model.manifests),
+        customer=model.customer,
+        restart_recipes=model.restart_recipes,
+        include_tags=model.include_tags,
+        folder_id_for_home_assets=model.folder_id_for_home_assets,
+        wave=model.wave or DEFAULT_WAVE,
+        location=p.doc.location,
+    )
+    return _Draft(spec, p, (), f'target "{address}"')
+
+
+def _fleet_drafts(p: Parsed, model: FleetDoc) -> list[_Draft]:
+    drafts: list[_Draft] = []
+    for i, entry in enumerate(model.customers):
+        address = _address(entry.name, entry.customer, entry.folder_id)
+        spec = TargetSpec(
+            address=address,
+            workspace=model.workspace,
+            folder_id=entry.folder_id,
+            manifests=tuple(entry.manifests if entry.manifests is not None else model.manifests),
+            customer=entry.customer,
+            restart_recipes=_pick(entry.restart_recipes, model.restart_recipes),
+            include_tags=_pick(entry.include_tags, model.include_tags),
+            folder_id_for_home_assets=entry.folder_id_for_home_assets,
+            wave=entry.wave or model.wave or DEFAULT_WAVE,
+            location=p.at("customers", i),
+        )
+        label = f'{p.label}: target "{address}"'
+        drafts.append(_Draft(spec, p, ("customers", i), label))
+    return drafts
+
+
+def _pick(override: bool | None, default: bool) -> bool:
+    return default if override is None else override
+
+
+def _replace_manifests(spec: TargetSpec, manifests: tuple[str, ...]) -> TargetSpec:
+    return replace(spec, manifests=manifests)
