@@ -29,8 +29,8 @@ SIM_BASE_URL = "http://workato.sim"
 def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) -> WorkatoClient:
     """A client for `workspace`; a missing credential variable is an RlcmError naming it."""
     # imported here so that loading the CLI does not pay for httpx and pydantic
-    from reconciler.workato.auth import read_credentials  # noqa: PLC0415
-    from reconciler.workato.client import ClientSettings, WorkatoClient  # noqa: PLC0415
+    from reconciler.workato.auth import read_credentials
+    from reconciler.workato.client import ClientSettings, WorkatoClient
 
     creds = read_credentials(
         workspace=workspace.name,

@@ -194,7 +194,7 @@ class LiveProgress:
     """A rich live table on a terminal; failures are printed above it as they happen."""
 
     def __init__(self, stream: TextIO, **console_options: Any) -> None:
-        from rich.console import Console  # noqa: PLC0415 (lazy: rich costs start-up time)
+        from rich.console import Console
 
         self.console = Console(file=stream, **console_options)
         self.tallies = _Tallies()
@@ -202,7 +202,7 @@ class LiveProgress:
         self._live: Live | None = None
 
     def start(self, total_by_wave: Mapping[str, int]) -> None:
-        from rich.live import Live  # noqa: PLC0415
+        from rich.live import Live
 
         self.tallies.start(total_by_wave)
         self.started_at = time.monotonic()
@@ -231,7 +231,7 @@ class LiveProgress:
             self._live = None
 
     def _table(self) -> Any:
-        from rich.table import Table  # noqa: PLC0415
+        from rich.table import Table
 
         elapsed = time.monotonic() - self.started_at
         eta = self.tallies.eta_seconds()
@@ -254,7 +254,7 @@ class LiveProgress:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape  # noqa: PLC0415
+    from rich.markup import escape
 
     return escape(text)
 

@@ -1,7 +1,6 @@
 """`rlcm state list|show|rm|unlock`: inspect and repair the state file."""
 
 # Library modules are imported inside the commands so `rlcm --help` stays fast.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def replay(
 
 def recorded_manifest(name: str, index: int) -> ManifestBody:
     """The export_manifest payload of a documented sample request, as a ManifestBody."""
-    import yaml  # noqa: PLC0415 (vcrpy's own dependency)
+    import yaml
 
     cassette = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())
     payload = json.loads(cassette["interactions"][index]["request"]["body"])
@@ -278,7 +278,7 @@ def test_developer_api_download_redirects_to_storage_without_credentials(
 def test_legacy_oem_samples_send_user_headers_and_warn_once(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import reconciler.workato.auth as auth  # noqa: PLC0415
+    import reconciler.workato.auth as auth
 
     auth._warned.discard("legacy")  # the warning is once per process; this test wants to see it
 
