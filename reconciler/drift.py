@@ -17,6 +17,7 @@ from reconciler.desired import DesiredState
 from reconciler.errors import PlanError
 from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.manifest_body import resolve_manifest
+from reconciler.planner_imports import targets_in_wave_order
 from reconciler.state.model import State, import_key
 
 __all__ = [
@@ -95,8 +96,10 @@ class DriftReport:
     def summary_line(self) -> str:
         if not self.findings:
             return "No drift."
-        parts = [f"{n} {DRIFT_KINDS[cast(DriftKind, k)]}" for k, n in self.counts().items()]
-        return "Drift: " + ", ".join(parts) + "."
+        parts = [f"{DRIFT_KINDS[cast(DriftKind, k)]}: {n}" for k, n in self.counts().items()]
+        count = len(self.findings)
+        noun = "finding" if count == 1 else "findings"
+        return f"Drift: {count} {noun} ({', '.join(parts)})."
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -188,7 +191,7 @@ def _target_findings(desired: DesiredState, state: State, live: LiveState) -> li
     findings: list[DriftFinding] = []
     folders = live.target_folders
     keys = _package_keys(state)
-    for target in desired.targets.values():
+    for target in targets_in_wave_order(desired):
         for name in target.manifests:
             record = state.imports.get(import_key(name, target.address))
             address = f"import.{name}@{target.address}"

@@ -161,7 +161,7 @@ def _export_change(
     )
     data = {
         "manifest": name,
-        "manifest_id": None if record is None or manifest_change else record.id,
+        "manifest_id": None if record is None or _new_id(manifest_change) else record.id,
         "spec_digest": manifest.spec_digest,
         "asset_versions": manifest.asset_versions(),
         "resume_package_id": resume,
@@ -174,6 +174,11 @@ def _export_change(
     )  # fmt: skip
 
 
+def _new_id(change: Change | None) -> bool:
+    """Whether the live manifest id is only known once `change` is applied."""
+    return change is not None and change.action in ("create", "recreate")
+
+
 def _export_reasons(
     manifest: ResolvedManifest,
     package: PackageRecord | None,
@@ -181,10 +186,13 @@ def _export_reasons(
     diffs: list[Diff],
 ) -> list[str]:
     """Why a new package is needed; an in-progress export alone means: poll it."""
-    if manifest_change is not None:
-        return [f"manifest.{manifest.name} will be {manifest_change.action}d"]
     if package is None:
         return ["no package exported yet"]
+    # An update that only puts back a UI edit sends the body the package came from.
+    if manifest_change is not None and (
+        manifest_change.action != "update" or package.spec_digest != manifest.spec_digest
+    ):
+        return [f"manifest.{manifest.name} will be {manifest_change.action}d"]
     if package.status == "failed":
         return [
             f"the last export {package.package_id} failed: {package.error or 'no reason given'}"

@@ -24,6 +24,7 @@ __all__ = [
     "failed_import_reason",
     "import_changes",
     "prune_imports",
+    "targets_in_wave_order",
     "transitive_deps",
 ]
 
@@ -75,7 +76,7 @@ def transitive_deps(desired: DesiredState, name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _targets_by_wave(desired: DesiredState) -> list[TargetSpec]:
+def targets_in_wave_order(desired: DesiredState) -> list[TargetSpec]:
     """Targets in wave order, then in config order (waves not in the rollout last)."""
     order = {w: i for i, w in enumerate(desired.rollout.waves)}
     targets = list(desired.targets.values())
@@ -90,7 +91,7 @@ def import_changes(
 ) -> list[Change]:
     changes: list[Change] = []
     folders = live.target_folders
-    for target in _targets_by_wave(desired):
+    for target in targets_in_wave_order(desired):
         folder = folders.get(target.address) if folders is not None else None
         planned: dict[str, str] = {}
         for name in target.manifests:
