@@ -24,6 +24,7 @@ from reconciler.desired import (
 from reconciler.errors import Location
 from reconciler.live import LiveAsset, LiveManifest, LiveState
 from reconciler.plan import Plan
+from reconciler.planner import build_plan
 from reconciler.state.model import (
     AssetStamp,
     ImportRecord,
@@ -310,3 +311,11 @@ def _apply_import(
             for a in folders[target]
         ],
     )
+
+
+def in_sync(desired: DesiredState | None = None) -> tuple[DesiredState, State, LiveState]:
+    """The demo world after a clean apply: plans no changes; targets refreshed."""
+    desired = desired or make_desired()
+    state, live = make_state(), make_live(target_folders={})
+    state, live = applied(build_plan(desired, state, live), state, live)
+    return desired, state, live

@@ -5,19 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from planner_world import applied, demo_manifests, loc, make_desired, make_live, make_state
+from planner_world import demo_manifests, in_sync, loc, make_desired, make_live, make_state
 
 from reconciler.desired import AssetRef
 from reconciler.errors import PlanError
 from reconciler.live import LiveAsset
 from reconciler.planner import build_plan
 from reconciler.state.model import PendingManifest
-
-
-def in_sync() -> tuple:
-    desired, state, live = make_desired(), make_state(), make_live(target_folders={})
-    state, live = applied(build_plan(desired, state, live), state, live)
-    return desired, state, live
 
 
 def test_empty_state_creates_every_manifest_with_the_resolved_body() -> None:
@@ -75,7 +69,7 @@ def test_in_sync_plans_no_changes() -> None:
 
 
 def test_repinning_a_version_updates_the_manifest_with_a_field_level_diff() -> None:
-    desired, state, live = in_sync()
+    _desired, state, live = in_sync()
     manifests = demo_manifests()
     crm = manifests["crm-sync"]
     assets = tuple(
@@ -101,7 +95,7 @@ def test_repinning_a_version_updates_the_manifest_with_a_field_level_diff() -> N
 
 
 def test_adding_and_removing_assets_is_listed() -> None:
-    desired, state, live = in_sync()
+    _desired, state, live = in_sync()
     manifests = demo_manifests()
     shared = manifests["shared-connections"]
     manifests["shared-connections"] = replace(
