@@ -8,7 +8,7 @@ workspaces, type and name do not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from reconciler.live import LiveAsset, LiveManifest, asset_key
@@ -19,6 +19,7 @@ __all__ = [
     "Diff",
     "folder_diffs",
     "live_edit_diffs",
+    "live_versions",
     "package_diffs",
     "spec_diffs",
 ]
@@ -74,8 +75,9 @@ def _stamp_versions(stamps: Iterable[AssetStamp]) -> dict[str, int | None]:
     return {asset_key(s.type, s.name): s.version for s in stamps}
 
 
-def _live_versions(assets: Iterable[LiveAsset]) -> dict[str, int | None]:
-    return {a.key: a.version for a in assets}
+def live_versions(assets: Iterable[LiveAsset]) -> dict[str, int | None]:
+    """type:name -> version of a folder's assets."""
+    return {f"{a.type}:{a.name}": a.version for a in assets}
 
 
 def spec_diffs(record: ManifestRecord, resolved: ResolvedManifest) -> list[Diff]:
@@ -154,7 +156,7 @@ def live_edit_diffs(record: ManifestRecord, view: LiveManifest) -> list[Diff]:
         diffs += version_diffs(
             "assets",
             _stamp_versions(record.assets),
-            _live_versions(view.assets),
+            live_versions(view.assets),
             where=" in the live manifest",
             versions_of=pinned,
         )
@@ -169,13 +171,18 @@ def package_diffs(package_versions: Iterable[AssetStamp], resolved: ResolvedMani
 
 def folder_diffs(
     folder_after: Iterable[AssetStamp],
-    live_folder: Iterable[LiveAsset],
-    keys: Iterable[str],
+    live_folder: Mapping[str, int | None],
+    keys: Collection[str],
 ) -> list[Diff]:
-    """How a target folder moved since the last import, for the assets the package holds."""
-    wanted = set(keys)
-    before = {k: v for k, v in _stamp_versions(folder_after).items() if k in wanted}
-    after = {k: v for k, v in _live_versions(live_folder).items() if k in wanted}
+    """How a target folder moved since the last import, for the assets the package holds.
+
+    `live_folder` is `live_versions(...)` of the target folder: computed once per target,
+    not once per import, because this runs for every import of a fleet.
+    """
+    before = {k: s.version for s in folder_after if (k := f"{s.type}:{s.name}") in keys}
+    after = {k: live_folder[k] for k in keys if k in live_folder}
+    if before == after:
+        return []
     return version_diffs("target", before, after, where=" in the target folder")
 
 

@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from reconciler.compare import Diff, folder_diffs, live_edit_diffs, package_diffs
+from reconciler.compare import (
+    Diff,
+    folder_diffs,
+    live_edit_diffs,
+    live_versions,
+    package_diffs,
+)
 from reconciler.desired import DesiredState
 from reconciler.errors import PlanError
 from reconciler.live import MANIFEST_GONE, LiveState, asset_key
@@ -204,7 +210,7 @@ def _target_findings(desired: DesiredState, state: State, live: LiveState) -> li
             if folder is None or record.folder_after is None or record.status != "completed":
                 continue
             wanted = keys.get(name) or {asset_key(s.type, s.name) for s in record.folder_after}
-            diffs = folder_diffs(record.folder_after, folder, wanted)
+            diffs = folder_diffs(record.folder_after, live_versions(folder), wanted)
             if diffs:
                 message = f"since import {record.import_id}: " + _join(diffs)
                 findings.append(

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.compare import folder_diffs
+from reconciler.compare import folder_diffs, live_versions
 from reconciler.desired import DesiredState, TargetSpec
-from reconciler.live import LiveAsset, LiveState, asset_key
+from reconciler.live import LiveState, asset_key
 from reconciler.manifest_body import ResolvedManifest
 from reconciler.plan import Change
 from reconciler.state.model import ImportRecord, PackageRecord, State, import_key
@@ -92,7 +92,8 @@ def import_changes(
     changes: list[Change] = []
     folders = live.target_folders
     for target in targets_in_wave_order(desired):
-        folder = folders.get(target.address) if folders is not None else None
+        assets = folders.get(target.address) if folders is not None else None
+        folder = None if assets is None else live_versions(assets)
         planned: dict[str, str] = {}
         for name in target.manifests:
             fact = facts[name]
@@ -108,7 +109,7 @@ def _import_change(
     target: TargetSpec,
     fact: ManifestFacts,
     record: ImportRecord | None,
-    folder: Sequence[LiveAsset] | None,
+    folder: Mapping[str, int | None] | None,
     planned: Mapping[str, str],
 ) -> Change | None:
     details: list[dict[str, Any]] = []
@@ -147,7 +148,7 @@ def _import_change(
 def _import_reasons(
     fact: ManifestFacts,
     record: ImportRecord | None,
-    folder: Sequence[LiveAsset] | None,
+    folder: Mapping[str, int | None] | None,
     details: list[dict[str, Any]],
 ) -> tuple[list[str], int | None]:
     """Reasons for an import, and the id of an in-progress import to poll instead."""

@@ -95,8 +95,8 @@ def _imports(waves: Sequence[tuple[str, list[Change]]], budget: int) -> tuple[st
     for title, changes in waves:
         targets = _by_target(changes)
         total += len(targets)
-        text += f"<details><summary>{title}: {len(changes)} imports on {len(targets)} targets"
-        text += "</summary>\n\n"
+        count = f"{_n(len(changes), 'import')} on {_n(len(targets), 'target')}"
+        text += f"<details><summary>{title}: {count}</summary>\n\n"
         left: list[Change] = []
         for target, items in targets.items():
             block = _target_block(target, items)
@@ -118,7 +118,8 @@ def _by_target(changes: Sequence[Change]) -> dict[str, list[Change]]:
 
 
 def _target_block(target: str, changes: Sequence[Change]) -> str:
-    head = f"<details><summary><code>{md_cell(target)}</code>: {len(changes)} imports</summary>"
+    count = _n(len(changes), "import")
+    head = f"<details><summary><code>{md_cell(target)}</code>: {count}</summary>"
     return f"{head}\n\n{_table(changes, address=False)}</details>\n\n"
 
 
@@ -129,7 +130,7 @@ def _summarised(changes: Sequence[Change]) -> str:
     reasons = Counter(_reason_class(c) for c in changes)
     rows = "\n".join(f"| {md_cell(r)} | {n} |" for r, n in sorted(reasons.items()))
     return (
-        f"Not shown: {len(changes)} imports on {targets} targets, by reason:\n\n"
+        f"Not shown: {_n(len(changes), 'import')} on {_n(targets, 'target')}, by reason:\n\n"
         f"| Reason | Imports |\n| --- | ---: |\n{rows}\n\n"
     )
 
@@ -138,3 +139,7 @@ def _reason_class(change: Change) -> str:
     """A reason with its ids and details dropped, so similar imports count together."""
     first = change.reasons[0] if change.reasons else "no reason"
     return re.sub(r"\d+", "N", first.split(":", 1)[0])
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -50,4 +50,4 @@ class _Paint:
     def __call__(self, text: str, fg: str | None, *, bold: bool = False) -> str:
         if not self.enabled:
             return text
-        return click.style(text, fg=fg, bold=bold)
+        return click.style(text, fg=fg, bold=bold or None)
