@@ -67,8 +67,10 @@ class Change:
       package is expected to hold; record exactly these), `resume_package_id`.
       Imports: `manifest`, `target`, `workspace`, `customer`, `folder_id`,
       `restart_recipes`, `include_tags`, `folder_id_for_home_assets`, `package`
-      (`{"id", "digest"}` when no export precedes it, else None), `resume_import_id`,
-      `first_import`.
+      (`{"id", "digest"}` when no export precedes it, else None), `resume_import_id` (an
+      import in progress to poll first), `poll_only` (True: polling it is all there is to
+      do), `first_import`. Exports: `resume_package_id` set means poll that export
+      instead of starting one.
     """
 
     address: str

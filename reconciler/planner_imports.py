@@ -113,7 +113,7 @@ def _import_change(
     planned: Mapping[str, str],
 ) -> Change | None:
     details: list[dict[str, Any]] = []
-    reasons, resume = _import_reasons(fact, record, folder, details)
+    reasons, resume, poll_only = _import_reasons(fact, record, folder, details)
     if not reasons:
         return None
     depends = [fact.export_address] if fact.export_address else []
@@ -129,6 +129,7 @@ def _import_change(
         "folder_id_for_home_assets": target.folder_id_for_home_assets,
         "package": None if fact.export_address else fact.package,
         "resume_import_id": resume,
+        "poll_only": poll_only,
         "first_import": record is None,
     }
     return Change(
@@ -150,33 +151,40 @@ def _import_reasons(
     record: ImportRecord | None,
     folder: Mapping[str, int | None] | None,
     details: list[dict[str, Any]],
-) -> tuple[list[str], int | None]:
-    """Reasons for an import, and the id of an in-progress import to poll instead."""
+) -> tuple[list[str], int | None, bool]:
+    """Reasons for an import, an in-progress import to poll first, and whether polling it is
+    all there is to do."""
     if record is None:
-        return ["never imported"], None
+        return ["never imported"], None, False
     current = fact.package
     same_package = current is not None and record.package_digest == current["digest"]
     if record.status == "in_progress":
         if same_package:
             msg = f"import {record.import_id} in progress: will be polled, not sent again"
-            return [msg], record.import_id
-        return [f"import {record.import_id} in progress is for an older package"], None
+            return [msg], record.import_id, True
+        # Never send a second import into a folder while one is running there.
+        first = f"import {record.import_id} in progress is for an older package: polled first"
+        return [first, _package_reason(fact, record)], record.import_id, False
     reasons: list[str] = []
     if record.status == "failed":
         reasons.append(failed_import_reason(record))
-    if fact.export_address is not None:
-        reasons.append(f"the package changes: {fact.export_address} is planned")
-    elif current is not None and not same_package:
-        reasons.append(
-            f"the target has package {record.package_id}, the current package is {current['id']}"
-        )
+    if fact.export_address is not None or not same_package:
+        reasons.append(_package_reason(fact, record))
     if folder is not None and record.folder_after is not None and record.status == "completed":
         diffs = folder_diffs(record.folder_after, folder, fact.package_keys)
         if diffs:
             sentences = "; ".join(d.sentence for d in diffs)
             reasons.append(f"the target folder changed since the last import: {sentences}")
             details += [d.detail for d in diffs]
-    return reasons, None
+    return reasons, None, False
+
+
+def _package_reason(fact: ManifestFacts, record: ImportRecord) -> str:
+    if fact.export_address is not None or fact.package is None:
+        return f"the package changes: {fact.export_address} is planned"
+    return (
+        f"the target has package {record.package_id}, the current package is {fact.package['id']}"
+    )
 
 
 def failed_import_reason(record: ImportRecord) -> str:

@@ -34,6 +34,7 @@ def test_first_plan_imports_everything_in_dependency_order_per_wave() -> None:
         "folder_id_for_home_assets": 1830,
         "package": None,  # the export before it makes the package
         "resume_import_id": None,
+        "poll_only": False,
         "first_import": True,
     }
     assert plan.summary.line() == (
@@ -91,6 +92,22 @@ def test_an_import_in_progress_is_polled() -> None:
         f"import {record.import_id} in progress: will be polled, not sent again",
     )
     assert change.data["resume_import_id"] == record.import_id
+    assert change.data["poll_only"] is True
+
+
+def test_an_import_in_progress_of_an_older_package_is_polled_before_the_new_one() -> None:
+    desired, state, live = in_sync()
+    key = "crm-sync@acme"
+    record = state.imports[key]
+    state.imports[key] = record.model_copy(update={"status": "in_progress"})
+    newer = replace(live, source_folders=make_live(versions={"sync_contacts": 3}).source_folders)
+    change = build_plan(desired, state, newer).by_address()["import.crm-sync@acme"]
+    assert change.reasons == (
+        f"import {record.import_id} in progress is for an older package: polled first",
+        "the package changes: export.crm-sync is planned",
+    )
+    assert change.data["resume_import_id"] == record.import_id
+    assert change.data["poll_only"] is False
 
 
 def test_a_changed_target_folder_is_imported_again_and_says_what_moved() -> None:
