@@ -103,7 +103,23 @@ class LiveState:
 
 
 def _assets(assets: Iterable[LiveAsset]) -> list[dict[str, Any]]:
-    return sorted((asdict(a) for a in assets), key=lambda a: (a["type"], a["name"], a["id"]))
+    # Same dicts as asdict(), built by hand: asdict's recursion made fingerprinting
+    # 10,000 refreshed target folders take ~1 s, four times the rest of planning.
+    rows = [
+        {
+            "id": a.id,
+            "type": a.type,
+            "name": a.name,
+            "version": a.version,
+            "folder": a.folder,
+            "zip_name": a.zip_name,
+            "absolute_path": a.absolute_path,
+            "root_folder": a.root_folder,
+            "unreachable": a.unreachable,
+        }
+        for a in assets
+    ]
+    return sorted(rows, key=lambda a: (a["type"], a["name"], a["id"]))
 
 
 def _digest(data: Any) -> str:

@@ -1,0 +1,272 @@
+"""A plan: the changes that would make live match the config, as plain data.
+
+The planner (planner.py) builds it, renderers (render/) print it, the applier executes it
+and `--out` saves it. Nothing here does I/O or imports a heavy library.
+
+Addresses are stable across runs so reviewers and `--target` can name them:
+- `manifest.NAME`         create | update | recreate | delete | forget (the state record)
+- `export.NAME`           export (a new package, or an export in progress to poll)
+- `import.NAME@TARGET`    import | forget (the state record of an unconfigured import)
+
+A change's `data` is everything the applier needs without re-reading the config; see
+`Change.data`. The JSON form (`Plan.to_dict()`) is versioned by `FORMAT_VERSION` and is
+byte-identical for identical inputs: no timestamps, keys sorted, changes in plan order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from reconciler.errors import PlanError
+
+__all__ = [
+    "ACTIONS",
+    "FORMAT_VERSION",
+    "KINDS",
+    "PLAN_KIND",
+    "Action",
+    "Change",
+    "Kind",
+    "Plan",
+    "PlanSummary",
+]
+
+FORMAT_VERSION = 1
+PLAN_KIND = "rlcm-plan"
+Action = Literal["create", "update", "recreate", "delete", "export", "import", "forget"]
+Kind = Literal["manifest", "export", "import"]
+ACTIONS: tuple[Action, ...] = (
+    "create",
+    "update",
+    "recreate",
+    "delete",
+    "export",
+    "import",
+    "forget",
+)
+KINDS: tuple[Kind, ...] = ("manifest", "export", "import")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One step of a plan.
+
+    - `reasons`: sentences a reviewer understands ("never imported").
+    - `details`: field-level differences, each a plain dict with `path`, `change`
+      (`changed` | `added` | `removed`) and `before`/`after` where they apply, e.g.
+      `{"path": "assets[recipe:Sync accounts].version", "change": "changed",
+      "before": 3, "after": 5}`.
+    - `depends_on`: addresses of planned changes that must finish first.
+    - `data`: the applier's payload. Manifests: `body` (the resolved manifest body as
+      sent to Workato), `spec_digest`, `manifest_id` (the live id for update, recreate,
+      delete), `workspace`, `owner`. Exports: `manifest`, `manifest_id` (None when the
+      manifest is created in the same apply), `spec_digest`, `asset_versions` (what the
+      package is expected to hold; record exactly these), `resume_package_id`.
+      Imports: `manifest`, `target`, `workspace`, `customer`, `folder_id`,
+      `restart_recipes`, `include_tags`, `folder_id_for_home_assets`, `package`
+      (`{"id", "digest"}` when no export precedes it, else None), `resume_import_id` (an
+      import in progress to poll first), `poll_only` (True: polling it is all there is to
+      do), `first_import`. Exports: `resume_package_id` set means poll that export
+      instead of starting one.
+    """
+
+    address: str
+    kind: Kind
+    action: Action
+    manifest: str
+    target: str | None = None
+    wave: str | None = None
+    reasons: tuple[str, ...] = ()
+    details: tuple[Mapping[str, Any], ...] = ()
+    depends_on: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "kind": self.kind,
+            "action": self.action,
+            "manifest": self.manifest,
+            "target": self.target,
+            "wave": self.wave,
+            "reasons": list(self.reasons),
+            "details": [dict(d) for d in self.details],
+            "depends_on": list(self.depends_on),
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Change:
+        kind, action = raw["kind"], raw["action"]
+        if kind not in KINDS or action not in ACTIONS:
+            raise PlanError(f"saved plan: unknown change {kind}/{action} at {raw.get('address')}")
+        return cls(
+            address=str(raw["address"]),
+            kind=cast(Kind, kind),
+            action=cast(Action, action),
+            manifest=str(raw["manifest"]),
+            target=raw.get("target"),
+            wave=raw.get("wave"),
+            reasons=tuple(raw.get("reasons", ())),
+            details=tuple(dict(d) for d in raw.get("details", ())),
+            depends_on=tuple(raw.get("depends_on", ())),
+            data=dict(raw.get("data", {})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """Counts a reviewer reads first, and the Terraform-like line that states them."""
+
+    manifests: Mapping[str, int]  # action -> count (create, update, recreate, delete, forget)
+    exports: int
+    imports: int
+    targets: int  # distinct targets with at least one import
+    waves: Mapping[str, int]  # wave -> imports, in wave order, only waves with imports
+    forgets: int  # state records of imports to forget
+
+    @property
+    def total(self) -> int:
+        return sum(self.manifests.values()) + self.exports + self.imports + self.forgets
+
+    def line(self) -> str:
+        """`Plan: 1 manifest to create, 1 to update, 2 exports, 24 imports across ...`."""
+        if self.total == 0:
+            return "No changes."
+        parts = _manifest_parts(self.manifests)
+        if self.exports:
+            parts.append(_count(self.exports, "export"))
+        if self.imports:
+            waves = ", ".join(f"wave {w}: {n}" for w, n in self.waves.items())
+            parts.append(
+                f"{_count(self.imports, 'import')} across {_count(self.targets, 'target')}"
+                f" ({waves})"
+            )
+        if self.forgets:
+            parts.append(f"{_count(self.forgets, 'import record')} to forget")
+        return "Plan: " + ", ".join(parts) + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifests": dict(self.manifests),
+            "exports": self.exports,
+            "imports": self.imports,
+            "targets": self.targets,
+            "waves": dict(self.waves),
+            "forgets": self.forgets,
+            "line": self.line(),
+        }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _manifest_parts(counts: Mapping[str, int]) -> list[str]:
+    parts: list[str] = []
+    for action in ("create", "update", "recreate", "delete", "forget"):
+        n = counts.get(action, 0)
+        if n:
+            noun = _count(n, "manifest") if not parts else str(n)
+            parts.append(f"{noun} to {action}")
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Changes in execution order, plus the fingerprints a saved plan is checked against."""
+
+    changes: tuple[Change, ...]
+    waves: tuple[str, ...]
+    state_serial: int
+    state_lineage: str
+    live_fingerprint: str
+    config_digest: str
+    refreshed_targets: bool
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    @property
+    def summary(self) -> PlanSummary:
+        manifests: Counter[str] = Counter()
+        exports = imports = forgets = 0
+        targets: set[str] = set()
+        per_wave: Counter[str] = Counter()
+        for change in self.changes:
+            if change.kind == "manifest":
+                manifests[change.action] += 1
+            elif change.kind == "export":
+                exports += 1
+            elif change.action == "forget":
+                forgets += 1
+            else:
+                imports += 1
+                targets.add(change.target or "")
+                per_wave[change.wave or ""] += 1
+        waves = {w: per_wave[w] for w in self._wave_order(per_wave) if per_wave[w]}
+        return PlanSummary(dict(manifests), exports, imports, len(targets), waves, forgets)
+
+    def _wave_order(self, seen: Mapping[str, int]) -> list[str]:
+        return list(self.waves) + sorted(w for w in seen if w not in self.waves)
+
+    def by_address(self) -> dict[str, Change]:
+        return {c.address: c for c in self.changes}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": PLAN_KIND,
+            "format_version": FORMAT_VERSION,
+            "state_serial": self.state_serial,
+            "state_lineage": self.state_lineage,
+            "live_fingerprint": self.live_fingerprint,
+            "config_digest": self.config_digest,
+            "refreshed_targets": self.refreshed_targets,
+            "waves": list(self.waves),
+            "warnings": list(self.warnings),
+            "summary": self.summary.to_dict(),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Plan:
+        """Read a saved plan; refuse other files and other format versions clearly."""
+        if not isinstance(raw, Mapping) or raw.get("kind") != PLAN_KIND:
+            raise PlanError('not an rlcm plan (expected "kind": "rlcm-plan")')
+        version = raw.get("format_version")
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"saved plan has format_version {version}; this rlcm reads {FORMAT_VERSION}"
+            )
+        try:
+            return cls(
+                changes=tuple(Change.from_dict(c) for c in raw["changes"]),
+                waves=tuple(raw["waves"]),
+                state_serial=int(raw["state_serial"]),
+                state_lineage=str(raw["state_lineage"]),
+                live_fingerprint=str(raw["live_fingerprint"]),
+                config_digest=str(raw["config_digest"]),
+                refreshed_targets=bool(raw["refreshed_targets"]),
+                warnings=tuple(raw.get("warnings", ())),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
+
+    def select(self, addresses: Sequence[str]) -> Plan:
+        """The same plan keeping only `addresses` (in plan order)."""
+        keep = set(addresses)
+        return Plan(
+            changes=tuple(c for c in self.changes if c.address in keep),
+            waves=self.waves,
+            state_serial=self.state_serial,
+            state_lineage=self.state_lineage,
+            live_fingerprint=self.live_fingerprint,
+            config_digest=self.config_digest,
+            refreshed_targets=self.refreshed_targets,
+            warnings=self.warnings,
+        )

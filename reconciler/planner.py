@@ -1,0 +1,284 @@
+"""(desired, state, live) -> Plan. Pure: no I/O, no client, no clock.
+
+The work that does not depend on the target (resolving assets, deciding manifests and
+exports) is done once per manifest; the per-target loop (planner_imports.py) only looks
+up precomputed facts, so a plan for tens of thousands of targets stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
+from reconciler.desired import DesiredState
+from reconciler.live import MANIFEST_GONE, LiveState
+from reconciler.manifest_body import ResolvedManifest, digest, resolve_manifests
+from reconciler.plan import Action, Change, Plan
+from reconciler.planner_imports import (
+    ManifestFacts,
+    import_changes,
+    prune_imports,
+    transitive_deps,
+)
+from reconciler.state.model import PackageRecord, State
+
+__all__ = ["build_plan", "config_digest"]
+
+
+def build_plan(
+    desired: DesiredState,
+    state: State,
+    live: LiveState,
+    *,
+    prune: bool = False,
+    targets: Sequence[str] = (),
+) -> Plan:
+    """Every change that makes live match the config, in execution order.
+
+    Raises PlanError when an asset reference cannot be resolved (all of them, at once).
+    `targets` are fnmatch globs over addresses; the plan keeps the matching changes and
+    everything they depend on.
+    """
+    resolved = resolve_manifests(desired, live)
+    warnings: list[str] = []
+    manifests: list[Change] = []
+    exports: list[Change] = []
+    facts: dict[str, ManifestFacts] = {}
+    for name, manifest in resolved.items():
+        change = _manifest_change(manifest, desired, state, live, warnings)
+        export = _export_change(manifest, state, change)
+        manifests += [change] if change else []
+        exports += [export] if export else []
+        deps = transitive_deps(desired, name)
+        facts[name] = ManifestFacts.build(manifest, state.packages.get(name), export, deps)
+    if prune:
+        manifests += _prune_manifests(desired, state, live)
+    imports = import_changes(desired, state, live, facts)
+    if prune:
+        imports += prune_imports(desired, state)
+    changes = manifests + exports + imports
+    if targets:
+        changes = _narrow(changes, targets, warnings)
+    return Plan(
+        changes=tuple(changes),
+        waves=desired.rollout.waves,
+        state_serial=state.serial,
+        state_lineage=state.lineage,
+        live_fingerprint=live.fingerprint(),
+        config_digest=config_digest(desired),
+        refreshed_targets=live.refreshed_targets,
+        warnings=tuple(warnings),
+    )
+
+
+def _manifest_data(
+    manifest: ResolvedManifest, desired: DesiredState, manifest_id: int | None
+) -> dict[str, Any]:
+    return {
+        "body": dict(manifest.body),
+        "spec_digest": manifest.spec_digest,
+        "manifest_id": manifest_id,
+        "workspace": desired.source.workspace,
+        "owner": desired.source.managed_user,
+    }
+
+
+def _manifest_change(
+    manifest: ResolvedManifest,
+    desired: DesiredState,
+    state: State,
+    live: LiveState,
+    warnings: list[str],
+) -> Change | None:
+    name = manifest.name
+    address = f"manifest.{name}"
+    record = state.manifests.get(name)
+    if record is None:
+        return _create_change(manifest, desired, state, warnings)
+    view = live.manifests.get(name)
+    data = _manifest_data(manifest, desired, record.id)
+    if view is not None and not view.exists:
+        how = "no longer exists (404)" if view.status == MANIFEST_GONE else "was archived"
+        reason = f"live manifest {record.id} {how}: it will be created again"
+        return Change(address, "manifest", "recreate", name, reasons=(reason,), data=data)
+    diffs: list[Diff] = []
+    reasons: list[str] = []
+    if record.spec_digest != manifest.spec_digest:
+        found = spec_diffs(record, manifest)
+        diffs += found
+        reasons.append("the config changed: " + _sentences(found, "asset details changed"))
+    edits = live_edit_diffs(record, view) if view is not None else []
+    if edits:
+        diffs += [Diff(d.sentence, {**d.detail, "source": "live"}) for d in edits]
+        reasons.append("edited in the Workato UI: " + _sentences(edits, ""))
+    if not reasons:
+        return None
+    return Change(
+        address, "manifest", "update", name, reasons=tuple(reasons),
+        details=tuple(d.detail for d in diffs), data=data,
+    )  # fmt: skip
+
+
+def _create_change(
+    manifest: ResolvedManifest, desired: DesiredState, state: State, warnings: list[str]
+) -> Change:
+    name = manifest.name
+    address = f"manifest.{name}"
+    reasons = ["not in state: a new manifest will be created"]
+    pending = state.pending.get(name)
+    if pending is not None:
+        warnings.append(
+            f"{address}: a create sent at {pending.started_at} was never recorded; if it "
+            f"exists in Workato, run `rlcm adopt {address} ID` instead of creating another"
+        )
+        reasons.append("an earlier create was never recorded (see warnings)")
+    return Change(
+        address, "manifest", "create", name, reasons=tuple(reasons),
+        data=_manifest_data(manifest, desired, None),
+    )  # fmt: skip
+
+
+def _sentences(diffs: Sequence[Diff], fallback: str) -> str:
+    return "; ".join(d.sentence for d in diffs) or fallback
+
+
+def _export_change(
+    manifest: ResolvedManifest, state: State, manifest_change: Change | None
+) -> Change | None:
+    name = manifest.name
+    package = state.packages.get(name)
+    record = state.manifests.get(name)
+    diffs: list[Diff] = []
+    reasons = _export_reasons(manifest, package, manifest_change, diffs)
+    if not reasons:
+        return None
+    resume = (
+        package.package_id
+        if package is not None and package.status == "in_progress" and len(reasons) == 1
+        else None
+    )
+    data = {
+        "manifest": name,
+        "manifest_id": None if record is None or _new_id(manifest_change) else record.id,
+        "spec_digest": manifest.spec_digest,
+        "asset_versions": manifest.asset_versions(),
+        "resume_package_id": resume,
+    }
+    return Change(
+        f"export.{name}", "export", "export", name, reasons=tuple(reasons),
+        details=tuple(d.detail for d in diffs),
+        depends_on=(manifest_change.address,) if manifest_change else (),
+        data=data,
+    )  # fmt: skip
+
+
+def _new_id(change: Change | None) -> bool:
+    """Whether the live manifest id is only known once `change` is applied."""
+    return change is not None and change.action in ("create", "recreate")
+
+
+def _export_reasons(
+    manifest: ResolvedManifest,
+    package: PackageRecord | None,
+    manifest_change: Change | None,
+    diffs: list[Diff],
+) -> list[str]:
+    """Why a new package is needed; an in-progress export alone means: poll it."""
+    if package is None:
+        return ["no package exported yet"]
+    # An update that only puts back a UI edit sends the body the package came from.
+    if manifest_change is not None and (
+        manifest_change.action != "update" or package.spec_digest != manifest.spec_digest
+    ):
+        return [f"manifest.{manifest.name} will be {manifest_change.action}d"]
+    if package.status == "failed":
+        return [
+            f"the last export {package.package_id} failed: {package.error or 'no reason given'}"
+        ]
+    if package.spec_digest != manifest.spec_digest:
+        return [f"the manifest changed since package {package.package_id} was exported"]
+    found = package_diffs(package.asset_versions, manifest)
+    diffs += found
+    reasons = [d.sentence for d in found]
+    if package.status == "in_progress":
+        if reasons:
+            return [f"export {package.package_id} in progress is out of date", *reasons]
+        return [f"export {package.package_id} in progress: will be polled, not exported again"]
+    return reasons
+
+
+def _prune_manifests(desired: DesiredState, state: State, live: LiveState) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(state.manifests.keys() - desired.manifests.keys()):
+        record = state.manifests[name]
+        view = live.manifests.get(name)
+        data = {
+            "manifest_id": record.id,
+            "workspace": record.workspace,
+            "owner": record.owner,
+            "forget_package": name in state.packages,
+        }
+        address = f"manifest.{name}"
+        if view is not None and not view.exists:
+            reason = f"no longer in the config and already {view.status} in Workato: forget it"
+            action: Action = "forget"
+        else:
+            reason = f"no longer in the config: live manifest {record.id} will be deleted"
+            action = "delete"
+        changes.append(Change(address, "manifest", action, name, reasons=(reason,), data=data))
+    return changes
+
+
+def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str]) -> list[Change]:
+    """Keep the changes matching a pattern plus everything they depend on (transitively)."""
+    by_address = {c.address: c for c in changes}
+    keep: set[str] = set()
+    for pattern in patterns:
+        matched = [a for a in by_address if fnmatchcase(a, pattern)]
+        if not matched:
+            warnings.append(f"--target {pattern} matches no planned change")
+        keep.update(matched)
+    todo = list(keep)
+    while todo:
+        for dep in by_address[todo.pop()].depends_on:
+            if dep not in keep and dep in by_address:
+                keep.add(dep)
+                todo.append(dep)
+    return [c for c in changes if c.address in keep]
+
+
+def config_digest(desired: DesiredState) -> str:
+    """A digest of what the config asks for (positions in files excluded)."""
+    manifests = {
+        n: [m.folder_id, m.include_tags, list(m.depends_on), _refs(m.assets), _auto(m)]
+        for n, m in desired.manifests.items()
+    }
+    targets = [
+        [t.address, t.workspace, t.folder_id, list(t.manifests), t.customer, t.restart_recipes,
+         t.include_tags, t.folder_id_for_home_assets, t.wave]
+        for t in desired.targets.values()
+    ]  # fmt: skip
+    rollout = desired.rollout
+    source = [desired.source.workspace, desired.source.managed_user]
+    return digest(
+        {
+            "manifests": manifests,
+            "targets": targets,
+            "source": source,
+            "rollout": [list(rollout.waves), rollout.max_parallel, rollout.halt_after_failures],
+            "workspaces": {n: w.base_url for n, w in desired.workspaces.items()},
+        }
+    )
+
+
+def _refs(assets: Any) -> Any:
+    return None if assets is None else [[a.type, a.name, a.version] for a in assets]
+
+
+def _auto(spec: Any) -> Mapping[str, bool] | None:
+    auto = spec.auto_generate
+    if auto is None:
+        return None
+    return {"include_test_cases": auto.include_test_cases, "include_data": auto.include_data}
