@@ -1,0 +1,184 @@
+"""Executes a plan as a graph: manifests, then exports, then imports wave by wave.
+
+- Manifest changes run first, concurrently (there are few).
+- Each export starts once its manifest change succeeded; all exports run concurrently,
+  and every import of a manifest waits for that one export (one package, many targets).
+- Waves run in Rollout order. Inside a wave every target runs its imports one after
+  another in dependency order (`depends_on` first): one folder never receives two
+  imports at once, and a dependent import is skipped, with the reason, when one it
+  depends on failed. At most `max_parallel` imports are in flight across all targets.
+- When the targets that failed reach `halt_after_failures`, later waves are skipped.
+- `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
+  flight finish their poll and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.applier.recorder import now_iso
+from reconciler.applier.steps import StepContext, run_export, run_import, run_manifest
+from reconciler.plan import Change, Plan
+from reconciler.progress import SOURCE_ROW, ApplyProgress, NullProgress
+from reconciler.report import ApplyReport, StepOutcome
+
+__all__ = ["RunSettings", "run_plan"]
+
+StepRunner = Callable[[StepContext, Change], Awaitable[StepOutcome]]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    max_parallel: int = 8
+    halt_after_failures: int = 1
+
+
+@dataclass
+class _Run:
+    plan: Plan
+    ctx: StepContext
+    settings: RunSettings
+    progress: ApplyProgress
+    outcomes: dict[str, StepOutcome] = field(default_factory=dict)
+    failed_targets: set[str] = field(default_factory=set)
+    exports: set[str] = field(default_factory=set)
+    halted_after: str | None = None
+    halt_reason: str | None = None
+
+    def finish(self, outcome: StepOutcome) -> StepOutcome:
+        self.outcomes[outcome.address] = outcome
+        if outcome.kind == "import" and outcome.failed and outcome.target:
+            self.failed_targets.add(outcome.target)
+        self.progress.step_finished(outcome)
+        return outcome
+
+    def skip(self, change: Change, why: str, status: str = "skipped") -> StepOutcome:
+        return self.finish(
+            StepOutcome(
+                address=change.address,
+                kind=change.kind,
+                action=change.action,
+                status="interrupted" if status == "interrupted" else "skipped",
+                manifest=change.manifest,
+                target=change.target,
+                wave=change.wave,
+                message=why,
+            )
+        )
+
+    def blocked_by(self, change: Change) -> str | None:
+        """Why `change` cannot run: a step it depends on did not succeed."""
+        for address in change.depends_on:
+            done = self.outcomes.get(address)
+            if done is not None and done.effective_status != "succeeded":
+                return f"{address} {done.effective_status}"
+        return None
+
+    def stop_reason(self) -> str:
+        if self.ctx.fatal:
+            return f"apply stopped: {self.ctx.fatal[0]}"
+        return "apply interrupted before this step started"
+
+
+async def run_plan(
+    plan: Plan,
+    ctx: StepContext,
+    settings: RunSettings,
+    progress: ApplyProgress | None = None,
+) -> ApplyReport:
+    run = _Run(plan, ctx, settings, progress or NullProgress())
+    run.exports = {c.address for c in plan.changes if c.kind == "export"}
+    started = now_iso()
+    by_kind = {kind: [c for c in plan.changes if c.kind == kind] for kind in KINDS}
+    run.progress.start(_totals(plan))
+    await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
+    exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
+    await _imports(run, by_kind["import"])
+    await asyncio.gather(*exports)
+    run.progress.close()
+    return ApplyReport(
+        steps=list(run.outcomes.values()),
+        started_at=started,
+        finished_at=now_iso(),
+        waves=list(plan.waves),
+        halted_after_wave=run.halted_after,
+        halt_reason=run.halt_reason,
+        interrupted=ctx.stop.is_set(),
+    )
+
+
+KINDS = ("manifest", "export", "import")
+
+
+def _totals(plan: Plan) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for change in plan.changes:
+        row = change.wave if change.kind == "import" and change.wave else SOURCE_ROW
+        totals[row] = totals.get(row, 0) + 1
+    return totals
+
+
+async def _step(run: _Run, change: Change, runner: StepRunner) -> StepOutcome:
+    why = run.blocked_by(change)
+    if why is not None:
+        if change.kind == "export":
+            run.ctx.board.fail(change.manifest, RuntimeError(why))
+        return run.skip(change, f"skipped: {why}")
+    if run.ctx.stop.is_set():
+        if change.kind == "export":
+            run.ctx.board.fail(change.manifest, RuntimeError("interrupted"))
+        return run.skip(change, run.stop_reason(), "interrupted")
+    run.progress.step_started(change.address, change.wave if change.kind == "import" else None)
+    return run.finish(await runner(run.ctx, change))
+
+
+async def _imports(run: _Run, changes: Sequence[Change]) -> None:
+    limit = asyncio.Semaphore(max(1, run.settings.max_parallel))
+    for wave in _waves(run.plan, changes):
+        in_wave = [c for c in changes if c.wave == wave]
+        if run.halted_after is not None:
+            for change in in_wave:
+                run.skip(change, f"skipped: {run.halt_reason}")
+            continue
+        run.progress.wave_started(wave)
+        chains: dict[str, list[Change]] = {}
+        for change in in_wave:
+            chains.setdefault(str(change.target), []).append(change)
+        await asyncio.gather(*(_chain(run, chain, limit) for chain in chains.values()))
+        run.progress.wave_finished(wave)
+        _maybe_halt(run, wave)
+
+
+def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
+    used = {str(c.wave) for c in changes}
+    ordered = [w for w in plan.waves if w in used]
+    return ordered + sorted(used - set(ordered))
+
+
+async def _chain(run: _Run, chain: Sequence[Change], limit: asyncio.Semaphore) -> None:
+    """One target's imports, in dependency order, one at a time."""
+    for change in chain:
+        await _export_settled(run, change)  # waits without holding an import slot
+        if run.blocked_by(change) is not None or run.ctx.stop.is_set():
+            await _step(run, change, run_import)  # records why it is skipped
+            continue
+        async with limit:
+            await _step(run, change, run_import)
+
+
+async def _export_settled(run: _Run, change: Change) -> None:
+    """Wait until the export this import needs (if it is in this apply) has finished."""
+    if change.data.get("package") is None and f"export.{change.manifest}" in run.exports:
+        await asyncio.wait([run.ctx.board.future(change.manifest)])
+
+
+def _maybe_halt(run: _Run, wave: str) -> None:
+    failed = len(run.failed_targets)
+    if failed >= run.settings.halt_after_failures and wave != run.plan.waves[-1]:
+        run.halted_after = wave
+        run.halt_reason = (
+            f"halted after wave {wave}: {failed} target(s) failed, "
+            f"halt_after_failures is {run.settings.halt_after_failures}"
+        )

@@ -1,0 +1,374 @@
+"""The three kinds of step an apply runs, each recording its result in state at once.
+
+A step returns a `StepOutcome`; a failure that only concerns this step (an API error, a
+failed job, an unsafe package) becomes a failed outcome, so the rest of the wave goes on.
+
+Resumption: every job id is written to state as soon as Workato answers the POST, with
+status `in_progress`; the next plan turns such a record into "poll, don't start again".
+
+The one window where a crash can still duplicate something:
+- manifest create: no API lists manifests, so between Workato receiving the create and
+  rlcm writing the new id to state, a crash leaves a manifest rlcm does not know. A
+  `pending` marker is written *before* the request, so the next plan warns and names
+  `rlcm adopt` instead of silently creating a second one. The window is one HTTP round
+  trip plus one state write.
+- (Exports and imports have the same gap between the POST and the write of the job id.
+  A second export only builds an unused package; a second import of the same package
+  is idempotent in Workato. Both are harmless, which is why only manifests get a marker.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from reconciler.applier.packages import Package, PackageBoard, PackageCache
+from reconciler.applier.recorder import Recorder, now_iso
+from reconciler.errors import AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.package import inspect_package
+from reconciler.plan import Change
+from reconciler.report import RecipeOutcome, StepOutcome
+from reconciler.state.model import (
+    AssetStamp,
+    ImportRecord,
+    ManifestRecord,
+    PackageRecord,
+    RecipeResult,
+)
+
+if TYPE_CHECKING:
+    from reconciler.workato.client import WorkatoClient
+    from reconciler.workato.models import Asset, ImportJob, PackageJob
+
+__all__ = ["StepContext", "StepFailed", "run_export", "run_import", "run_manifest"]
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(RlcmError):
+    """A step that failed for a reason of its own (a failed job, not an API error)."""
+
+
+@dataclass
+class StepContext:
+    """Everything the steps share during one apply."""
+
+    clients: Mapping[str, WorkatoClient]
+    recorder: Recorder
+    cache: PackageCache
+    source_workspace: str
+    source_owner: str | None
+    board: PackageBoard = field(default_factory=PackageBoard)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    fatal: list[str] = field(default_factory=list)
+    _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    @property
+    def source(self) -> WorkatoClient:
+        return self.clients[self.source_workspace]
+
+
+@dataclass
+class _Timer:
+    started_at: str = field(default_factory=now_iso)
+    t0: float = field(default_factory=time.monotonic)
+
+    def outcome(self, change: Change, status: Any, **extra: Any) -> StepOutcome:
+        return StepOutcome(
+            address=change.address,
+            kind=change.kind,
+            action=change.action,
+            status=status,
+            manifest=change.manifest,
+            target=change.target,
+            wave=change.wave,
+            started_at=self.started_at,
+            finished_at=now_iso(),
+            duration_s=round(time.monotonic() - self.t0, 3),
+            **extra,
+        )
+
+
+async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -> StepOutcome:
+    """Run a step; its own failure is a failed outcome, an auth failure stops the apply."""
+    try:
+        outcome: StepOutcome = await work
+        return outcome
+    except AuthError as exc:
+        ctx.fatal.append(str(exc))
+        ctx.stop.set()  # every further call would be refused the same way
+        return timer.outcome(change, "failed", message=str(exc))
+    except RlcmError as exc:
+        return timer.outcome(change, "failed", message=str(exc))
+
+
+# -- manifests ---------------------------------------------------------------------------
+
+
+async def run_manifest(ctx: StepContext, change: Change) -> StepOutcome:
+    timer = _Timer()
+    return await _guarded(ctx, change, timer, _manifest(ctx, change, timer))
+
+
+async def _manifest(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
+    data = change.data
+    name = change.manifest
+    if change.action == "forget":
+        ctx.recorder.manifest_forgotten(name)
+        return timer.outcome(change, "succeeded", message="removed from state only")
+    owner = data.get("owner")
+    client = ctx.clients[data.get("workspace") or ctx.source_workspace]
+    if change.action == "delete":
+        try:
+            await client.delete_manifest(owner, int(data["manifest_id"]))
+        except NotFoundError:
+            log.info("manifest: already gone name=%s", name)
+        ctx.recorder.manifest_forgotten(name)
+        return timer.outcome(change, "succeeded", manifest_id=data["manifest_id"])
+    from reconciler.workato.models import ManifestBody
+
+    body = ManifestBody.model_validate(dict(data["body"]))
+    if change.action == "update":
+        view = await client.update_manifest(owner, int(data["manifest_id"]), body)
+    else:  # create, recreate: see the module docstring for the pending marker
+        ctx.recorder.manifest_pending(name)
+        view = await client.create_manifest(owner, body)
+    ctx.recorder.manifest_saved(_manifest_record(change, view.id, ctx))
+    return timer.outcome(change, "succeeded", manifest_id=view.id)
+
+
+def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> ManifestRecord:
+    data, body = change.data, change.data["body"]
+    assets = [
+        AssetStamp(
+            type=a["type"],
+            name=a["name"],
+            version=a.get("version"),
+            id=a.get("id"),
+            folder=a.get("folder") or "",
+        )
+        for a in body.get("assets") or []
+    ]
+    return ManifestRecord(
+        name=change.manifest,
+        id=manifest_id,
+        workspace=data.get("workspace") or ctx.source_workspace,
+        owner=data.get("owner"),
+        folder_id=int(body["folder_id"]),
+        include_tags=bool(body.get("include_tags")),
+        auto_generate=bool(body.get("auto_generate_assets")),
+        assets=assets,
+        spec_digest=str(data["spec_digest"]),
+        updated_at=now_iso(),
+    )
+
+
+# -- exports -----------------------------------------------------------------------------
+
+
+async def run_export(ctx: StepContext, change: Change) -> StepOutcome:
+    timer = _Timer()
+    outcome = await _guarded(ctx, change, timer, _export(ctx, change, timer))
+    if outcome.status != "succeeded":
+        ctx.board.fail(change.manifest, StepFailed(f"{change.address} failed"))
+    return outcome
+
+
+async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
+    data, name = change.data, change.manifest
+    owner = ctx.source_owner
+    record = ctx.recorder.state.manifests.get(name)
+    manifest_id = data.get("manifest_id") or (record.id if record else None)
+    if manifest_id is None:
+        raise StepFailed(f"manifest {name} has no live id (its create did not succeed)")
+    resume = data.get("resume_package_id")
+    if resume is not None:
+        job = await ctx.source.wait_export(owner, int(resume))
+    else:
+        started = await ctx.source.start_export(owner, int(manifest_id))
+        ctx.recorder.package_saved(_package_record(change, int(manifest_id), started.id))
+        job = await ctx.source.wait_export(owner, started.id)
+    if job.status != "completed":
+        error = job.error or f"export ended with status {job.status}"
+        ctx.recorder.package_saved(
+            _package_record(change, int(manifest_id), job.id, status="failed", error=error)
+        )
+        raise StepFailed(f"export {job.id} of manifest {name} failed: {error}")
+    package = await _download(ctx, owner, job)
+    ctx.recorder.package_saved(
+        _package_record(
+            change,
+            int(manifest_id),
+            job.id,
+            status="completed",
+            package=package,
+        )
+    )
+    ctx.board.publish(name, package)
+    return timer.outcome(change, "succeeded", package_id=job.id, manifest_id=int(manifest_id))
+
+
+def _package_record(
+    change: Change,
+    manifest_id: int,
+    package_id: int,
+    *,
+    status: Any = "in_progress",
+    error: str | None = None,
+    package: Package | None = None,
+) -> PackageRecord:
+    versions = package.info.versions() if package else {}
+    stamps = []
+    for raw in change.data.get("asset_versions") or []:
+        stamp = dict(raw)
+        found = versions.get(f"{stamp['type']}:{stamp['name']}")
+        if found is not None:  # the zip is the truth about what was exported
+            stamp["version"] = found
+        stamps.append(AssetStamp.model_validate(stamp))
+    return PackageRecord(
+        manifest=change.manifest,
+        manifest_id=manifest_id,
+        package_id=package_id,
+        status=status,
+        spec_digest=str(change.data.get("spec_digest") or ""),
+        digest=package.digest if package else None,
+        asset_versions=stamps,
+        error=error,
+        started_at=now_iso(),
+        finished_at=None if status == "in_progress" else now_iso(),
+    )
+
+
+async def _download(ctx: StepContext, owner: str | None, job: PackageJob) -> Package:
+    data = await ctx.source.download_package(owner, job)
+    info = inspect_package(data, where=f"package {job.id}")
+    ctx.cache.put(info.digest, data)
+    return Package(job.id, data, info)
+
+
+async def package_for(ctx: StepContext, change: Change) -> Package:
+    """The package an import sends: this apply's export, or a recorded one loaded once."""
+    ref = change.data.get("package")
+    if ref is None:
+        future = ctx.board.future(change.manifest)
+        if not future.done():
+            raise StepFailed(f"no package: export.{change.manifest} is not part of this plan")
+        return future.result()
+    lock = ctx._loading.setdefault(change.manifest, asyncio.Lock())
+    async with lock:
+        future = ctx.board.future(change.manifest)
+        if not future.done():
+            ctx.board.publish(change.manifest, await _load(ctx, int(ref["id"]), ref["digest"]))
+    return await future
+
+
+async def _load(ctx: StepContext, package_id: int, digest: str) -> Package:
+    cached = ctx.cache.get(digest)
+    if cached is not None:
+        return Package(package_id, cached, inspect_package(cached, where="cached package"))
+    job = await ctx.source.export_status(ctx.source_owner, package_id)
+    package = await _download(ctx, ctx.source_owner, job)
+    if package.digest != digest:
+        raise PackageError(
+            f"package {package_id} downloaded with digest {package.digest}, but state "
+            f"recorded {digest}: refusing to import a different package than planned"
+        )
+    return package
+
+
+# -- imports -----------------------------------------------------------------------------
+
+
+async def run_import(ctx: StepContext, change: Change) -> StepOutcome:
+    timer = _Timer()
+    return await _guarded(ctx, change, timer, _import(ctx, change, timer))
+
+
+async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
+    data = change.data
+    client = ctx.clients[data["workspace"]]
+    owner, folder_id = data.get("customer"), int(data["folder_id"])
+    resume = data.get("resume_import_id")
+    recorded = ctx.recorder.state.last_import(change.manifest, str(change.target))
+    if resume is not None and recorded is not None:
+        package_id, digest = recorded.package_id, recorded.package_digest
+        job = await client.wait_import(owner, int(resume))
+    else:
+        package = await package_for(ctx, change)
+        package_id, digest = package.id, package.digest
+        started = await client.start_import(
+            owner,
+            folder_id,
+            package.data,
+            restart_recipes=bool(data.get("restart_recipes")),
+            include_tags=bool(data.get("include_tags")),
+            folder_id_for_home_assets=data.get("folder_id_for_home_assets"),
+        )
+        ctx.recorder.import_saved(
+            _import_record(change, started.id, package_id, digest, "in_progress")
+        )
+        job = await client.wait_import(owner, started.id)
+    folder = await client.folder_assets(owner, folder_id)
+    recipes = _recipes(job, folder)
+    status = "completed" if job.status == "completed" else "failed"
+    ctx.recorder.import_saved(
+        _import_record(change, job.id, package_id, digest, status, job, recipes, folder)
+    )
+    outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
+    if status != "completed":
+        message = job.error or f"import ended with status {job.status}"
+        return timer.outcome(
+            change,
+            "failed",
+            message=message,
+            import_id=job.id,
+            package_id=package_id,
+            recipes=outcome_recipes,
+        )
+    return timer.outcome(
+        change, "succeeded", import_id=job.id, package_id=package_id, recipes=outcome_recipes
+    )
+
+
+def _recipes(job: ImportJob, folder: list[Asset]) -> list[RecipeResult]:
+    """Each recipe's result, named from the target folder (ids there are the target's)."""
+    names = {a.id: a.name for a in folder if a.type == "recipe"}
+    return [
+        RecipeResult(id=r.id, name=names.get(r.id), import_result=r.import_result)
+        for r in job.recipe_status
+    ]
+
+
+def _import_record(
+    change: Change,
+    import_id: int,
+    package_id: int,
+    digest: str,
+    status: Any,
+    job: ImportJob | None = None,
+    recipes: list[RecipeResult] | None = None,
+    folder: list[Asset] | None = None,
+) -> ImportRecord:
+    after = None
+    if folder is not None:
+        after = [
+            AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id, folder=a.folder)
+            for a in folder
+        ]
+    return ImportRecord(
+        manifest=change.manifest,
+        target=str(change.target),
+        import_id=import_id,
+        package_id=package_id,
+        package_digest=digest,
+        status=status,
+        error=job.error if job is not None and status == "failed" else None,
+        recipe_results=recipes or [],
+        folder_after=after,
+        started_at=now_iso(),
+        finished_at=None if status == "in_progress" else now_iso(),
+    )
