@@ -28,6 +28,7 @@ __all__ = [
     "PollSettings",
     "RateLimits",
     "RolloutSpec",
+    "SafetySpec",
     "SourceSpec",
     "TargetSpec",
     "WorkspaceSpec",
@@ -135,10 +136,19 @@ class TargetSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetySpec:
+    """Above these, `rlcm apply` needs --force (see reconciler/safety.py)."""
+
+    max_first_wave_share: float = 0.25
+    min_existing_targets: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutSpec:
     waves: tuple[str, ...] = (DEFAULT_WAVE,)
     max_parallel: int = 8
     halt_after_failures: int = 1
+    safety: SafetySpec = SafetySpec()
     location: Location | None = None
 
 

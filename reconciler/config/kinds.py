@@ -369,6 +369,29 @@ class RolloutDoc(ConfigModel):
     halt_after_failures: Annotated[StrictInt, Field(ge=1)] = Field(
         1, description="Failed target imports that stop later waves (default 1)."
     )
+    safety: SafetyDoc | None = Field(
+        None,
+        description=(
+            "Thresholds above which `rlcm apply` needs --force (deleting manifests always does)."
+        ),
+    )
+
+
+class SafetyDoc(ConfigModel):
+    """When a plan is too big to apply without --force, as octoDNS's safety thresholds."""
+
+    max_first_wave_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.25,
+        description=(
+            "Largest share of already-deployed targets that the first wave re-importing into "
+            "them may touch (default 0.25): a rollout to existing customers should start "
+            "with a canary wave."
+        ),
+    )
+    min_existing_targets: Annotated[StrictInt, Field(ge=0)] = Field(
+        10,
+        description="The share rule applies only from this many deployed targets (default 10).",
+    )
 
 
 KIND_MODELS: dict[str, type[ConfigModel]] = {

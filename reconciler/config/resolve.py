@@ -33,6 +33,7 @@ from reconciler.desired import (
     PollSettings,
     RateLimits,
     RolloutSpec,
+    SafetySpec,
     SourceSpec,
     TargetSpec,
     WorkspaceSpec,
@@ -475,8 +476,18 @@ class _Resolver:
             waves=tuple(dict.fromkeys(model.waves)),
             max_parallel=model.max_parallel,
             halt_after_failures=model.halt_after_failures,
+            safety=_safety(model),
             location=p.doc.location,
         )
+
+
+def _safety(model: RolloutDoc) -> SafetySpec:
+    if model.safety is None:
+        return SafetySpec()
+    return SafetySpec(
+        max_first_wave_share=model.safety.max_first_wave_share,
+        min_existing_targets=model.safety.min_existing_targets,
+    )
 
 
 def _address(name: str | None, customer: str | None, folder_id: int) -> str:
