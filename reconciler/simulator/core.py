@@ -51,6 +51,14 @@ class Simulator:
         if time_scale != 1.0:
             self._update_controls(time_scale=time_scale)
 
+    @classmethod
+    def from_engine(cls, engine: Engine) -> Simulator:
+        """A Simulator over an engine that is already serving (the admin endpoint's view)."""
+        sim = cls.__new__(cls)
+        sim.directory = engine.store.directory
+        sim.engine = engine
+        return sim
+
     # -- requests ------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
         return self.engine.handle(request)
