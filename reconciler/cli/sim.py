@@ -17,14 +17,38 @@ def sim() -> None:
 
 
 @sim.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_DIR, show_default=True, help="Where the simulator keeps its state.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="Where the simulator keeps its state.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8765, show_default=True, help="Port (0 picks a free one).")
-@click.option("--seed", type=click.Choice(["demo"]), default=None, help="Seed the demo world if DIR is empty.")
-@click.option("--customers", type=int, default=0, show_default=True, help="Extra generic customers for --seed demo.")
-@click.option("--time-scale", type=float, default=None, help="Divide every window, job duration and latency by F.")
+@click.option(
+    "--port", type=int, default=8765, show_default=True, help="Port (0 picks a free one)."
+)
+@click.option(
+    "--seed", type=click.Choice(["demo"]), default=None, help="Seed the demo world if DIR is empty."
+)
+@click.option(
+    "--customers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Extra generic customers for --seed demo.",
+)
+@click.option(
+    "--time-scale",
+    type=float,
+    default=None,
+    help="Divide every window, job duration and latency by F.",
+)
 @click.option("--rate-limits/--no-rate-limits", default=None, help="Enforce Workato's quotas.")
-@click.option("--latency", type=float, default=None, help="Simulated seconds added to every answer.")
+@click.option(
+    "--latency", type=float, default=None, help="Simulated seconds added to every answer."
+)
 def serve(
     directory: Path,
     host: str,
@@ -36,8 +60,8 @@ def serve(
     latency: float | None,
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
-    from reconciler.simulator import Simulator
-    from reconciler.simulator.serve import base_url, make_server
+    from reconciler.simulator import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
+    from reconciler.simulator.serve import base_url, make_server  # noqa: PLC0415 (lazy: heavy or circular)
 
     if time_scale is not None and time_scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--time-scale")
@@ -53,7 +77,9 @@ def serve(
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
     click.echo(base_url(server), nl=True)
     try:
         server.serve_forever()
@@ -69,11 +95,24 @@ def seed() -> None:
 
 
 @seed.command("demo")
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_DIR, show_default=True, help="Where the simulator keeps its state.")
-@click.option("--customers", type=int, default=0, show_default=True, help="Extra generic customers E-cust-0001...")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="Where the simulator keeps its state.",
+)
+@click.option(
+    "--customers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Extra generic customers E-cust-0001...",
+)
 def seed_demo(directory: Path, customers: int) -> None:
     """(Re)create the demo world: template, 13 customers, own workspace."""
-    from reconciler.simulator import Simulator
+    from reconciler.simulator import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
 
     if customers < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--customers")

@@ -11,6 +11,7 @@ folder_assets.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,8 +71,6 @@ class Call:
         return self.route.family == "embedded"
 
     def json_body(self) -> Json:
-        import json
-
         try:
             data = json.loads(self.request.body or b"{}")
         except ValueError as exc:
@@ -177,14 +176,14 @@ def _validation_status(call: Call) -> int:
 
 
 def _folder(call: Call, folder_id: int) -> Json:
-    folder = call.ws["folders"].get(str(folder_id))
+    folder: Json | None = call.ws["folders"].get(str(folder_id))
     if folder is None:
         raise not_found()
     return folder
 
 
 def _manifest(call: Call, manifest_id: str) -> Json:
-    manifest = call.ws["manifests"].get(manifest_id.strip())
+    manifest: Json | None = call.ws["manifests"].get(manifest_id.strip())
     if manifest is None:
         raise not_found()
     return manifest
@@ -259,8 +258,10 @@ def _manifest_assets(call: Call, assets: Any, fields: Json, status: int) -> list
 
 def _project_path(call: Call, manifest: Json) -> str:
     folder = call.ws["folders"].get(str(manifest["folder_id"]))
-    return folder["name"] if folder and folder.get("parent_id") is None else (
-        model.folder_path(call.ws, manifest["folder_id"]) or "Home assets"
+    return (
+        folder["name"]
+        if folder and folder.get("parent_id") is None
+        else (model.folder_path(call.ws, manifest["folder_id"]) or "Home assets")
     )
 
 
@@ -295,11 +296,16 @@ def manifest_create(call: Call) -> Reply:
         "status": "working",
     }
     call.ws["manifests"][str(manifest["id"])] = manifest
-    if fields.get("auto_generate_assets") and call.json_body().get("export_manifest", {}).get("auto_run"):
+    if fields.get("auto_generate_assets") and call.json_body().get("export_manifest", {}).get(
+        "auto_run"
+    ):
         call.engine.start_export(call, manifest)
     call.engine.store.save_workspace(call.ws)
     # The OpenAPI description (and real answers) of the developer API say 201.
-    return json_reply(200 if call.embedded else 201, {"result": manifest_view_json(call, manifest, with_assets=False)})
+    return json_reply(
+        200 if call.embedded else 201,
+        {"result": manifest_view_json(call, manifest, with_assets=False)},
+    )
 
 
 def manifest_view(call: Call) -> Reply:
@@ -351,7 +357,10 @@ def build_package(ws: Json, manifest: Json) -> tuple[bytes | None, str | None]:
                 continue
             asset = ws["assets"].get(str(item["id"]))
             if asset is None:
-                return None, f"Asset {item['type']} {item['id']} ({item.get('name')}) no longer exists"
+                return (
+                    None,
+                    f"Asset {item['type']} {item['id']} ({item.get('name')}) no longer exists",
+                )
             version = item.get("version") if asset["type"] == "recipe" else None
             body = model.body_at_version(asset, version if isinstance(version, int) else None)
             if body is None:
@@ -378,14 +387,26 @@ def import_create(call: Call) -> Reply:
         _folder(call, home_id)
     body = call.request.body
     if len(body) > MAX_PACKAGE_BYTES:
-        raise ApiError(422, {"message": "Package is too large", "errors": {"file": ["must be at most 30 MB"]}})
+        raise ApiError(
+            422, {"message": "Package is too large", "errors": {"file": ["must be at most 30 MB"]}}
+        )
     try:
         entries = read_zip(body)
     except BadPackage as exc:
         raise ApiError(400, {"error": str(exc)}) from None
-    if call.ws.get("home_assets_project") and home_id is None and any(e.body.get("root_folder") for e in entries):
-        raise invalid(422, "folder_id_for_home_assets", "is required: the package has root folder assets and Home assets is a project")
-    params = ImportParams(folder_id, _flag(query.get("restart_recipes")), _flag(query.get("include_tags")), home_id)
+    if (
+        call.ws.get("home_assets_project")
+        and home_id is None
+        and any(e.body.get("root_folder") for e in entries)
+    ):
+        raise invalid(
+            422,
+            "folder_id_for_home_assets",
+            "is required: the package has root folder assets and Home assets is a project",
+        )
+    params = ImportParams(
+        folder_id, _flag(query.get("restart_recipes")), _flag(query.get("include_tags")), home_id
+    )
     job = call.engine.start_import(call, body, params)
     call.engine.store.save_workspace(call.ws)
     return json_reply(200, call.engine.job_json(call, job))

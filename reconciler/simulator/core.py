@@ -108,7 +108,12 @@ class Simulator:
     ) -> None:
         """Enforce Workato's quotas (or the given ones: requests per window of that bucket)."""
         limits: Json = {"enabled": enabled, "retry_after": retry_after}
-        given = {"imports": imports, "import_status": import_status, "other": other, "dev_imports": dev_imports}
+        given = {
+            "imports": imports,
+            "import_status": import_status,
+            "other": other,
+            "dev_imports": dev_imports,
+        }
         limits.update({k: v for k, v in given.items() if v is not None})
         self.engine.limiter.reset()
         self._update_controls(rate_limits=limits)
@@ -133,23 +138,36 @@ class Simulator:
             raise ValueError(f"unknown endpoint kind {kind!r}; one of {', '.join(ENDPOINT_KINDS)}")
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
-        entry = {"kind": kind, "fault": fault, "remaining": count, "retry_after": retry_after, "delay": delay, "processed": processed}
+        entry = {
+            "kind": kind,
+            "fault": fault,
+            "remaining": count,
+            "retry_after": retry_after,
+            "delay": delay,
+            "processed": processed,
+        }
         faults = list(self.engine.controls().get("faults", []))
         self._update_controls(faults=[*faults, entry])
 
-    def fail_next_import(self, owner: Owner, folder_id: int, results: Sequence[str] | Mapping[str, str]) -> None:
-        """The next import into `folder_id` gives these recipe results (in recipe order, or by name)."""
+    def fail_next_import(
+        self, owner: Owner, folder_id: int, results: Sequence[str] | Mapping[str, str]
+    ) -> None:
+        """The next import into `folder_id` gives these recipe results (in order, or by name)."""
         values = list(results.values()) if isinstance(results, Mapping) else list(results)
         unknown = [v for v in values if v not in SUCCESS_RESULTS + FAILURE_RESULTS]
         if unknown:
             raise ValueError(f"unknown import_result {unknown[0]!r}")
         stored: Any = dict(results) if isinstance(results, Mapping) else values
         entry = {"workspace": self._key(owner), "folder_id": int(folder_id), "results": stored}
-        self._update_controls(import_failures=[*self.engine.controls().get("import_failures", []), entry])
+        self._update_controls(
+            import_failures=[*self.engine.controls().get("import_failures", []), entry]
+        )
 
     def fail_next_export(self, owner: Owner, error: str = "Export failed") -> None:
         entry = {"workspace": self._key(owner), "error": error}
-        self._update_controls(export_failures=[*self.engine.controls().get("export_failures", []), entry])
+        self._update_controls(
+            export_failures=[*self.engine.controls().get("export_failures", []), entry]
+        )
 
     def clear_faults(self) -> None:
         self._update_controls(faults=[], import_failures=[], export_failures=[])
@@ -163,11 +181,20 @@ class Simulator:
             ws["home_assets_project"] = enabled
 
     # -- UI edits ------------------------------------------------------------
-    def bump_recipe_version(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> int:
+    def bump_recipe_version(
+        self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None
+    ) -> int:
         """A new version of a recipe, as if edited in the UI; returns the new version."""
         return self.change_asset(owner, recipe, folder_id=folder_id, asset_type="recipe")
 
-    def change_asset(self, owner: Owner, asset: AssetRef, *, folder_id: int | None = None, asset_type: str | None = None) -> int:
+    def change_asset(
+        self,
+        owner: Owner,
+        asset: AssetRef,
+        *,
+        folder_id: int | None = None,
+        asset_type: str | None = None,
+    ) -> int:
         """Edit an asset's content (a recipe gets a new version); returns its version."""
         with self._workspace(owner) as ws:
             found = self._asset(ws, asset, folder_id, asset_type)
@@ -182,7 +209,9 @@ class Simulator:
             model.set_asset_body(found, body)
             return int(found.get("version") or 0)
 
-    def rename_asset(self, owner: Owner, asset: AssetRef, new_name: str, *, folder_id: int | None = None) -> None:
+    def rename_asset(
+        self, owner: Owner, asset: AssetRef, new_name: str, *, folder_id: int | None = None
+    ) -> None:
         with self._workspace(owner) as ws:
             found = self._asset(ws, asset, folder_id)
             found["name"] = new_name
@@ -199,12 +228,14 @@ class Simulator:
     def stop_recipe(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> None:
         self._set_running(owner, recipe, folder_id, False)
 
-    def _set_running(self, owner: Owner, recipe: AssetRef, folder_id: int | None, running: bool) -> None:
+    def _set_running(
+        self, owner: Owner, recipe: AssetRef, folder_id: int | None, running: bool
+    ) -> None:
         with self._workspace(owner) as ws:
             self._asset(ws, recipe, folder_id, "recipe")["running"] = running
 
     def edit_manifest(self, owner: Owner, manifest_id: int, **changes: Any) -> None:
-        """Change stored manifest fields (name, folder_id, include_tags, assets...) as the UI would."""
+        """Change stored manifest fields (name, folder_id, assets...) as the UI would."""
         with self._workspace(owner) as ws:
             manifest = self._manifest(ws, manifest_id)
             manifest.update(changes)
@@ -238,7 +269,11 @@ class Simulator:
             folders = set(model.tree_folder_ids(ws, folder_id))
             return sorted(
                 (
-                    {**model.asset_listing(ws, a, folder_id), "running": bool(a.get("running")), "folder_id": a["folder_id"]}
+                    {
+                        **model.asset_listing(ws, a, folder_id),
+                        "running": bool(a.get("running")),
+                        "folder_id": a["folder_id"],
+                    }
                     for a in ws["assets"].values()
                     if a["folder_id"] in folders
                 ),
@@ -262,7 +297,9 @@ class Simulator:
     def package_zip(self, package_id: int) -> bytes | None:
         return self.engine.store.package(package_id)
 
-    def recipe_running(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> bool:
+    def recipe_running(
+        self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None
+    ) -> bool:
         return bool(self.asset(owner, recipe, folder_id=folder_id).get("running"))
 
     def managed_user_id(self, ref: str | int) -> int | None:
@@ -314,7 +351,9 @@ class Simulator:
         return _Editing(self, owner)
 
     @staticmethod
-    def _asset(ws: Json, ref: AssetRef, folder_id: int | None, asset_type: str | None = None) -> Json:
+    def _asset(
+        ws: Json, ref: AssetRef, folder_id: int | None, asset_type: str | None = None
+    ) -> Json:
         for asset in ws["assets"].values():
             if isinstance(ref, int) and asset["id"] != ref:
                 continue
@@ -324,12 +363,13 @@ class Simulator:
                 continue
             if asset_type is not None and asset["type"] != asset_type:
                 continue
-            return asset
+            found: Json = asset
+            return found
         raise KeyError(f"no asset {ref!r} in workspace {ws['key']}")
 
     @staticmethod
     def _manifest(ws: Json, manifest_id: int) -> Json:
-        manifest = ws["manifests"].get(str(manifest_id))
+        manifest: Json | None = ws["manifests"].get(str(manifest_id))
         if manifest is None:
             raise KeyError(f"no manifest {manifest_id} in workspace {ws['key']}")
         return manifest

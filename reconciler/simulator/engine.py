@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,8 +18,8 @@ from urllib.parse import unquote
 
 from reconciler.simulator import api
 from reconciler.simulator.clock import Clock
-from reconciler.simulator.imports import ImportParams
 from reconciler.simulator.faults import DEFAULT_QUOTAS, RateLimiter, corrupt, fault_reply, too_many
+from reconciler.simulator.imports import ImportParams
 from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.model import new_workspace, now_iso
 from reconciler.simulator.store import OWN, Store, workspace_key
@@ -28,7 +29,14 @@ __all__ = ["DEFAULT_AUTH", "Engine"]
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 DEFAULT_AUTH: Json = {"tokens": ["demo-token"], "legacy": {"ops@partner.example": "demo-token"}}
-CREDENTIAL_HEADERS = ("authorization", "x-user-email", "x-user-token", "cookie", "proxy-authorization", "x-api-key")
+CREDENTIAL_HEADERS = (
+    "authorization",
+    "x-user-email",
+    "x-user-token",
+    "cookie",
+    "proxy-authorization",
+    "x-api-key",
+)
 DEFAULT_CONTROLS: Json = {
     "latency": 0.0,
     "job_duration": 1.0,
@@ -55,7 +63,9 @@ class Engine:
         self.store.write("controls.json", controls)
 
     def clock(self) -> Clock:
-        scale = self.time_scale_override or float(self.store.read("controls.json").get("time_scale", 1.0))
+        scale = self.time_scale_override or float(
+            self.store.read("controls.json").get("time_scale", 1.0)
+        )
         return Clock(scale)
 
     def users(self) -> Json:
@@ -80,7 +90,9 @@ class Engine:
             try:
                 reply, route = self._handle(request)
             except Exception:
-                log.exception("simulator: internal error on %s %s", request.method, request.raw_path)
+                log.exception(
+                    "simulator: internal error on %s %s", request.method, request.raw_path
+                )
                 self.store.invalidate()
                 reply, route = json_reply(500, {"message": "Internal server error"}), None
             controls = self.controls()
@@ -91,7 +103,7 @@ class Engine:
 
     def _handle(self, request: Request) -> tuple[Reply, api.Route | None]:
         if request.raw_path.rstrip("/").startswith("/__sim"):
-            from reconciler.simulator.admin import handle_admin
+            from reconciler.simulator.admin import handle_admin  # noqa: PLC0415 (lazy: heavy or circular)
 
             return handle_admin(self, request), None
         route = api.match_route(request.method, request.raw_path, request.query)
@@ -129,7 +141,9 @@ class Engine:
         if route.family == "developer" and route.handler is api.job_status:
             job = call.ws["jobs"].get(route.args[0].strip())
             if job is not None and job["kind"] == "import":
-                return api.Route(route.family, "import_status", "other", route.handler, None, route.args)
+                return api.Route(
+                    route.family, "import_status", "other", route.handler, None, route.args
+                )
         return route
 
     def _guarded(self, call: api.Call) -> Reply:
@@ -142,7 +156,10 @@ class Engine:
             early = fault_reply(fault)
             if early is not None:
                 return early
-        reply = call.route.handler(call)
+        try:
+            reply = call.route.handler(call)
+        except api.ApiError as exc:
+            reply = json_reply(exc.status, exc.payload)
         if fault is None:
             return reply
         if fault["fault"] == "slow":
@@ -178,13 +195,12 @@ class Engine:
         faults: list[Json] = controls.get("faults", [])
         for index, fault in enumerate(faults):
             if fault["kind"] in (kind, "*"):
-                fault = dict(fault)
                 remaining = int(fault.get("remaining", 1)) - 1
                 rest = [f for i, f in enumerate(faults) if i != index]
                 if remaining > 0:
                     rest.insert(index, {**fault, "remaining": remaining})
                 self.save_controls({**self.store.read("controls.json"), "faults": rest})
-                return fault
+                return dict(fault)
         return None
 
     # -- jobs ------------------------------------------------------------------
@@ -224,7 +240,12 @@ class Engine:
         return job
 
     def start_import(self, call: api.Call, blob: bytes, params: ImportParams) -> Json:
-        job = self._new_job(call, "import", params=asdict(params), forced=self._take_import_failure(call.ws, params.folder_id))
+        job = self._new_job(
+            call,
+            "import",
+            params=asdict(params),
+            forced=self._take_import_failure(call.ws, params.folder_id),
+        )
         self.store.put_package(job["id"], blob)
         self._maybe_complete(call.ws, job, poll=False)
         return job
@@ -299,14 +320,20 @@ class Engine:
         embedded = call.route.family == "embedded"
         failed = job["status"] == "failed"
         # The documents' status samples say "export" on imports; keep that on failures.
-        out: Json = {"id": job["id"], "operation_type": "export" if failed and embedded else "import", "status": job["status"]}
+        out: Json = {
+            "id": job["id"],
+            "operation_type": "export" if failed and embedded else "import",
+            "status": job["status"],
+        }
         if failed:
             out["error"] = job["error"]
         if job["status"] != "in_progress" and call.route.kind == "import_status":
             statuses = job.get("recipe_status") or []
             if not embedded:
                 statuses = [
-                    {**s, "import_result": DEV_SUCCESS} if s["import_result"] == "no_update_or_update_without_restart" else s
+                    {**s, "import_result": DEV_SUCCESS}
+                    if s["import_result"] == "no_update_or_update_without_restart"
+                    else s
                     for s in statuses
                 ]
             out["recipe_status"] = statuses
@@ -317,17 +344,18 @@ class Engine:
         meta = self.store.read("meta.json")
         secret = meta.get("secret")
         if not secret:
-            import secrets
-
             meta["secret"] = secret = secrets.token_hex(16)
             self.store.write("meta.json", meta)
         return hashlib.sha256(f"{secret}:{package_id}".encode()).hexdigest()[:24]
 
     def download_url(self, request: Request, job: Json) -> str:
-        return f"{assets_base(request)}/packages/zip_files/{job['id']}/original/{self.package_key(job['id'])}.zip"
+        key = self.package_key(job["id"])
+        return f"{assets_base(request)}/packages/zip_files/{job['id']}/original/{key}.zip"
 
     # -- log -------------------------------------------------------------------
-    def _log_entry(self, request: Request, route: api.Route | None, reply: Reply, started: float) -> Json:
+    def _log_entry(
+        self, request: Request, route: api.Route | None, reply: Reply, started: float
+    ) -> Json:
         header = request.headers.get("authorization", "")
         style = "none"
         if header.lower().startswith("bearer "):

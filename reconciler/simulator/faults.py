@@ -58,7 +58,10 @@ FAULTS = (
     "wrong_type",
     "unknown_enum",
 )
-_HTML = b"<!DOCTYPE html><html><head><title>We're sorry</title></head><body><h1>%d</h1><p>Something went wrong.</p></body></html>"
+_HTML = (
+    b"<!DOCTYPE html><html><head><title>We're sorry</title></head>"
+    b"<body><h1>%d</h1><p>Something went wrong.</p></body></html>"
+)
 
 
 class RateLimiter:
@@ -104,7 +107,9 @@ def fault_reply(fault: Json) -> Reply | None:
     if kind == "drop":
         return Reply(0, drop=True)
     if kind == "malformed_json":
-        return Reply(200, b'{"result": {"id": 12, "name": "trunc', {"content-type": "application/json"})
+        return Reply(
+            200, b'{"result": {"id": 12, "name": "trunc', {"content-type": "application/json"}
+        )
     if kind == "html":
         return Reply(200, _HTML % 200, {"content-type": "text/html; charset=utf-8"})
     return None

@@ -42,16 +42,24 @@ class ImportOutcome:
     recipe_status: list[Json] = field(default_factory=list)
 
 
-def _target_folder(ws: Json, params: ImportParams, entry: PackageEntry, new_id: Callable[[], int]) -> int:
+def _target_folder(
+    ws: Json, params: ImportParams, entry: PackageEntry, new_id: Callable[[], int]
+) -> int:
     if entry.asset_type == "connection" and params.home_folder_id is not None:
         return params.home_folder_id
     folder_id = params.folder_id
     for name in [p for p in entry.folder.split("/") if p]:
         child = next(
-            (f for f in ws["folders"].values() if f["parent_id"] == folder_id and f["name"] == name),
+            (
+                f
+                for f in ws["folders"].values()
+                if f["parent_id"] == folder_id and f["name"] == name
+            ),
             None,
         )
-        folder_id = child["id"] if child is not None else add_folder(ws, new_id(), name, folder_id)["id"]
+        folder_id = (
+            child["id"] if child is not None else add_folder(ws, new_id(), name, folder_id)["id"]
+        )
     return folder_id
 
 
@@ -83,7 +91,11 @@ def _existing(ws: Json, entry: PackageEntry, params: ImportParams) -> Json | Non
     else:
         for name in [p for p in entry.folder.split("/") if p]:
             child = next(
-                (f for f in ws["folders"].values() if f["parent_id"] == folder_id and f["name"] == name),
+                (
+                    f
+                    for f in ws["folders"].values()
+                    if f["parent_id"] == folder_id and f["name"] == name
+                ),
                 None,
             )
             if child is None:
@@ -121,7 +133,9 @@ def apply_import(
     outcome = ImportOutcome()
     recipe_index = 0
     for entry in entries:
-        result = _forced_result(forced, entry, recipe_index) if entry.asset_type == "recipe" else None
+        result = (
+            _forced_result(forced, entry, recipe_index) if entry.asset_type == "recipe" else None
+        )
         if entry.asset_type == "recipe":
             recipe_index += 1
             if forced is not None and result is None and outcome.status == "failed":
@@ -140,7 +154,9 @@ def apply_import(
     return outcome
 
 
-def _forced_result(forced: list[str] | dict[str, str] | None, entry: PackageEntry, index: int) -> str | None:
+def _forced_result(
+    forced: list[str] | dict[str, str] | None, entry: PackageEntry, index: int
+) -> str | None:
     if forced is None:
         return None
     if isinstance(forced, dict):
@@ -163,8 +179,16 @@ def _apply_entry(
         return asset or {"id": new_id(), "name": name}  # failed with no update to the recipe
     version = body.get("version") if isinstance(body.get("version"), int) else None
     if asset is None:
-        asset = {"id": new_id(), "type": entry.asset_type, "name": name, "folder_id": folder_id,
-                 "version": 0, "running": False, "body": {}, "history": {}}
+        asset = {
+            "id": new_id(),
+            "type": entry.asset_type,
+            "name": name,
+            "folder_id": folder_id,
+            "version": 0,
+            "running": False,
+            "body": {},
+            "history": {},
+        }
         ws["assets"][str(asset["id"])] = asset
         set_asset_body(asset, body, version)
     elif _differs(asset, body):

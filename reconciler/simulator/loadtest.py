@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import tempfile
 import threading
 import time
@@ -24,15 +25,17 @@ __all__ = ["main", "measure"]
 
 @contextlib.contextmanager
 def _uvicorn(directory: Path) -> Iterator[str]:
-    import socket
+    import socket  # noqa: PLC0415 (lazy: heavy or circular)
 
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 (lazy: heavy or circular)
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    config = uvicorn.Config(asgi_app(directory), host="127.0.0.1", port=port, log_level="error", backlog=2048)
+    config = uvicorn.Config(
+        asgi_app(directory), host="127.0.0.1", port=port, log_level="error", backlog=2048
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,14 +51,19 @@ def _uvicorn(directory: Path) -> Iterator[str]:
 async def measure(base_url: str, requests: int, concurrency: int) -> float:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": "Bearer demo-token"}
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=base_url, limits=limits, headers=headers, timeout=60
+    ) as client:
         sem = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
             async with sem:
                 user = "E-template" if i % 2 else "E-acme-001"
                 folder = 112 if i % 2 else 1827
-                r = await client.get(f"/api/managed_users/{user}/export_manifests/folder_assets", params={"folder_id": folder})
+                r = await client.get(
+                    f"/api/managed_users/{user}/export_manifests/folder_assets",
+                    params={"folder_id": folder},
+                )
                 r.raise_for_status()
 
         await asyncio.gather(*(one(i) for i in range(concurrency)))  # warm up connections
@@ -71,8 +79,6 @@ def _client_process(args: tuple[str, int, int]) -> float:
 def measure_processes(base_url: str, requests: int, concurrency: int, processes: int) -> float:
     """Total rate of several client processes: one httpx pool of hundreds of connections
     is itself the bottleneck (its pool scans every connection per request)."""
-    import multiprocessing
-
     share = (base_url, requests // processes, concurrency // processes)
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
@@ -86,7 +92,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--processes", type=int, default=1, help="client processes sharing the connections")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="client processes sharing the connections"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -97,7 +105,7 @@ def main() -> None:
                 rate = measure_processes(url, args.requests, args.concurrency, args.processes)
             else:
                 rate = asyncio.run(measure(url, args.requests, args.concurrency))
-    print(
+    print(  # noqa: T201 (a command-line tool)
         f"{args.server}: {rate:.0f} requests/s ({args.requests} requests, "
         f"{args.concurrency} connections, {args.processes} client process(es))"
     )

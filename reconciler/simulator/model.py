@@ -92,10 +92,11 @@ def tree_folder_ids(ws: Json, root: int | None) -> list[int]:
 
 
 def find_asset(ws: Json, asset_type: str, name: str, folder_id: int | None) -> Json | None:
-    for asset in ws["assets"].values():
-        if asset["type"] == asset_type and asset["name"] == name:
-            if folder_id is None or asset["folder_id"] == folder_id:
-                return asset
+    assets: dict[str, Json] = ws["assets"]
+    for asset in assets.values():
+        same = asset["type"] == asset_type and asset["name"] == name
+        if same and (folder_id is None or asset["folder_id"] == folder_id):
+            return asset
     return None
 
 
@@ -111,7 +112,9 @@ def relative_zip_name(ws: Json, asset: Json, root: int | None) -> tuple[str, str
 def asset_listing(ws: Json, asset: Json, root: int | None) -> Json:
     """One entry of folder_assets, as the documents show it."""
     zip_name, folder, root_folder = relative_zip_name(ws, asset, root)
-    absolute = "/".join(["All projects", *[f["name"] for f in folder_chain(ws, asset["folder_id"])]])
+    absolute = "/".join(
+        ["All projects", *[f["name"] for f in folder_chain(ws, asset["folder_id"])]]
+    )
     entry: Json = {
         "id": asset["id"],
         "name": asset["name"],
@@ -144,8 +147,9 @@ def set_asset_body(asset: Json, body: Json, version: int | None = None) -> None:
 
 def body_at_version(asset: Json, version: int | None) -> Json | None:
     if version is None or asset["type"] not in VERSIONED_TYPES:
-        return copy.deepcopy(asset["body"])
-    found = asset.get("history", {}).get(str(version))
+        current: Json = copy.deepcopy(asset["body"])
+        return current
+    found: Json | None = asset.get("history", {}).get(str(version))
     return copy.deepcopy(found) if found is not None else None
 
 
@@ -165,7 +169,9 @@ def _package_config(ws: Json, body: Json, root: int | None) -> list[Json]:
     return config
 
 
-def package_entries(ws: Json, picks: list[tuple[Json, Json, str | None]], root: int | None) -> list[PackageEntry]:
+def package_entries(
+    ws: Json, picks: list[tuple[Json, Json, str | None]], root: int | None
+) -> list[PackageEntry]:
     """Entries of a package from (asset, body, zip_name from the manifest) triples."""
     entries = []
     for asset, body, zip_name in picks:
@@ -174,6 +180,10 @@ def package_entries(ws: Json, picks: list[tuple[Json, Json, str | None]], root: 
         if asset["type"] == "recipe":
             out["config"] = _package_config(ws, body, root)
         if asset["type"] == "connection":
-            out = {"name": out.get("name"), "provider": out.get("provider"), "root_folder": root_folder}
+            out = {
+                "name": out.get("name"),
+                "provider": out.get("provider"),
+                "root_folder": root_folder,
+            }
         entries.append(PackageEntry(zip_name or default_name, asset["type"], out))
     return entries

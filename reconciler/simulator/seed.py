@@ -6,6 +6,8 @@ Ids, names, folders and versions are fixed; tests and the examples rely on them.
 from __future__ import annotations
 
 import copy
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from reconciler.simulator.model import add_folder, new_workspace, set_asset_body
@@ -34,7 +36,15 @@ CUSTOMERS: list[tuple[str, int, int, int | None]] = [
 TEMPLATE_ID = 91000
 
 
-def _step(number: int, keyword: str, provider: str | None, name: str, alias: str, input_: Json, block: list[Json] | None = None) -> Json:
+def _step(
+    number: int,
+    keyword: str,
+    provider: str | None,
+    name: str,
+    alias: str,
+    input_: Json,
+    block: list[Json] | None = None,
+) -> Json:
     step: Json = {
         "number": number,
         "keyword": keyword,
@@ -50,14 +60,13 @@ def _step(number: int, keyword: str, provider: str | None, name: str, alias: str
 
 
 def _uuid(text: str) -> str:
-    import hashlib
-
     digest = hashlib.md5(text.encode()).hexdigest()  # a stable id, not security
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def _code(steps: list[Json], recipe: str) -> Json:
     """Give every step a stable uuid derived from the recipe name and step number."""
+
     def fix(step: Json) -> None:
         step["uuid"] = _uuid(f"{recipe}/{step['number']}")
         for child in step.get("block", []):
@@ -71,60 +80,207 @@ def _code(steps: list[Json], recipe: str) -> Json:
 
 def _config(*providers: tuple[str, str | None]) -> list[Json]:
     return [
-        {"keyword": "application", "provider": provider, "skip_validation": False, "account_id": {"name": conn} if conn else None}
+        {
+            "keyword": "application",
+            "provider": provider,
+            "skip_validation": False,
+            "account_id": {"name": conn} if conn else None,
+        }
         for provider, conn in providers
     ]
 
 
 def _recipe(name: str, description: str, steps: list[Json], config: list[Json]) -> Json:
-    return {"name": name, "description": description, "version": 1, "private": True, "concurrency": 1, "code": _code(steps, name), "config": config}
+    return {
+        "name": name,
+        "description": description,
+        "version": 1,
+        "private": True,
+        "concurrency": 1,
+        "code": _code(steps, name),
+        "config": config,
+    }
 
 
 def sync_accounts(version: int) -> Json:
     sobject_fields = "Id,Name,BillingCountry,Industry" + (",AnnualRevenue" if version >= 4 else "")
     steps = [
-        _step(0, "trigger", "salesforce", "updated_custom_object", "trigger", {"sobject_name": "Account", "since": "2024-01-01T00:00:00Z"}),
-        _step(1, "action", "lookup_table", "lookup_entry", "region", {"lookup_table_id": {"name": "Region codes"}, "parameters": {"country": "#{_('data.salesforce.trigger.BillingCountry')}"}}),
-        _step(2, "if", None, "", "has_region", {"type": "compound", "operand": "and", "conditions": [{"lhs": "#{_('data.lookup_table.region.code')}", "operand": "present"}]}, block=[
-            _step(3, "action", "salesforce", "search_sobjects", "search", {"sobject_name": "Account", "fields": sobject_fields, "limit": 10 if version < 3 else 25}),
-            _step(4, "action", "salesforce", "update_sobject", "update", {"sobject_name": "Account", "id": "#{_('data.salesforce.search.Id')}", "Region__c": "#{_('data.lookup_table.region.code')}"}),
-        ]),
+        _step(
+            0,
+            "trigger",
+            "salesforce",
+            "updated_custom_object",
+            "trigger",
+            {"sobject_name": "Account", "since": "2024-01-01T00:00:00Z"},
+        ),
+        _step(
+            1,
+            "action",
+            "lookup_table",
+            "lookup_entry",
+            "region",
+            {
+                "lookup_table_id": {"name": "Region codes"},
+                "parameters": {"country": "#{_('data.salesforce.trigger.BillingCountry')}"},
+            },
+        ),
+        _step(
+            2,
+            "if",
+            None,
+            "",
+            "has_region",
+            {
+                "type": "compound",
+                "operand": "and",
+                "conditions": [
+                    {"lhs": "#{_('data.lookup_table.region.code')}", "operand": "present"}
+                ],
+            },
+            block=[
+                _step(
+                    3,
+                    "action",
+                    "salesforce",
+                    "search_sobjects",
+                    "search",
+                    {
+                        "sobject_name": "Account",
+                        "fields": sobject_fields,
+                        "limit": 10 if version < 3 else 25,
+                    },
+                ),
+                _step(
+                    4,
+                    "action",
+                    "salesforce",
+                    "update_sobject",
+                    "update",
+                    {
+                        "sobject_name": "Account",
+                        "id": "#{_('data.salesforce.search.Id')}",
+                        "Region__c": "#{_('data.lookup_table.region.code')}",
+                    },
+                ),
+            ],
+        ),
     ]
-    recipe = _recipe("Sync accounts", f"Keeps Salesforce accounts in step with the customer's CRM (rev {version}).", steps, _config(("salesforce", "Salesforce"), ("lookup_table", None)))
+    recipe = _recipe(
+        "Sync accounts",
+        f"Keeps Salesforce accounts in step with the customer's CRM (rev {version}).",
+        steps,
+        _config(("salesforce", "Salesforce"), ("lookup_table", None)),
+    )
     return recipe
 
 
 def sync_contacts(version: int) -> Json:
     steps = [
-        _step(0, "trigger", "salesforce", "new_custom_object", "trigger", {"sobject_name": "Contact"}),
-        _step(1, "foreach", None, "", "emails", {"source": "#{_('data.salesforce.trigger.Emails')}"}, block=[
-            _step(2, "action", "salesforce", "upsert_sobject", "upsert", {"sobject_name": "Contact", "external_id_field": "Email", "Email": "#{_('data.foreach.emails.value')}"}),
-        ]),
+        _step(
+            0, "trigger", "salesforce", "new_custom_object", "trigger", {"sobject_name": "Contact"}
+        ),
+        _step(
+            1,
+            "foreach",
+            None,
+            "",
+            "emails",
+            {"source": "#{_('data.salesforce.trigger.Emails')}"},
+            block=[
+                _step(
+                    2,
+                    "action",
+                    "salesforce",
+                    "upsert_sobject",
+                    "upsert",
+                    {
+                        "sobject_name": "Contact",
+                        "external_id_field": "Email",
+                        "Email": "#{_('data.foreach.emails.value')}",
+                    },
+                ),
+            ],
+        ),
     ]
-    return _recipe("Sync contacts", f"Upserts new contacts (rev {version}).", steps, _config(("salesforce", "Salesforce")))
+    return _recipe(
+        "Sync contacts",
+        f"Upserts new contacts (rev {version}).",
+        steps,
+        _config(("salesforce", "Salesforce")),
+    )
 
 
 def alert_recipe(name: str, event: str, channel: str, version: int) -> Json:
     steps = [
         _step(0, "trigger", "workato_webhooks", "new_event", "trigger", {"event_name": event}),
-        _step(1, "if", None, "", "is_live", {"type": "compound", "operand": "and", "conditions": [{"lhs": "#{_('data.workato_webhooks.trigger.livemode')}", "operand": "is_true"}]}, block=[
-            _step(2, "action", "slack", "post_message", "post", {"channel": channel, "text": f"{name}: #{{_('data.workato_webhooks.trigger.invoice_id')}}"}),
-        ]),
+        _step(
+            1,
+            "if",
+            None,
+            "",
+            "is_live",
+            {
+                "type": "compound",
+                "operand": "and",
+                "conditions": [
+                    {"lhs": "#{_('data.workato_webhooks.trigger.livemode')}", "operand": "is_true"}
+                ],
+            },
+            block=[
+                _step(
+                    2,
+                    "action",
+                    "slack",
+                    "post_message",
+                    "post",
+                    {
+                        "channel": channel,
+                        "text": f"{name}: #{{_('data.workato_webhooks.trigger.invoice_id')}}",
+                    },
+                ),
+            ],
+        ),
     ]
-    return _recipe(name, f"{name} to Slack (rev {version}).", steps, _config(("workato_webhooks", None), ("slack", "Slack")))
+    return _recipe(
+        name,
+        f"{name} to Slack (rev {version}).",
+        steps,
+        _config(("workato_webhooks", None), ("slack", "Slack")),
+    )
 
 
-RECIPES = {
+RECIPES: dict[str, Callable[[int], Json]] = {
     "Sync accounts": sync_accounts,
     "Sync contacts": sync_contacts,
-    "Invoice overdue alert": lambda v: alert_recipe("Invoice overdue alert", "invoice.overdue", "#billing", v),
-    "Payment failed alert": lambda v: alert_recipe("Payment failed alert", "payment.failed", "#billing-urgent", v),
+    "Invoice overdue alert": lambda v: alert_recipe(
+        "Invoice overdue alert", "invoice.overdue", "#billing", v
+    ),
+    "Payment failed alert": lambda v: alert_recipe(
+        "Payment failed alert", "payment.failed", "#billing-urgent", v
+    ),
     "Nightly export": lambda v: alert_recipe("Nightly export", "schedule.nightly", "#ops", v),
 }
 
 
-def add_asset(store: Store, ws: Json, asset_type: str, name: str, folder_id: int, body: Json, versions: int = 1) -> Json:
-    asset = {"id": store.next_id("asset"), "type": asset_type, "name": name, "folder_id": folder_id, "version": 0, "running": False, "body": {}, "history": {}}
+def add_asset(
+    store: Store,
+    ws: Json,
+    asset_type: str,
+    name: str,
+    folder_id: int,
+    body: Json,
+    versions: int = 1,
+) -> Json:
+    asset = {
+        "id": store.next_id("asset"),
+        "type": asset_type,
+        "name": name,
+        "folder_id": folder_id,
+        "version": 0,
+        "running": False,
+        "body": {},
+        "history": {},
+    }
     ws["assets"][str(asset["id"])] = asset
     if asset_type == "recipe" and name in RECIPES:
         for version in range(1, versions + 1):
@@ -139,7 +295,11 @@ def connection(name: str, provider: str) -> Json:
 
 
 def lookup_table(name: str, columns: list[str], rows: list[list[str]]) -> Json:
-    return {"name": name, "schema": [{"label": c.title(), "name": c} for c in columns], "rows": [dict(zip(columns, r, strict=True)) for r in rows]}
+    return {
+        "name": name,
+        "schema": [{"label": c.title(), "name": c} for c in columns],
+        "rows": [dict(zip(columns, r, strict=True)) for r in rows],
+    }
 
 
 def _template(store: Store) -> Json:
@@ -150,10 +310,30 @@ def _template(store: Store) -> Json:
     add_folder(ws, 114, "Billing alerts")
     add_asset(store, ws, "connection", "Salesforce", 110, connection("Salesforce", "salesforce"))
     add_asset(store, ws, "connection", "Slack", 110, connection("Slack", "slack"))
-    add_asset(store, ws, "lookup_table", "Region codes", 110, lookup_table("Region codes", ["country", "code"], [["DE", "EMEA"], ["FR", "EMEA"], ["US", "AMER"], ["JP", "APAC"]]))
+    add_asset(
+        store,
+        ws,
+        "lookup_table",
+        "Region codes",
+        110,
+        lookup_table(
+            "Region codes",
+            ["country", "code"],
+            [["DE", "EMEA"], ["FR", "EMEA"], ["US", "AMER"], ["JP", "APAC"]],
+        ),
+    )
     add_asset(store, ws, "recipe", "Sync accounts", 112, {}, versions=4)
     add_asset(store, ws, "recipe", "Sync contacts", 112, {}, versions=2)
-    add_asset(store, ws, "lookup_table", "Account mappings", 113, lookup_table("Account mappings", ["source", "target"], [["Name", "name"], ["Industry", "industry"]]))
+    add_asset(
+        store,
+        ws,
+        "lookup_table",
+        "Account mappings",
+        113,
+        lookup_table(
+            "Account mappings", ["source", "target"], [["Name", "name"], ["Industry", "industry"]]
+        ),
+    )
     add_asset(store, ws, "recipe", "Invoice overdue alert", 114, {}, versions=3)
     add_asset(store, ws, "recipe", "Payment failed alert", 114, {}, versions=1)
     return ws
@@ -203,5 +383,7 @@ def seed_demo(store: Store, customers: int = 0) -> None:
     store.save_workspace(_own(store))
     store.write("users.json", users)
     meta = store.read("meta.json")
-    meta["auth"] = copy.deepcopy({"tokens": ["demo-token"], "legacy": {"ops@partner.example": "demo-token"}})
+    meta["auth"] = copy.deepcopy(
+        {"tokens": ["demo-token"], "legacy": {"ops@partner.example": "demo-token"}}
+    )
     store.write("meta.json", meta)

@@ -75,7 +75,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the engine keeps the request log
 
 
@@ -88,7 +88,9 @@ class SimHTTPServer(http.server.ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-def make_server(directory: Path, host: str = "127.0.0.1", port: int = 0, time_scale: float | None = None) -> SimHTTPServer:
+def make_server(
+    directory: Path, host: str = "127.0.0.1", port: int = 0, time_scale: float | None = None
+) -> SimHTTPServer:
     return SimHTTPServer((host, port), Engine(Path(directory), time_scale=time_scale))
 
 
@@ -101,7 +103,9 @@ def base_url(server: SimHTTPServer) -> str:
 def running_server(directory: Path, port: int = 0, time_scale: float = 1.0) -> Iterator[str]:
     """Serve DIR on 127.0.0.1 in a background thread; yields the base URL."""
     server = make_server(directory, "127.0.0.1", port, time_scale)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield base_url(server)
@@ -113,7 +117,7 @@ def running_server(directory: Path, port: int = 0, time_scale: float = 1.0) -> I
 
 def asgi_app(directory: Path, time_scale: float | None = None) -> Any:
     """The same engine as an ASGI app (for uvicorn); drops become a closed 502."""
-    import anyio
+    import anyio  # noqa: PLC0415 (lazy: heavy or circular)
 
     engine = Engine(Path(directory), time_scale=time_scale)
 

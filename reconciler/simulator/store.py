@@ -96,7 +96,10 @@ class Store:
 
     def reset(self) -> None:
         """Forget every workspace, package and counter (the request log stays)."""
-        for path in [*(self.directory / "workspaces").glob("*.json"), *(self.directory / "packages").glob("*.zip")]:
+        for path in [
+            *(self.directory / "workspaces").glob("*.json"),
+            *(self.directory / "packages").glob("*.zip"),
+        ]:
             path.unlink()
         meta = self.read("meta.json")
         meta.pop("counters", None)

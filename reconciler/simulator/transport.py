@@ -56,5 +56,7 @@ def _to_request(request: httpx.Request, body: bytes) -> Request:
 
 def _to_response(request: httpx.Request, reply: Reply) -> httpx.Response:
     if reply.drop:
-        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
     return httpx.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
