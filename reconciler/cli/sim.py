@@ -1,0 +1,120 @@
+"""`rlcm sim`: run and seed the built-in Workato simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["sim"]
+
+DEFAULT_DIR = Path(".rlcm/sim")
+
+
+@click.group()
+def sim() -> None:
+    """Run and seed the built-in Workato simulator."""
+
+
+@sim.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="Where the simulator keeps its state.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=int, default=8765, show_default=True, help="Port (0 picks a free one)."
+)
+@click.option(
+    "--seed", type=click.Choice(["demo"]), default=None, help="Seed the demo world if DIR is empty."
+)
+@click.option(
+    "--customers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Extra generic customers for --seed demo.",
+)
+@click.option(
+    "--time-scale",
+    type=float,
+    default=None,
+    help="Divide every window, job duration and latency by F.",
+)
+@click.option("--rate-limits/--no-rate-limits", default=None, help="Enforce Workato's quotas.")
+@click.option(
+    "--latency", type=float, default=None, help="Simulated seconds added to every answer."
+)
+def serve(
+    directory: Path,
+    host: str,
+    port: int,
+    seed: str | None,
+    customers: int,
+    time_scale: float | None,
+    rate_limits: bool | None,
+    latency: float | None,
+) -> None:
+    """Serve the simulator over HTTP until Ctrl-C."""
+    from reconciler.simulator import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
+    from reconciler.simulator.serve import base_url, make_server  # noqa: PLC0415 (lazy: heavy or circular)
+
+    if time_scale is not None and time_scale <= 0:
+        raise click.BadParameter("must be positive", param_hint="--time-scale")
+    simulator = Simulator(directory)
+    if seed == "demo" and not simulator.is_seeded():
+        simulator.seed_demo(customers=customers)
+    if time_scale is not None:
+        simulator.set_time_scale(time_scale)
+    if rate_limits is not None:
+        simulator.set_rate_limits(rate_limits)
+    if latency is not None:
+        simulator.set_latency(latency)
+    try:
+        server = make_server(directory, host, port, time_scale)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    click.echo(base_url(server), nl=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        server.server_close()
+
+
+@sim.group()
+def seed() -> None:
+    """Seed a simulator directory."""
+
+
+@seed.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="Where the simulator keeps its state.",
+)
+@click.option(
+    "--customers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Extra generic customers E-cust-0001...",
+)
+def seed_demo(directory: Path, customers: int) -> None:
+    """(Re)create the demo world: template, 13 customers, own workspace."""
+    from reconciler.simulator import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
+
+    if customers < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--customers")
+    Simulator(directory).seed_demo(customers=customers)
+    click.echo(f"seeded demo world in {directory} ({13 + customers} customers)")

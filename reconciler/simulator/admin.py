@@ -1,0 +1,58 @@
+"""`/__sim/`: the Simulator's controls over HTTP, for tests that drive a server process.
+
+    POST /__sim/  {"action": "inject_fault", "args": {"kind": "import", "fault": "503"}}
+    GET  /__sim/log      the request log          GET /__sim/counts   requests per endpoint
+
+No auth: the simulator only ever listens on a loopback address.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from reconciler.simulator.messages import Reply, Request, json_reply
+
+if TYPE_CHECKING:
+    from reconciler.simulator.engine import Engine
+
+__all__ = ["ACTIONS", "handle_admin"]
+
+ACTIONS = frozenset(
+    {
+        "seed_demo", "set_time_scale", "set_latency", "set_job_timing", "set_rate_limits",
+        "inject_fault", "fail_next_import", "fail_next_export", "clear_faults",
+        "set_request_logging", "set_home_assets_project", "bump_recipe_version", "change_asset",
+        "rename_asset", "delete_asset", "start_recipe", "stop_recipe", "edit_manifest",
+        "archive_manifest", "add_managed_user", "folder_assets", "asset", "manifest", "job",
+        "recipe_running", "managed_user_id", "request_counts", "clear_request_log",
+    }
+)  # fmt: skip
+
+
+def handle_admin(engine: Engine, request: Request) -> Reply:
+    from reconciler.simulator.core import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
+
+    sim = Simulator.from_engine(engine)
+    tail = request.raw_path.rstrip("/").removeprefix("/__sim").strip("/")
+    if request.method == "GET" and tail == "log":
+        return json_reply(200, {"result": [asdict(r) for r in sim.request_log()]})
+    if request.method == "GET" and tail == "counts":
+        return json_reply(200, {"result": sim.request_counts()})
+    if request.method != "POST" or tail:
+        return json_reply(404, {"message": "Not found"})
+    try:
+        body = json.loads(request.body or b"{}")
+        action, args = body["action"], dict(body.get("args") or {})
+    except (ValueError, KeyError, TypeError):
+        return json_reply(400, {"error": 'expected {"action": NAME, "args": {...}}'})
+    if action not in ACTIONS:
+        return json_reply(400, {"error": f"unknown action {action!r}"})
+    if action == "add_managed_user":
+        args["folders"] = {int(k): v for k, v in args.get("folders", {}).items()}
+    try:
+        result: Any = getattr(sim, action)(**args)
+    except (KeyError, ValueError, TypeError) as exc:
+        return json_reply(422, {"error": str(exc)})
+    return json_reply(200, {"result": result})

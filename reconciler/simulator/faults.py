@@ -1,0 +1,153 @@
+"""Rate limits with Workato's quotas, and injected faults.
+
+Quotas (per partner workspace, as Workato publishes them): embedded imports and import
+status 1,000/minute each, every other RLCM call 60/minute, developer-API imports
+500/hour. Windows are divided by the time scale. Counters live in memory per process;
+the switches live in controls.json so any process on DIR honours them.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import threading
+from typing import Any
+
+from reconciler.simulator.clock import Clock
+from reconciler.simulator.messages import Reply, json_reply
+
+__all__ = [
+    "DEFAULT_QUOTAS",
+    "ENDPOINT_KINDS",
+    "FAULTS",
+    "RateLimiter",
+    "corrupt",
+    "fault_reply",
+]
+
+Json = dict[str, Any]
+DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {  # bucket -> (requests, window seconds)
+    "imports": (1000, 60),
+    "import_status": (1000, 60),
+    "other": (60, 60),
+    "dev_imports": (500, 3600),
+}
+ENDPOINT_KINDS = (
+    "folder_assets",
+    "manifest_create",
+    "manifest_view",
+    "manifest_update",
+    "manifest_delete",
+    "export",
+    "export_status",
+    "download",
+    "import",
+    "import_status",
+)
+FAULTS = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "drop",
+    "slow",
+    "malformed_json",
+    "html",
+    "wrong_type",
+    "unknown_enum",
+)
+_HTML = (
+    b"<!DOCTYPE html><html><head><title>We're sorry</title></head>"
+    b"<body><h1>%d</h1><p>Something went wrong.</p></body></html>"
+)
+
+
+class RateLimiter:
+    """Sliding-window counters per bucket."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def check(self, bucket: str, limit: float, window: float, clock: Clock) -> float | None:
+        """Record a hit; None when allowed, else the seconds until a slot frees up."""
+        now = clock.now()
+        real_window = clock.real(window)
+        with self._lock:
+            hits = self._hits[bucket]
+            while hits and hits[0] <= now - real_window:
+                hits.popleft()
+            if len(hits) >= limit:
+                return max(hits[0] + real_window - now, 0.0)
+            hits.append(now)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+def too_many(retry_after: float | None) -> Reply:
+    headers = {} if retry_after is None else {"retry-after": str(max(1, math.ceil(retry_after)))}
+    return json_reply(429, {"message": "Too many requests. Please retry later."}, headers)
+
+
+def fault_reply(fault: Json) -> Reply | None:
+    """The answer a fault gives instead of the real one (None: answer normally)."""
+    kind = fault["fault"]
+    if kind == "429":
+        retry = fault.get("retry_after", 1)
+        return too_many(None if retry in (None, False) else float(retry))
+    if kind in ("500", "502", "503", "504"):
+        if kind in ("502", "504"):  # gateways answer HTML
+            return Reply(int(kind), _HTML % int(kind), {"content-type": "text/html"})
+        return json_reply(int(kind), {"message": "Internal server error"})
+    if kind == "drop":
+        return Reply(0, drop=True)
+    if kind == "malformed_json":
+        return Reply(
+            200, b'{"result": {"id": 12, "name": "trunc', {"content-type": "application/json"}
+        )
+    if kind == "html":
+        return Reply(200, _HTML % 200, {"content-type": "text/html; charset=utf-8"})
+    return None
+
+
+def corrupt(reply: Reply, fault: str) -> Reply:
+    """wrong_type / unknown_enum: damage one field of a real JSON answer."""
+    try:
+        payload = json.loads(reply.body)
+    except ValueError:
+        return reply
+    target = payload.get("result", payload) if isinstance(payload, dict) else payload
+    if isinstance(target, dict):
+        if fault == "wrong_type":
+            _wrong_type(target)
+        else:
+            _unknown_enum(target)
+    return Reply(reply.status, json.dumps(payload).encode(), reply.headers, reply.delay)
+
+
+def _wrong_type(target: Json) -> None:
+    for key in ("status", "id", "assets", "recipe_status", "success"):
+        if key in target:
+            value = target[key]
+            if isinstance(value, str):
+                target[key] = 12345
+            elif isinstance(value, bool | int):
+                target[key] = "not-a-number"
+            else:
+                target[key] = "not-a-list"
+            return
+
+
+def _unknown_enum(target: Json) -> None:
+    statuses = target.get("recipe_status")
+    if isinstance(statuses, list) and statuses:
+        statuses[0]["import_result"] = "quantum_entangled"
+    elif "status" in target:
+        target["status"] = "frobnicating"
+    elif isinstance(target.get("assets"), list) and target["assets"]:
+        target["assets"][0]["type"] = "hologram"
