@@ -60,8 +60,8 @@ def serve(
     latency: float | None,
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
-    from reconciler.simulator import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
-    from reconciler.simulator.serve import base_url, make_server  # noqa: PLC0415 (lazy: heavy or circular)
+    from reconciler.simulator import Simulator
+    from reconciler.simulator.serve import base_url, make_server
 
     if time_scale is not None and time_scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--time-scale")
@@ -112,7 +112,7 @@ def seed() -> None:
 )
 def seed_demo(directory: Path, customers: int) -> None:
     """(Re)create the demo world: template, 13 customers, own workspace."""
-    from reconciler.simulator import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
+    from reconciler.simulator import Simulator
 
     if customers < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--customers")

@@ -32,7 +32,7 @@ ACTIONS = frozenset(
 
 
 def handle_admin(engine: Engine, request: Request) -> Reply:
-    from reconciler.simulator.core import Simulator  # noqa: PLC0415 (lazy: heavy or circular)
+    from reconciler.simulator.core import Simulator
 
     sim = Simulator.from_engine(engine)
     tail = request.raw_path.rstrip("/").removeprefix("/__sim").strip("/")

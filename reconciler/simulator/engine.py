@@ -103,7 +103,7 @@ class Engine:
 
     def _handle(self, request: Request) -> tuple[Reply, api.Route | None]:
         if request.raw_path.rstrip("/").startswith("/__sim"):
-            from reconciler.simulator.admin import handle_admin  # noqa: PLC0415 (lazy: heavy or circular)
+            from reconciler.simulator.admin import handle_admin
 
             return handle_admin(self, request), None
         route = api.match_route(request.method, request.raw_path, request.query)

@@ -25,9 +25,9 @@ __all__ = ["main", "measure"]
 
 @contextlib.contextmanager
 def _uvicorn(directory: Path) -> Iterator[str]:
-    import socket  # noqa: PLC0415 (lazy: heavy or circular)
+    import socket
 
-    import uvicorn  # noqa: PLC0415 (lazy: heavy or circular)
+    import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

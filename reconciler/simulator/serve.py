@@ -117,7 +117,7 @@ def running_server(directory: Path, port: int = 0, time_scale: float = 1.0) -> I
 
 def asgi_app(directory: Path, time_scale: float | None = None) -> Any:
     """The same engine as an ASGI app (for uvicorn); drops become a closed 502."""
-    import anyio  # noqa: PLC0415 (lazy: heavy or circular)
+    import anyio
 
     engine = Engine(Path(directory), time_scale=time_scale)
 
