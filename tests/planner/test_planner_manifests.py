@@ -266,3 +266,16 @@ def test_a_pin_above_the_source_version_is_a_warning() -> None:
         "examples/manifests/manifests.yaml:16:5: manifest crm-sync: recipe Sync accounts is "
         "pinned to version 6 but the source has version 4",
     )
+
+
+def test_unpinning_reads_as_latest() -> None:
+    _, state, live = in_sync()
+    manifests = demo_manifests()
+    crm = manifests["crm-sync"]
+    assets = tuple(replace(a, version=None) for a in crm.assets or ())
+    manifests["crm-sync"] = replace(crm, assets=assets)
+    change = build_plan(make_desired(manifests=manifests), state, live).by_address()[
+        "manifest.crm-sync"
+    ]
+    assert change.reasons == ("the config changed: recipe Sync accounts: version 4 -> latest",)
+    assert change.details[0]["after"] is None
