@@ -22,6 +22,7 @@ __all__ = [
     "live_versions",
     "package_diffs",
     "spec_diffs",
+    "version_diffs",
 ]
 
 
@@ -53,10 +54,12 @@ def version_diffs(
     *,
     where: str = "",
     versions_of: Iterable[str] | None = None,
+    no_version: str = "none",
 ) -> list[Diff]:
     """Assets added, removed, or whose version differs, between two key->version maps.
 
-    `versions_of` limits the version comparison to some keys (e.g. pinned assets only).
+    `versions_of` limits the version comparison to some keys (e.g. pinned assets only);
+    `no_version` is how a None version reads ("latest" for an unpinned reference).
     """
     only = None if versions_of is None else set(versions_of)
     diffs: list[Diff] = []
@@ -66,7 +69,8 @@ def version_diffs(
         elif key not in after:
             diffs.append(_presence(prefix, key, "removed", where, before[key]))
         elif before[key] != after[key] and (only is None or key in only):
-            sentence = f"{_label(key)}: version {before[key]} -> {after[key]}{where}"
+            old, new = (no_version if v is None else v for v in (before[key], after[key]))
+            sentence = f"{_label(key)}: version {old} -> {new}{where}"
             diffs.append(_field(f"{prefix}[{key}].version", before[key], after[key], sentence))
     return diffs
 
@@ -114,7 +118,8 @@ def spec_diffs(record: ManifestRecord, resolved: ResolvedManifest) -> list[Diff]
         )
     if not auto:
         wanted = {asset_key(a["type"], a["name"]): a["version"] for a in body["assets"]}
-        diffs += version_diffs("assets", _stamp_versions(record.assets), wanted)
+        recorded = _stamp_versions(record.assets)
+        diffs += version_diffs("assets", recorded, wanted, no_version="latest")
         diffs += _moved(record.assets, body["assets"])
     return diffs
 

@@ -59,12 +59,14 @@ class ResolvedManifest:
         return [dict(self.expected[k]) for k in sorted(self.expected)]
 
 
-def resolve_manifests(desired: DesiredState, live: LiveState) -> dict[str, ResolvedManifest]:
+def resolve_manifests(
+    desired: DesiredState, live: LiveState, warnings: list[str] | None = None
+) -> dict[str, ResolvedManifest]:
     """Resolve every manifest, collecting all problems into one PlanError."""
     problems: list[str] = []
     resolved: dict[str, ResolvedManifest] = {}
     for name in desired.manifest_order():
-        found = resolve_manifest(desired.manifests[name], live, problems)
+        found = resolve_manifest(desired.manifests[name], live, problems, warnings)
         if found is not None:
             resolved[name] = found
     if problems:
@@ -76,9 +78,15 @@ def resolve_manifests(desired: DesiredState, live: LiveState) -> dict[str, Resol
 
 
 def resolve_manifest(
-    spec: ManifestSpec, live: LiveState, problems: list[str]
+    spec: ManifestSpec,
+    live: LiveState,
+    problems: list[str],
+    warnings: list[str] | None = None,
 ) -> ResolvedManifest | None:
-    """Resolve one manifest; append each problem to `problems` and return None if any."""
+    """Resolve one manifest; append each problem to `problems` and return None if any.
+
+    A pin above the source's current version is suspicious but not fatal: a warning.
+    """
     folder = live.source_folders.get(spec.folder_id, ())
     if spec.auto_generate is not None:
         return _auto_generated(spec, folder)
@@ -91,6 +99,8 @@ def resolve_manifest(
         if match is not None:
             assets.append(match)
             pins[match.key] = ref.version
+            if warnings is not None:
+                _check_pin(spec, ref, match, warnings)
     if len(problems) > before:
         return None
     assets.sort(key=lambda a: (a.type, a.name))
@@ -146,6 +156,15 @@ def _match(
             f"{where}{what} is ambiguous in folder {spec.folder_id}: {len(found)} match ({places})"
         )
     return None
+
+
+def _check_pin(spec: ManifestSpec, ref: AssetRef, asset: LiveAsset, warnings: list[str]) -> None:
+    if ref.version is not None and asset.version is not None and ref.version > asset.version:
+        where = f"{ref.location}: " if ref.location else ""
+        warnings.append(
+            f"{where}manifest {spec.name}: {ref.type} {ref.name} is pinned to version "
+            f"{ref.version} but the source has version {asset.version}"
+        )
 
 
 def _hint(ref: AssetRef, index: Mapping[str, list[LiveAsset]]) -> str:

@@ -41,8 +41,8 @@ def build_plan(
     `targets` are fnmatch globs over addresses; the plan keeps the matching changes and
     everything they depend on.
     """
-    resolved = resolve_manifests(desired, live)
     warnings: list[str] = []
+    resolved = resolve_manifests(desired, live, warnings)
     manifests: list[Change] = []
     exports: list[Change] = []
     facts: dict[str, ManifestFacts] = {}

@@ -252,3 +252,30 @@ def test_missing_and_ambiguous_references_name_the_yaml_position_and_candidates(
     assert "id 1122 in All projects/CRM sync, id 1190 in Old" in message
     assert '18:5: manifest crm-sync: lookup_table "Nope" not found in folder 112 ' in message
     assert "\n" not in message
+
+
+def test_a_pin_above_the_source_version_is_a_warning() -> None:
+    manifests = demo_manifests()
+    crm = manifests["crm-sync"]
+    assets = tuple(
+        replace(a, version=6) if a.name == "Sync accounts" else a for a in crm.assets or ()
+    )
+    manifests["crm-sync"] = replace(crm, assets=assets)
+    plan = build_plan(make_desired(manifests=manifests), make_state(), make_live())
+    assert plan.warnings == (
+        "examples/manifests/manifests.yaml:16:5: manifest crm-sync: recipe Sync accounts is "
+        "pinned to version 6 but the source has version 4",
+    )
+
+
+def test_unpinning_reads_as_latest() -> None:
+    _, state, live = in_sync()
+    manifests = demo_manifests()
+    crm = manifests["crm-sync"]
+    assets = tuple(replace(a, version=None) for a in crm.assets or ())
+    manifests["crm-sync"] = replace(crm, assets=assets)
+    change = build_plan(make_desired(manifests=manifests), state, live).by_address()[
+        "manifest.crm-sync"
+    ]
+    assert change.reasons == ("the config changed: recipe Sync accounts: version 4 -> latest",)
+    assert change.details[0]["after"] is None

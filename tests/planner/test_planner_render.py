@@ -134,3 +134,8 @@ def test_markdown_for_5000_targets_stays_under_githubs_limit_and_says_it_summari
     assert "| never imported | " in md
     assert md.count("<details>") == md.count("</details>")
     assert plan.summary.line() in md
+
+
+def test_markdown_of_an_empty_plan() -> None:
+    desired, state, live = in_sync()
+    assert markdown_of(build_plan(desired, state, live)) == "## rlcm plan\n\n**No changes.**\n\n"
