@@ -294,10 +294,28 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     owner, folder_id = data.get("customer"), int(data["folder_id"])
     resume = data.get("resume_import_id")
     recorded = ctx.recorder.state.last_import(change.manifest, str(change.target))
+    job: ImportJob | None = None
     if resume is not None and recorded is not None:
+        # An import a killed apply started: poll it, never send it again. When it was
+        # of an older package, the new one follows once it is done (one import at a time).
         package_id, digest = recorded.package_id, recorded.package_digest
         job = await client.wait_import(owner, int(resume))
-    else:
+        if not data.get("poll_only", True):
+            folder = await client.folder_assets(owner, folder_id)
+            ctx.recorder.import_saved(
+                _import_record(
+                    change,
+                    job.id,
+                    package_id,
+                    digest,
+                    "completed" if job.status == "completed" else "failed",
+                    job,
+                    _recipes(job, folder),
+                    folder,
+                )
+            )
+            job = None
+    if job is None:
         package = await package_for(ctx, change)
         package_id, digest = package.id, package.digest
         started = await client.start_import(

@@ -85,6 +85,10 @@ def _run(opts: GlobalOptions, func: Callable[..., Any], kwargs: dict[str, Any]) 
             raise
         echo_error(f"Error: {exc}")
         sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away: not an error of ours, and nothing to say
+        sys.stderr.close()
+        sys.exit(1)
     except KeyboardInterrupt:
         echo_error("Error: interrupted")
         sys.exit(130)

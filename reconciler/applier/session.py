@@ -1,0 +1,48 @@
+"""One apply from start to end: wire state, clients and cache, run, report.
+
+The CLI takes the lock, decides whether the plan may run (confirmation, staleness,
+safety) and renders the report; this module only executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from reconciler.applier.packages import PackageCache
+from reconciler.applier.recorder import Recorder
+from reconciler.applier.runner import RunSettings, run_plan
+from reconciler.applier.steps import StepContext
+from reconciler.plan import Plan
+from reconciler.progress import ApplyProgress
+from reconciler.report import ApplyReport
+
+if TYPE_CHECKING:
+    from reconciler.workato.client import WorkatoClient
+    from reconciler.workflow import Inputs
+
+__all__ = ["apply_plan"]
+
+
+async def apply_plan(
+    inputs: Inputs,
+    clients: dict[str, WorkatoClient],
+    plan: Plan,
+    *,
+    progress: ApplyProgress | None = None,
+    stop: asyncio.Event | None = None,
+) -> ApplyReport:
+    desired = inputs.desired
+    ctx = StepContext(
+        clients=clients,
+        recorder=Recorder(inputs.store, inputs.state),
+        cache=PackageCache(inputs.cache_dir),
+        source_workspace=desired.source.workspace,
+        source_owner=desired.source.managed_user,
+        stop=stop or asyncio.Event(),
+    )
+    settings = RunSettings(
+        max_parallel=desired.rollout.max_parallel,
+        halt_after_failures=desired.rollout.halt_after_failures,
+    )
+    return await run_plan(plan, ctx, settings, progress)

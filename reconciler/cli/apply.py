@@ -1,0 +1,233 @@
+"""`rlcm apply [PLANFILE]`: make live match the config, and report every recipe's result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from reconciler.cli.common import format_option
+from reconciler.cli.options import GlobalOptions, common_options
+
+if TYPE_CHECKING:
+    from reconciler.plan import Plan
+    from reconciler.progress import ApplyProgress
+    from reconciler.report import ApplyReport
+    from reconciler.workato.client import WorkatoClient
+    from reconciler.workflow import Inputs
+
+__all__ = ["apply"]
+
+
+@click.command("apply")
+@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a TTY).")
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="As for `rlcm plan`.")
+@click.option("--prune", is_flag=True, help="Also delete manifests no longer in the config.")
+@click.option("--no-refresh-targets", is_flag=True, help="Do not read target folders first.")
+@click.option("--force", is_flag=True, help="Apply even above the safety thresholds.")
+@click.option(
+    "--report",
+    "reports",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the result to FILE: .json, .md or .xml (JUnit). Repeatable.",
+)
+@format_option
+@common_options
+def apply(
+    opts: GlobalOptions,
+    planfile: Path | None,
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    prune: bool,
+    no_refresh_targets: bool,
+    force: bool,
+    reports: tuple[Path, ...],
+    output_format: str,
+) -> None:
+    """Apply a plan: create/update manifests, export once, import into every target.
+
+    Without PLANFILE it plans first, shows the plan and asks for confirmation; with
+    PLANFILE it applies exactly that saved plan, or refuses it when state or live
+    Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
+    """
+    from reconciler.cli.common import run_async, warn
+    from reconciler.workflow import load_inputs
+
+    inputs = load_inputs(opts.config, opts.state_path)
+    with inputs.store.lock("apply") as held:
+        if held.warning:
+            warn(opts, held.warning)
+        inputs.state = inputs.store.read()  # what the lock now protects
+        session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
+        session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
+        report = run_async(session.run(auto_approve=auto_approve, force=force))
+    if report is None:
+        return
+    _emit(opts, report, output_format, reports)
+    raise SystemExit(report.exit_code)
+
+
+class _Session:
+    """Plan (or load and check a saved plan), confirm, check safety, run."""
+
+    def __init__(
+        self,
+        opts: GlobalOptions,
+        inputs: Inputs,
+        planfile: Path | None,
+        targets: tuple[str, ...],
+        prune: bool,
+        refresh_targets: bool,
+    ) -> None:
+        self.opts, self.inputs, self.planfile = opts, inputs, planfile
+        self.targets, self.prune, self.refresh_targets = targets, prune, refresh_targets
+        self.plan_stream: TextIO = sys.stdout
+
+    async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
+        from reconciler.applier.session import apply_plan
+        from reconciler.workflow import open_clients
+
+        async with open_clients(self.inputs.desired) as clients:
+            plan = await self._plan(clients)
+            if plan.is_empty:
+                click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)
+                return None
+            self._check_safety(plan, force)
+            if self.planfile is None:
+                self._confirm(plan, auto_approve)
+            with _interrupts() as stop, _progress(self.opts) as progress:
+                return await apply_plan(self.inputs, clients, plan, progress=progress, stop=stop)
+
+    async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
+        from reconciler.cli.common import end_progress_line, read_progress, render_plan
+        from reconciler.workflow import check_saved_plan, refresh_and_plan
+
+        if self.planfile is not None:
+            saved = _load_saved(self.planfile)
+            plan, live, _ = await refresh_and_plan(
+                self.inputs,
+                clients,
+                refresh_targets=saved.refreshed_targets,
+                on_read=read_progress(self.opts),
+            )
+            end_progress_line()
+            check_saved_plan(saved, self.inputs.state, live)
+            return saved
+        plan, _, _ = await refresh_and_plan(
+            self.inputs,
+            clients,
+            prune=self.prune,
+            targets=self.targets,
+            refresh_targets=self.refresh_targets,
+            on_read=read_progress(self.opts),
+        )
+        end_progress_line()
+        for message in plan.warnings:
+            click.echo(f"Warning: {message}", err=True)
+        if not plan.is_empty and not self.opts.quiet:
+            render_plan(plan, "text", self.plan_stream, color=self.opts.color)
+        return plan
+
+    def _check_safety(self, plan: Plan, force: bool) -> None:
+        from reconciler.errors import UnsafePlanError
+        from reconciler.safety import unsafe_reasons
+
+        reasons = unsafe_reasons(plan, self.inputs.state, self.inputs.desired.rollout.safety)
+        if reasons and not force:
+            raise UnsafePlanError(
+                "plan is over the safety thresholds: " + "; ".join(reasons) + " (use --force)"
+            )
+        for reason in reasons:
+            click.echo(f"Warning: applying with --force although {reason}", err=True)
+
+    def _confirm(self, plan: Plan, auto_approve: bool) -> None:
+        from reconciler.errors import RlcmError
+
+        if auto_approve:
+            return
+        if not sys.stdin.isatty():
+            raise RlcmError("not on a terminal: pass --auto-approve to apply without asking")
+        if not click.confirm("\nApply these changes?", default=False):
+            raise RlcmError("apply cancelled; nothing was changed")
+
+
+def _load_saved(path: Path) -> Plan:
+    from reconciler.errors import PlanError
+    from reconciler.render.plan_json import load_plan
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read the saved plan ({exc})") from None
+    return load_plan(text, str(path))
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[asyncio.Event]:
+    """First Ctrl-C: start nothing new, let in-flight jobs finish and record them.
+    Second Ctrl-C: abort at once (state still holds every job id already started)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            click.echo(
+                "\nStopping: no new steps start; in-flight jobs finish and are recorded. "
+                "Press Ctrl-C again to abort.",
+                err=True,
+            )
+            stop.set()
+        elif task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _progress(opts: GlobalOptions) -> Iterator[ApplyProgress]:
+    """Live per-wave counts on a terminal, timestamped lines otherwise, on stderr."""
+    from reconciler.progress import NullProgress, make_progress
+
+    progress: ApplyProgress = NullProgress()
+    if not opts.quiet:
+        progress = make_progress(sys.stderr, interactive=sys.stderr.isatty())
+    try:
+        yield progress
+    finally:
+        progress.close()
+
+
+def _emit(
+    opts: GlobalOptions, report: ApplyReport, output_format: str, paths: tuple[Path, ...]
+) -> None:
+    from reconciler.render import report_json, report_markdown, report_text
+    from reconciler.render.report_file import write_report
+
+    for path in paths:
+        write_report(report, path)
+    if opts.quiet and output_format == "text":
+        return
+    renderer = {"json": report_json, "markdown": report_markdown}.get(output_format, report_text)
+    if output_format == "text":
+        click.echo("")
+    renderer.render(report, sys.stdout, color=opts.color and output_format == "text")

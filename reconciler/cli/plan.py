@@ -1,0 +1,83 @@
+"""`rlcm plan`: refresh live state and show what would change, and why."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import format_option
+from reconciler.cli.options import GlobalOptions, common_options
+
+__all__ = ["plan"]
+
+
+@click.command("plan")
+@format_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 on error."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    help="Only changes matching ADDR (globs: import.*@E-acme*) and what they depend on.",
+)
+@click.option("--prune", is_flag=True, help="Also delete manifests no longer in the config.")
+@click.option(
+    "--no-refresh-targets",
+    is_flag=True,
+    help="Do not read target folders (quick PR plans on large fleets; no target drift).",
+)
+@common_options
+def plan(
+    opts: GlobalOptions,
+    output_format: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    prune: bool,
+    no_refresh_targets: bool,
+) -> None:
+    """Refresh live state and print the changes apply would make."""
+    from reconciler.cli.common import (
+        end_progress_line,
+        read_progress,
+        render_plan,
+        run_async,
+        warn,
+        write_text_atomic,
+    )
+    from reconciler.render.plan_json import dumps_plan
+    from reconciler.workflow import load_inputs, plan_now
+
+    inputs = load_inputs(opts.config, opts.state_path)
+    # plan --out takes the lock: the saved plan is only valid for the state it saw
+    locked = inputs.store.lock("plan --out") if out else contextlib.nullcontext()
+    with locked as held:
+        if held is not None and held.warning:
+            warn(opts, held.warning)
+        the_plan, _live, _counts = run_async(
+            plan_now(
+                inputs,
+                prune=prune,
+                targets=targets,
+                refresh_targets=not no_refresh_targets,
+                on_read=read_progress(opts),
+            )
+        )
+        end_progress_line()
+        if out is not None:
+            write_text_atomic(out, dumps_plan(the_plan))
+    for message in the_plan.warnings:
+        warn(opts, message)
+    stdout = sys.stdout
+    render_plan(the_plan, output_format, stdout, color=opts.color)
+    if out is not None and output_format == "text" and not opts.quiet:
+        click.echo(f"\nSaved the plan to {out}; apply it exactly with `rlcm apply {out}`.")
+    if detailed_exitcode and not the_plan.is_empty:
+        raise SystemExit(2)

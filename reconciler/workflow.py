@@ -1,0 +1,132 @@
+"""The steps plan, apply, drift and adopt share: load, connect, refresh, plan.
+
+The CLI calls these and renders what they return; nothing here prints. Keeping them out
+of the click commands lets tests and benchmarks drive the same path without a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.desired import DesiredState
+from reconciler.errors import StalePlanError
+from reconciler.live import LiveState
+from reconciler.plan import Plan
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
+
+if TYPE_CHECKING:
+    from reconciler.refresh import RefreshCounts
+    from reconciler.workato.client import WorkatoClient
+
+__all__ = [
+    "Inputs",
+    "check_saved_plan",
+    "load_inputs",
+    "open_clients",
+    "plan_now",
+    "refresh_and_plan",
+    "used_workspaces",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Inputs:
+    """The config and the state, as read at the start of a command."""
+
+    desired: DesiredState
+    store: StateStore
+    state: State
+
+    @property
+    def cache_dir(self) -> Path:
+        """Packages by digest, beside the state: `.rlcm/cache/`."""
+        return self.store.path.parent / ".rlcm" / "cache"
+
+
+def load_inputs(config: Path, state_path: Path) -> Inputs:
+    from reconciler.config import load_desired
+
+    desired = load_desired(config)
+    store = StateStore(state_path)
+    return Inputs(desired, store, store.read())
+
+
+def used_workspaces(desired: DesiredState) -> list[str]:
+    """The source's workspace and every target's, in config order."""
+    names = [desired.source.workspace] + [t.workspace for t in desired.targets.values()]
+    return [n for n in dict.fromkeys(names) if n in desired.workspaces]
+
+
+@contextlib.asynccontextmanager
+async def open_clients(desired: DesiredState) -> AsyncIterator[dict[str, WorkatoClient]]:
+    """One client per workspace in use; a missing token is reported before any call."""
+    from reconciler.connect import open_client
+
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, WorkatoClient] = {}
+        for name in used_workspaces(desired):
+            client = open_client(desired.workspaces[name])
+            clients[name] = await stack.enter_async_context(client)
+        yield clients
+
+
+async def refresh_and_plan(
+    inputs: Inputs,
+    clients: dict[str, WorkatoClient],
+    *,
+    prune: bool = False,
+    targets: Sequence[str] = (),
+    refresh_targets: bool = True,
+    on_read: Callable[[str], None] | None = None,
+) -> tuple[Plan, LiveState, RefreshCounts]:
+    from reconciler.planner import build_plan
+    from reconciler.refresh import refresh
+
+    live, counts = await refresh(
+        inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
+    )
+    plan = build_plan(inputs.desired, inputs.state, live, prune=prune, targets=targets)
+    return plan, live, counts
+
+
+async def plan_now(
+    inputs: Inputs,
+    *,
+    prune: bool = False,
+    targets: Sequence[str] = (),
+    refresh_targets: bool = True,
+    on_read: Callable[[str], None] | None = None,
+) -> tuple[Plan, LiveState, RefreshCounts]:
+    """Connect, refresh and plan in one go (`rlcm plan`)."""
+    async with open_clients(inputs.desired) as clients:
+        return await refresh_and_plan(
+            inputs, clients, prune=prune, targets=targets,
+            refresh_targets=refresh_targets, on_read=on_read,
+        )  # fmt: skip
+
+
+def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
+    """Refuse a saved plan made against another state or another live state."""
+    if plan.state_lineage != state.lineage:
+        raise StalePlanError(
+            "saved plan is stale: it was made against another state history "
+            f"(lineage {plan.state_lineage}, state has {state.lineage}); run `rlcm plan` again"
+        )
+    if plan.state_serial != state.serial:
+        raise StalePlanError(
+            f"saved plan is stale: state moved from serial {plan.state_serial} to "
+            f"{state.serial} since it was made; run `rlcm plan` again"
+        )
+    if plan.live_fingerprint != live.fingerprint():
+        raise StalePlanError(
+            "saved plan is stale: live Workato changed since it was made (manifests, "
+            "source folders or target folders differ); run `rlcm plan` again"
+        )
