@@ -28,8 +28,10 @@ __all__ = [
     "Inputs",
     "check_saved_plan",
     "load_inputs",
+    "load_saved_plan",
     "open_clients",
     "plan_now",
+    "read_live",
     "refresh_and_plan",
     "used_workspaces",
 ]
@@ -108,9 +110,44 @@ async def plan_now(
     """Connect, refresh and plan in one go (`rlcm plan`)."""
     async with open_clients(inputs.desired) as clients:
         return await refresh_and_plan(
-            inputs, clients, prune=prune, targets=targets,
-            refresh_targets=refresh_targets, on_read=on_read,
-        )  # fmt: skip
+            inputs,
+            clients,
+            prune=prune,
+            targets=targets,
+            refresh_targets=refresh_targets,
+            on_read=on_read,
+        )
+
+
+async def read_live(
+    inputs: Inputs,
+    *,
+    refresh_targets: bool = True,
+    on_read: Callable[[str], None] | None = None,
+) -> LiveState:
+    """Connect and refresh only (`rlcm drift`)."""
+    from reconciler.refresh import refresh
+
+    async with open_clients(inputs.desired) as clients:
+        live, _ = await refresh(
+            inputs.desired,
+            inputs.state,
+            clients,
+            refresh_targets=refresh_targets,
+            on_read=on_read,
+        )
+        return live
+
+
+def load_saved_plan(path: Path) -> Plan:
+    from reconciler.errors import PlanError
+    from reconciler.render.plan_json import load_plan
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read the saved plan ({exc})") from None
+    return load_plan(text, str(path))
 
 
 def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:

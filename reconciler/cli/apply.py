@@ -108,10 +108,10 @@ class _Session:
 
     async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
         from reconciler.cli.common import end_progress_line, read_progress, render_plan
-        from reconciler.workflow import check_saved_plan, refresh_and_plan
+        from reconciler.workflow import check_saved_plan, load_saved_plan, refresh_and_plan
 
         if self.planfile is not None:
-            saved = _load_saved(self.planfile)
+            saved = load_saved_plan(self.planfile)
             plan, live, _ = await refresh_and_plan(
                 self.inputs,
                 clients,
@@ -157,17 +157,6 @@ class _Session:
             raise RlcmError("not on a terminal: pass --auto-approve to apply without asking")
         if not click.confirm("\nApply these changes?", default=False):
             raise RlcmError("apply cancelled; nothing was changed")
-
-
-def _load_saved(path: Path) -> Plan:
-    from reconciler.errors import PlanError
-    from reconciler.render.plan_json import load_plan
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read the saved plan ({exc})") from None
-    return load_plan(text, str(path))
 
 
 @contextlib.contextmanager

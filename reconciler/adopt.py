@@ -1,0 +1,70 @@
+"""Adopt a live manifest that rlcm did not create (made in the UI or by an older script).
+
+No API lists manifests, so the id comes from the user. The manifest is viewed, its name
+and folder are checked against the config, and it is recorded in state. The recorded
+spec digest is deliberately not the config's: the next plan shows an update that brings
+the live manifest exactly in line with the YAML, and a first export and import, which
+establish the baseline later plans and drift compare against.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.desired import DesiredState
+from reconciler.errors import PlanError
+from reconciler.state.model import AssetStamp, ManifestRecord
+
+if TYPE_CHECKING:
+    from reconciler.workato.client import WorkatoClient
+
+__all__ = ["ADOPTED_DIGEST", "adopt_manifest", "manifest_name"]
+
+ADOPTED_DIGEST = "adopted"
+
+
+def manifest_name(address: str, desired: DesiredState) -> str:
+    if not address.startswith("manifest."):
+        raise PlanError(f"{address}: only manifests can be adopted (manifest.NAME)")
+    name = address.removeprefix("manifest.")
+    if name not in desired.manifests:
+        known = ", ".join(sorted(desired.manifests)) or "none"
+        raise PlanError(f"{address}: no manifest {name!r} in the config (known: {known})")
+    return name
+
+
+async def adopt_manifest(
+    desired: DesiredState, client: WorkatoClient, name: str, manifest_id: int
+) -> ManifestRecord:
+    """View the live manifest, check it is the one the config means, and describe it."""
+    spec = desired.manifests[name]
+    owner = desired.source.managed_user
+    view = await client.view_manifest(owner, manifest_id)
+    if view.archived:
+        raise PlanError(f"manifest {manifest_id} is archived (deleted); it cannot be adopted")
+    if view.name != name:
+        raise PlanError(
+            f"manifest {manifest_id} is named {view.name!r} in Workato, not {name!r}; "
+            "rename one of them first"
+        )
+    if view.folder_id is not None and view.folder_id != spec.folder_id:
+        raise PlanError(
+            f"manifest {manifest_id} exports folder {view.folder_id}, but the config says "
+            f"folder_id {spec.folder_id}"
+        )
+    assets = [
+        AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id, folder=a.folder)
+        for a in view.assets or []
+    ]
+    return ManifestRecord(
+        name=name,
+        id=view.id,
+        workspace=desired.source.workspace,
+        owner=owner,
+        folder_id=spec.folder_id,
+        include_tags=bool(view.include_tags),
+        auto_generate=spec.auto_generate is not None,
+        assets=assets,
+        spec_digest=ADOPTED_DIGEST,
+        updated_at=view.updated_at or "",
+    )
