@@ -1,7 +1,9 @@
-"""`rlcm schema`: write the JSON Schema of the config for editors and CI."""
+"""`rlcm schema`: write the JSON Schema of the config and the configuration reference."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import click
@@ -16,14 +18,36 @@ import click
     show_default=True,
     help="Directory to write rlcm.schema.json into.",
 )
-def schema(out_dir: Path) -> None:
-    """Write the JSON Schema of the config (schemas/rlcm.schema.json)."""
-    from reconciler.config.schema import SCHEMA_FILE_NAME, schema_text
+@click.option(
+    "--docs",
+    "docs_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("docs"),
+    show_default=True,
+    help="Directory to write the configuration reference (configuration.md) into.",
+)
+def schema(out_dir: Path, docs_dir: Path) -> None:
+    """Write the JSON Schema and the configuration reference generated from it."""
+    from reconciler.config.docgen import DOC_FILE_NAME, default_examples_dir, reference_markdown
+    from reconciler.config.schema import SCHEMA_FILE_NAME, config_json_schema, schema_text
 
-    target = out_dir / SCHEMA_FILE_NAME
+    reference = reference_markdown(config_json_schema(), default_examples_dir())
+    for target, text in (
+        (out_dir / SCHEMA_FILE_NAME, schema_text()),
+        (docs_dir / DOC_FILE_NAME, reference),
+    ):
+        _write(target, text)
+        click.echo(f"Wrote {target}")
+
+
+def _write(target: Path, text: str) -> None:
+    """Atomically (temp file + rename): a reader never sees half a file."""
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        target.write_text(schema_text(), encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
         raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
-    click.echo(f"Wrote {target}")

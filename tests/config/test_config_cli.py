@@ -101,7 +101,8 @@ def test_committed_schema_is_up_to_date() -> None:
 
 
 def test_schema_command_writes_the_file(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["schema", "--out", str(tmp_path / "out")])
+    out, docs = str(tmp_path / "out"), str(tmp_path / "docs")
+    result = CliRunner().invoke(cli, ["schema", "--out", out, "--docs", docs])
     assert result.exit_code == 0
     assert (tmp_path / "out" / "rlcm.schema.json").read_text() == schema_text()
     assert schema_text() == schema_text()  # deterministic

@@ -1,0 +1,313 @@
+"""The configuration reference (`docs/configuration.md`), generated from the JSON Schema.
+
+The schema is generated from kinds.py, whose field descriptions are the single source of
+truth; this module only lays them out: one section per kind, one table row per key (nested
+objects and list entries as dotted paths such as `api.rate_limits.imports` or
+`customers[].folder_id`), the schema's cross-key rules as notes, and one example per kind
+taken from `examples/manifests/`. The output depends only on the schema and the examples,
+so a test can compare the committed file with a fresh generation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.kinds import NAME_PATTERN, PATTERN_HINTS
+
+__all__ = [
+    "DOC_FILE_NAME",
+    "KIND_ORDER",
+    "KeyRow",
+    "default_examples_dir",
+    "key_rows",
+    "kind_definitions",
+    "reference_markdown",
+]
+
+DOC_FILE_NAME = "configuration.md"
+KIND_ORDER = ("Workspace", "Source", "Manifest", "Target", "Fleet", "Rollout")
+_EXAMPLE_ITEMS = 3  # one-line list entries kept in an example before "# ... N more"
+_DEFAULT_IN_TEXT = re.compile(r"\(default ([^,;)]+)")
+_TOP_LEVEL_KEY = re.compile(r"^[a-z_]+:")
+
+Schema = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One key of a kind, as a row of the reference table."""
+
+    path: str
+    type: str
+    required: bool
+    default: str
+    description: str
+
+
+def default_examples_dir() -> Path | None:
+    """`examples/manifests/` of the source tree rlcm runs from, if it is there."""
+    candidate = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+    return candidate if candidate.is_dir() else None
+
+
+def kind_definitions(schema: Schema) -> dict[str, Schema]:
+    """Each kind's object schema, in KIND_ORDER (the discriminator maps kind -> $ref)."""
+    mapping = schema["discriminator"]["mapping"]
+    return {kind: _resolve(schema, {"$ref": mapping[kind]}) for kind in KIND_ORDER}
+
+
+def key_rows(schema: Schema, definition: Schema, prefix: str = "") -> list[KeyRow]:
+    """Every key of `definition`, depth first, nested objects and list entries included."""
+    rows: list[KeyRow] = []
+    required = set(definition.get("required", ()))
+    for key, prop in definition.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        target = _resolve(schema, prop)
+        rows.append(
+            KeyRow(
+                path=path,
+                type=_type(schema, prop),
+                required=key in required,
+                default=_default(prop),
+                description=_description(prop, target),
+            )
+        )
+        rows += _nested_rows(schema, target, path)
+    return rows
+
+
+def _nested_rows(schema: Schema, target: Schema, path: str) -> list[KeyRow]:
+    if "properties" in target:
+        return key_rows(schema, target, f"{path}.")
+    items = target.get("items")
+    if items is not None:
+        entry = _resolve(schema, items)
+        if "properties" in entry:
+            return key_rows(schema, entry, f"{path}[].")
+    return []
+
+
+def _resolve(schema: Schema, prop: Schema) -> Schema:
+    ref = prop.get("$ref")
+    if ref is None:
+        return prop
+    name = str(ref).removeprefix("#/$defs/")
+    resolved: Schema = schema["$defs"][name]
+    return resolved
+
+
+def _type(schema: Schema, prop: Schema) -> str:
+    target = _resolve(schema, prop)
+    if "const" in target:
+        return f"`{target['const']}`"
+    if "enum" in target:
+        return "one of " + ", ".join(f"`{value}`" for value in target["enum"])
+    if "anyOf" in target:
+        return " or ".join(_type(schema, option) for option in target["anyOf"])
+    kind = target.get("type", "any")
+    if kind == "array":
+        items = _resolve(schema, target.get("items", {}))
+        item = "objects" if "properties" in items else f"{items.get('type', 'any')}s"
+        text = f"list of {item}"
+    else:
+        text = str(kind)
+    limits = _limits(target)
+    return f"{text}, {limits}" if limits else text
+
+
+def _limits(target: Schema) -> str:
+    parts = []
+    if "exclusiveMinimum" in target:
+        parts.append(f"> {target['exclusiveMinimum']}")
+    if "minimum" in target:
+        parts.append(f"≥ {target['minimum']}")
+    if "maximum" in target:
+        parts.append(f"≤ {target['maximum']}")
+    if target.get("minItems"):
+        parts.append(f"at least {target['minItems']}")
+    if target.get("minLength"):
+        parts.append("not empty")
+    return ", ".join(parts)
+
+
+def _default(prop: Schema) -> str:
+    """The schema's default, else one the description states as `(default X)`."""
+    if "default" in prop:
+        value = prop["default"]
+        return f"`{value if isinstance(value, str) else json.dumps(value)}`"
+    found = _DEFAULT_IN_TEXT.search(str(prop.get("description", "")))
+    return f"`{found.group(1).strip(chr(34))}`" if found else ""
+
+
+def _description(prop: Schema, target: Schema) -> str:
+    text = str(prop.get("description") or target.get("description") or "")
+    pattern = target.get("pattern") or _item_pattern(target)
+    hint = PATTERN_HINTS.get(str(pattern)) if pattern and pattern != NAME_PATTERN else None
+    if hint is None and "anyOf" in target:
+        hint = next(
+            (PATTERN_HINTS[o["pattern"]] for o in target["anyOf"] if o.get("pattern")), None
+        )
+    return f"{text} Format: {hint}." if hint else text
+
+
+def _item_pattern(target: Schema) -> str | None:
+    items = target.get("items")
+    return items.get("pattern") if isinstance(items, Mapping) else None
+
+
+# -- rules that span keys -----------------------------------------------------------------
+
+
+def _notes(schema: Schema, definition: Schema, prefix: str = "") -> Iterator[str]:
+    """The schema's oneOf / if-then rules of an object and of the objects inside it."""
+    exclusive = [
+        branch["required"][0] for branch in definition.get("oneOf", ()) if branch.get("required")
+    ]
+    if exclusive:
+        names = " or ".join(f"`{prefix}{key}`" for key in exclusive)
+        yield f"Give exactly one of {names}."
+    condition, then = definition.get("if"), definition.get("then")
+    if condition and then:
+        [(key, rule)] = condition["properties"].items()
+        needed = ", ".join(f"`{prefix}{name}`" for name in then["required"])
+        yield f"{needed} is required when `{prefix}{key}` is `{rule['const']}`."
+    for key, prop in definition.get("properties", {}).items():
+        target = _resolve(schema, prop)
+        if "properties" in target:
+            yield from _notes(schema, target, f"{prefix}{key}.")
+        elif "items" in target and "properties" in _resolve(schema, target["items"]):
+            yield from _notes(schema, _resolve(schema, target["items"]), f"{prefix}{key}[].")
+
+
+# -- examples -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Example:
+    file: str
+    kind: str
+    text: str
+
+    @property
+    def key_count(self) -> int:
+        return sum(1 for line in self.text.splitlines() if _TOP_LEVEL_KEY.match(line))
+
+
+def _examples(directory: Path) -> list[_Example]:
+    found: list[_Example] = []
+    for path in sorted(directory.glob("*.y*ml")):
+        raw = path.read_text(encoding="utf-8")
+        for chunk in re.split(r"^---[ \t]*$", raw, flags=re.MULTILINE):
+            lines = [
+                ln for ln in chunk.strip("\n").splitlines() if "yaml-language-server" not in ln
+            ]
+            kind = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("kind:")), "")
+            if kind:
+                found.append(_Example(path.name, kind, "\n".join(_shorten(lines))))
+    return found
+
+
+def _shorten(lines: list[str]) -> list[str]:
+    """Keep the first few entries of a long list of one-line entries (a fleet's customers)."""
+    kept: list[str] = []
+    run = dropped = 0
+    for line in [*lines, ""]:
+        if line.startswith("  - "):
+            run += 1
+            if run > _EXAMPLE_ITEMS:
+                dropped += 1
+                continue
+        else:
+            if dropped:
+                kept.append(f"  # ... {dropped} more")
+            run = dropped = 0
+        kept.append(line)
+    return kept[:-1]
+
+
+def _best_example(examples: list[_Example], kind: str) -> _Example | None:
+    """The document of that kind that shows the most keys (the first one on a tie)."""
+    candidates = [example for example in examples if example.kind == kind]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda example: example.key_count)
+
+
+# -- the page -----------------------------------------------------------------------------
+
+_INTRO = """\
+<!-- Generated by `rlcm schema` from schemas/rlcm.schema.json; do not edit by hand. -->
+
+# Configuration reference
+
+A config is one YAML file or a directory of `*.yaml` / `*.yml` files. Each file holds one or
+more documents separated by `---`, and each document has a `kind`:
+
+{kinds}
+
+Unknown keys are errors, values are not coerced (`"8"` is not a number), and every error
+names the file, line and column. Secrets never appear in YAML, only the names of the
+environment variables that hold them (`token_env`, `email_env`).
+
+Start each file with a modeline so that editors complete and check it against the
+[JSON Schema](../schemas/rlcm.schema.json):
+
+```yaml
+# yaml-language-server: $schema=../schemas/rlcm.schema.json
+```
+
+`rlcm validate` checks a config offline, including what a schema cannot: references between
+documents, `depends_on` cycles, waves and duplicate names.
+
+In the tables, a key path such as `api.rate_limits.imports` is a key inside a mapping, and
+`assets[].name` is a key of each entry of a list. *Required* means required where its parent
+is given.
+"""
+
+
+def reference_markdown(schema: Schema, examples_dir: Path | None = None) -> str:
+    """The whole page; deterministic for a given schema and examples directory."""
+    definitions = kind_definitions(schema)
+    examples = _examples(examples_dir) if examples_dir is not None else []
+    kinds = "\n".join(
+        f"- [`{kind}`](#{kind.lower()}): {definition.get('description', '')}"
+        for kind, definition in definitions.items()
+    )
+    parts = [_INTRO.format(kinds=kinds)]
+    for kind, definition in definitions.items():
+        parts.append(_section(schema, kind, definition, _best_example(examples, kind)))
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def _section(schema: Schema, kind: str, definition: Schema, example: _Example | None) -> str:
+    lines = [f"## {kind}", "", str(definition.get("description", "")), ""]
+    lines += [
+        "| Key | Type | Required | Default | Description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in key_rows(schema, definition):
+        cells = [
+            f"`{row.path}`",
+            row.type,
+            "yes" if row.required else "no",
+            row.default,
+            row.description,
+        ]
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    notes = list(_notes(schema, definition))
+    if notes:
+        lines += ["", *(f"- {note}" for note in notes)]
+    if example is not None:
+        lines += ["", f"Example (from `examples/manifests/{example.file}`):", ""]
+        lines += ["```yaml", example.text, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Table-safe: no pipes, no raw angle brackets (`app.<dc>` is not an HTML tag)."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
