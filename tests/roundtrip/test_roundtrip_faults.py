@@ -25,8 +25,8 @@ from reconciler.errors import (
     ServerError,
 )
 from reconciler.simulator.transport import SimTransport
-from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato import models
+from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.models import ImportJob, ManifestBody
 
 Auth = Literal["bearer", "legacy"]
