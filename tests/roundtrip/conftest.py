@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +19,19 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKATO_API_EMAIL", EMAIL)
 
 
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo world, seeded once per test process (seeding costs more than copying)."""
+    directory = tmp_path_factory.mktemp("demo") / "sim"
+    Simulator(directory).seed_demo()
+    return directory
+
+
 @pytest.fixture
-def sim(tmp_path: Path) -> Simulator:
-    simulator = Simulator(tmp_path / "sim")
-    simulator.seed_demo()
-    return simulator
+def sim(tmp_path: Path, seeded: Path) -> Simulator:
+    """A fresh copy of the seeded demo world for each test."""
+    shutil.copytree(seeded, tmp_path / "sim")
+    return Simulator(tmp_path / "sim")
 
 
 @pytest.fixture(params=["sim", "http"])

@@ -96,8 +96,6 @@ def test_a_job_that_never_finishes_gives_a_clear_timeout(world: World) -> None:
     poll = PollSettings(interval=POLL.interval, max_interval=POLL.max_interval, timeout=0.3)
     workspace = world.workspace()
 
-
-
     async def body() -> None:
         async with open_client(replace(workspace, poll=poll)) as client:
             manifest = await client.create_manifest("E-template", AUTO)
