@@ -27,7 +27,7 @@ from reconciler.errors import (
 from reconciler.simulator.transport import SimTransport
 from reconciler.workato import models
 from reconciler.workato.client import ClientSettings, WorkatoClient
-from reconciler.workato.models import ImportJob, ManifestBody
+from reconciler.workato.models import ImportJob, ManifestBody, ManifestView
 
 Auth = Literal["bearer", "legacy"]
 Body = Callable[[WorkatoClient], Coroutine[Any, Any, Any]]
@@ -303,3 +303,15 @@ def test_429_that_persists_is_a_rate_limited_error(world: World) -> None:
         run(go())
     check_message(raised.value, "GET", f"{MANIFESTS}/folder_assets")
     assert statuses(world, "folder_assets") == [429] * 6
+
+
+def test_an_unknown_manifest_status_is_kept_as_is(world: World) -> None:
+    """Only `archived` means deleted; another status is shown, not guessed at."""
+
+    async def body(client: WorkatoClient) -> ManifestView:
+        manifest = await client.create_manifest("E-template", CRM)
+        world.sim.inject_fault("manifest_view", "unknown_enum")
+        return await client.view_manifest("E-template", manifest.id)
+
+    view = world.use(body)
+    assert view.status == "frobnicating" and not view.archived

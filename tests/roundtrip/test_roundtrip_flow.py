@@ -143,3 +143,29 @@ def test_every_import_result_is_reachable(world: World, result: str) -> None:
         assert job.error and "could not be updated or restarted" in job.error
         # a failed import may list only some recipes
         assert len(job.recipe_status) == 1
+
+
+def test_a_pinned_older_version_is_what_the_target_receives(world: World) -> None:
+    async def body(client: WorkatoClient) -> ImportJob:
+        assets = await client.folder_assets("E-template", 112)
+        entries = [
+            {**a.manifest_entry(), "version": 3}
+            if a.name == "Sync accounts"
+            else a.manifest_entry()
+            for a in assets
+        ]
+        manifest = await client.create_manifest(
+            "E-template", ManifestBody(name="crm-sync", folder_id=112, assets=entries)
+        )
+        view = await client.view_manifest("E-template", manifest.id)
+        assert view.assets is not None
+        assert {a.name: a.version for a in view.assets}["Sync accounts"] == 3
+        done = await client.wait_export(
+            "E-template", (await client.start_export("E-template", manifest.id)).id
+        )
+        package = await client.download_package("E-template", done)
+        return await import_into(client, "E-hooli", 2501, package)
+
+    assert world.use(body).succeeded
+    versions = {a["name"]: a["version"] for a in world.sim.folder_assets("E-hooli", 2501)}
+    assert versions == {"Sync accounts": 3, "Sync contacts": 2, "Account mappings": 1}
