@@ -13,12 +13,15 @@ Workato's network jitter (the real 1 s margin would shrink to 8 ms).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from roundtrip_world import POLL, TOKEN, UNLIMITED, World, run
 
-from reconciler.connect import SIM_BASE_URL
+from reconciler.connect import SIM_BASE_URL, open_client
+from reconciler.desired import RateLimits, WorkspaceSpec
 from reconciler.simulator import Simulator
 from reconciler.simulator.seed import CUSTOMERS
 from reconciler.simulator.transport import SimTransport
@@ -125,3 +128,23 @@ def test_without_the_limiter_the_simulator_enforces_its_quota(sim: Simulator) ->
     assert sum(1 for r in log if r.status == 429) == client.stats.rate_limited
     # a refused import did nothing: each customer folder got the package once per import
     assert sum(1 for r in log if r.kind == "import" and r.status == 200) == BURST
+
+
+def test_each_simulator_directory_has_quotas_of_its_own(tmp_path: Path, seeded: Path) -> None:
+    """Every sim://DIR is served as one base URL; the client must not pool their quotas."""
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for directory in dirs:
+        shutil.copytree(seeded, directory)
+    strict = RateLimits(other=1)  # one call a minute: a second call would wait a minute
+    first = WorkspaceSpec(name="a", base_url=f"sim://{dirs[0]}", rate_limits=strict)
+    second = WorkspaceSpec(name="b", base_url=f"sim://{dirs[1]}", rate_limits=UNLIMITED)
+
+    async def go() -> None:
+        async with open_client(first) as client:
+            await client.folder_assets("E-template", 110)
+        async with open_client(second) as client:
+            for _ in range(3):
+                await client.folder_assets("E-template", 110)
+
+    run(asyncio.wait_for(go(), timeout=10))
+    assert Simulator(dirs[1]).request_counts() == {"folder_assets": 3}
