@@ -31,6 +31,7 @@ def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) 
     # imported here so that loading the CLI does not pay for httpx and pydantic
     from reconciler.workato.auth import read_credentials
     from reconciler.workato.client import ClientSettings, WorkatoClient
+    from reconciler.workato.limits import shared_limiters
 
     creds = read_credentials(
         workspace=workspace.name,
@@ -48,6 +49,9 @@ def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) 
         rate_limits=workspace.rate_limits,
         request_timeout=workspace.request_timeout,
         poll=workspace.poll,
+        # Keyed by the configured URL, not the transport's: every sim://DIR is served as
+        # http://workato.sim, yet each DIR is a workspace with quotas of its own.
+        limiters=shared_limiters(workspace.base_url, creds.identity(), workspace.rate_limits),
     )
     return WorkatoClient(settings, transport=transport)
 

@@ -100,8 +100,14 @@ def base_url(server: SimHTTPServer) -> str:
 
 
 @contextlib.contextmanager
-def running_server(directory: Path, port: int = 0, time_scale: float = 1.0) -> Iterator[str]:
-    """Serve DIR on 127.0.0.1 in a background thread; yields the base URL."""
+def running_server(
+    directory: Path, port: int = 0, time_scale: float | None = None
+) -> Iterator[str]:
+    """Serve DIR on 127.0.0.1 in a background thread; yields the base URL.
+
+    `time_scale=None` follows the one persisted in DIR (`Simulator.set_time_scale`), as
+    `SimTransport` and `rlcm sim serve` do; a number overrides it for this server.
+    """
     server = make_server(directory, "127.0.0.1", port, time_scale)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

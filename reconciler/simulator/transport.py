@@ -25,18 +25,27 @@ class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         reply = self.engine.handle(_to_request(request, body))
+        timeout = _read_timeout(request)
         if reply.delay > 0:
-            time.sleep(reply.delay)
-        return _to_response(request, reply)
+            time.sleep(min(reply.delay, timeout if timeout is not None else reply.delay))
+        return _to_response(request, reply, timeout)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         # The engine's work is short file I/O under a lock; run it off the event loop so
         # concurrent tasks (and the lock) never stall it.
         reply = await anyio.to_thread.run_sync(self.engine.handle, _to_request(request, body))
+        timeout = _read_timeout(request)
         if reply.delay > 0:
-            await anyio.sleep(reply.delay)
-        return _to_response(request, reply)
+            await anyio.sleep(min(reply.delay, timeout if timeout is not None else reply.delay))
+        return _to_response(request, reply, timeout)
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    """The client's read timeout: httpx enforces it only in its network transports, so a
+    slow answer must time out here too, as it does over HTTP."""
+    timeout = request.extensions.get("timeout", {}).get("read")
+    return float(timeout) if timeout is not None else None
 
 
 def _to_request(request: httpx.Request, body: bytes) -> Request:
@@ -54,7 +63,9 @@ def _to_request(request: httpx.Request, body: bytes) -> Request:
     )
 
 
-def _to_response(request: httpx.Request, reply: Reply) -> httpx.Response:
+def _to_response(request: httpx.Request, reply: Reply, timeout: float | None) -> httpx.Response:
+    if timeout is not None and reply.delay > timeout:
+        raise httpx.ReadTimeout("timed out waiting for the simulator's answer", request=request)
     if reply.drop:
         raise httpx.RemoteProtocolError(
             "Server disconnected without sending a response.", request=request
