@@ -26,6 +26,10 @@ class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         body = request.read()
         reply = self.engine.handle(_to_request(request, body))
         if reply.delay > 0:
+            limit = _read_timeout(request)
+            if limit is not None and reply.delay > limit:
+                time.sleep(limit)
+                raise httpx.ReadTimeout("simulated answer slower than the timeout", request=request)
             time.sleep(reply.delay)
         return _to_response(request, reply)
 
@@ -35,8 +39,19 @@ class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         # concurrent tasks (and the lock) never stall it.
         reply = await anyio.to_thread.run_sync(self.engine.handle, _to_request(request, body))
         if reply.delay > 0:
+            # honour the client's read timeout as a socket would: a slow answer times out
+            limit = _read_timeout(request)
+            if limit is not None and reply.delay > limit:
+                await anyio.sleep(limit)
+                raise httpx.ReadTimeout("simulated answer slower than the timeout", request=request)
             await anyio.sleep(reply.delay)
         return _to_response(request, reply)
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeout = request.extensions.get("timeout")
+    value = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _to_request(request: httpx.Request, body: bytes) -> Request:
