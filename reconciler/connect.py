@@ -48,6 +48,9 @@ def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) 
         rate_limits=workspace.rate_limits,
         request_timeout=workspace.request_timeout,
         poll=workspace.poll,
+        max_retries=workspace.retry.attempts,
+        backoff_base=workspace.retry.backoff,
+        backoff_max=workspace.retry.max_backoff,
     )
     return WorkatoClient(settings, transport=transport)
 
