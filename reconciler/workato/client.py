@@ -211,7 +211,7 @@ class WorkatoClient:
             response = await self._download_hop(url)
             if response.is_redirect:
                 await response.aclose()
-                url = url.join(response.headers["location"])
+                url = self._redirect_target(url, response, what)
                 continue
             kind = response.headers.get("content-type", "").lower()
             if "html" in kind or "json" in kind:
@@ -240,6 +240,22 @@ class WorkatoClient:
             method="GET",
             path=describe_url(url),
         )
+
+    @staticmethod
+    def _redirect_target(url: httpx.URL, response: httpx.Response, what: str) -> httpx.URL:
+        location = response.headers.get("location", "").strip()
+        try:
+            target = url.join(location) if location else None
+        except httpx.InvalidURL:
+            target = None
+        if target is None or target.scheme not in ("http", "https"):
+            raise ProtocolError(
+                f"{what}: a redirect without a usable location",
+                method="GET",
+                path=describe_url(url),
+                status=response.status_code,
+            )
+        return target
 
     async def _download_hop(self, url: httpx.URL) -> httpx.Response:
         # Credentials go to the API's own origin only: a storage host gets none, neither
