@@ -71,7 +71,6 @@ def test_legacy_auth_keeps_email_and_token_secret(legacy_world: World) -> None:
     world = legacy_world
     result = world.run("plan", "--out", str(world.root / "p.json"), *DEBUG)
     assert result.exit_code == 0, result.output
-    assert "retired" in result.stderr  # the one legacy warning
     check_result(world, result)
     _apply(world)
     check_result(world, world.run("drift", f"--report={world.root}/d.json", *DEBUG))
