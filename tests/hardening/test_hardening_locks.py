@@ -178,3 +178,26 @@ def test_a_read_only_state_directory_is_a_clear_error(world: World) -> None:
     (line,) = result.stderr.strip().splitlines()
     assert "lock file" in line or "state file" in line
     assert (state_dir / "rlcm.state.json").read_bytes() == before
+
+
+def _writable(directory: Path) -> bool:
+    probe = directory / f".rlcm-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+    except OSError:
+        return False
+    probe.unlink()
+    return True
+
+
+@pytest.mark.skipif(
+    not Path("/sys").is_dir() or _writable(Path("/sys")), reason="needs a read-only /sys"
+)
+def test_a_state_path_in_a_read_only_directory_is_a_clear_error(world: World) -> None:
+    """/sys refuses new files even to root: the run stops before any API call."""
+    result = world.run("apply", "--auto-approve", "--state", "/sys/rlcm.state.json")
+    check_result(world, result)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: cannot create lock file /sys/rlcm.state.json.lock: ")
+    assert world.sim.request_log() == []

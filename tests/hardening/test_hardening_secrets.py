@@ -182,3 +182,18 @@ def test_state_and_cache_hold_no_credential(world: World) -> None:
                 assert CANARY_TOKEN not in body
                 json.loads(body)
     record("leak_checks", 1 + len(cache))
+
+
+@pytest.mark.parametrize("suffix", ["\nX-Injected: 1", "\u00f6\u20ac", "\x7f\x1b[2J", " two words"])
+@pytest.mark.parametrize("variable", [TOKEN_ENV, EMAIL_ENV])
+def test_a_credential_that_cannot_be_a_header_is_refused_unseen(
+    legacy_world: World, variable: str, suffix: str
+) -> None:
+    value = (CANARY_TOKEN if variable == TOKEN_ENV else CANARY_EMAIL) + suffix
+    for debug in ((), ("--debug",)):
+        result = legacy_world.run("plan", *debug, env={variable: value})
+        check_result(legacy_world, result)
+        text = result.stderr + str(result.exception or "")
+        assert result.exit_code == 1
+        assert variable in text and "not shown" in text
+        assert suffix.strip() not in text if suffix.strip() else True
