@@ -5,9 +5,9 @@ else (no KeyError, TypeError, pydantic error, UnicodeDecodeError, zipfile error 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
+import traceback
 import zipfile
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -103,7 +103,7 @@ def _client(script: list[tuple[int, dict[str, str], bytes]]) -> WorkatoClient:
     ticks = iter(range(10**6))
     settings_ = ClientSettings(
         base_url="https://www.workato.com",
-        token="hypothesis-token",
+        token=TOKEN,
         max_retries=2,
         sleep=no_sleep,
         clock=lambda: float(next(ticks)),
@@ -112,6 +112,7 @@ def _client(script: list[tuple[int, dict[str, str], bytes]]) -> WorkatoClient:
     return WorkatoClient(settings_, transport=httpx.MockTransport(handler))
 
 
+TOKEN = "hypothesis-canary-token"
 RATES = RateLimits(imports=1e9, import_status=1e9, other=1e9, dev_imports=1e9)
 BODY = ManifestBody(name="m", folder_id=1, assets=[{"type": "recipe", "name": "r"}])
 JOB = PackageJob.model_validate({"id": 7, "status": "completed", "download_url": "/p/7.zip"})
@@ -137,8 +138,13 @@ CALLS: dict[str, Callable[[WorkatoClient], Awaitable[Any]]] = {
 
 async def _call(name: str, script: list[tuple[int, dict[str, str], bytes]]) -> None:
     async with _client(script) as client:
-        with contextlib.suppress(ApiError):
+        try:
             await CALLS[name](client)
+        except ApiError as exc:
+            texts = (str(exc), repr(exc), "".join(traceback.format_exception(exc)))
+            record("leak_checks")
+            assert not any(TOKEN in text for text in texts)
+            assert "\n" not in str(exc)  # one line
 
 
 def _check(name: str, script: list[tuple[int, dict[str, str], bytes]]) -> None:

@@ -197,3 +197,46 @@ def test_a_credential_that_cannot_be_a_header_is_refused_unseen(
         assert result.exit_code == 1
         assert variable in text and "not shown" in text
         assert suffix.strip() not in text if suffix.strip() else True
+
+
+OWN_WORKSPACE = f"""\
+kind: Workspace
+name: own
+api:
+  base_url: sim://sim
+  token_env: {TOKEN_ENV}
+  rate_limits: {{other: 100000, dev_imports: 100000}}
+  poll: {{interval: 0.01, max_interval: 0.05}}
+---
+kind: Source
+workspace: own
+---
+kind: Manifest
+name: integrations
+folder_id: 510
+assets:
+  - {{type: connection, name: Salesforce}}
+  - {{type: recipe, name: Nightly export}}
+---
+kind: Target
+name: staging
+workspace: own
+folder_id: 610
+manifests: [integrations]
+restart_recipes: true
+"""
+
+
+def test_developer_api_downloads_send_no_credentials(world: World) -> None:
+    for name in ("workspace.yaml", "manifests.yaml", "targets.yaml"):
+        (world.config / name).unlink()
+    (world.config / "own.yaml").write_text(OWN_WORKSPACE)
+    reports = [f"--report={world.root}/r.{ext}" for ext in ("json", "md", "xml")]
+    result = world.run("apply", "--auto-approve", *reports, *DEBUG)
+    assert result.exit_code == 0, result.output
+    log = world.sim.request_log()
+    assert any(r.kind == "download" and r.family == "developer" for r in log)
+    downloads = [r for r in log if r.family == "assets"]
+    assert downloads and all(r.credential_headers == () for r in downloads), downloads
+    check_result(world, result)
+    check_result(world, world.run("drift", *DEBUG))
