@@ -240,3 +240,15 @@ def test_developer_api_downloads_send_no_credentials(world: World) -> None:
     assert downloads and all(r.credential_headers == () for r in downloads), downloads
     check_result(world, result)
     check_result(world, world.run("drift", *DEBUG))
+
+
+def test_a_token_pasted_into_yaml_is_not_echoed(world: World) -> None:
+    path = world.config / "workspace.yaml"
+    clean = path.read_text()
+    path.write_text(clean.replace(f"token_env: {TOKEN_ENV}", f"token_env: {CANARY_TOKEN}"))
+    results = [world.run(command, "--debug") for command in ("validate", "plan")]
+    path.write_text(clean)  # the pasted secret's own file is not rlcm's output
+    for result in results:
+        assert result.exit_code == 1
+        assert "token_env" in (result.stderr + str(result.exception))
+        check_result(world, result)
