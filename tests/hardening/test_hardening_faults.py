@@ -258,3 +258,45 @@ def test_fault_then_rerun_converges(
     assert window or not unexplained, (unexplained, first.output)
     assert not any(n < 0 for n in extra.values()), extra
     record("faults_handled")
+
+
+HTTP_CASES = [("import", "drop"), ("export_status", "slow"), ("download", "504"), ("export", "429")]
+
+
+@pytest.mark.http
+@pytest.mark.parametrize(("kind", "fault"), HTTP_CASES)
+def test_faults_over_real_http_converge(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, kind: str, fault: str
+) -> None:
+    """The same over sockets (`rlcm sim serve`'s server): real drops and read timeouts."""
+    from reconciler.simulator.serve import running_server
+
+    record("faults_tried")
+    clean_state, clean_made = clean_run(kind, tmp_path_factory.getbasetemp())
+    world = make_world(tmp_path)
+    world.write_config(timeout=TIMEOUT)
+    with running_server(world.config / "sim") as url:
+        path = world.config / "workspace.yaml"
+        path.write_text(path.read_text().replace("sim://sim", url))
+        before = creations(world)
+        _inject(world, kind, fault)
+        first = world.run("apply", "--auto-approve")
+        check_result(world, first)
+        _state_ok(world)
+        assert first.exit_code in (0, 1, 3), first.output
+        if first.exit_code != 0:
+            call = "GET http://localhost:" if kind == "download" else CALL_TEXT[kind]
+            assert call in first.stderr, first.stderr
+        world.sim.clear_faults()
+        again = world.run("apply", "--auto-approve")
+        check_result(world, again)
+        _state_ok(world)
+        assert again.exit_code == 0, again.output
+    assert end_state(world) == clean_state
+    after = creations(world)
+    extra = {k: after[k] - before[k] - clean_made[k] for k in after}
+    lost = fault in LOST_ANSWER and kind in CREATES
+    if any(extra.values()):
+        record("window_duplicates" if lost else "duplicates", sum(extra.values()))
+    assert lost or not any(extra.values()), extra
+    record("faults_handled")
