@@ -152,15 +152,6 @@ class World:
         """The state as rlcm reads it: a StateError here is a corrupt state file."""
         return StateStore(self.state_path).read()
 
-    def successful(self, kind: str) -> int:
-        """Requests of one endpoint kind the simulator answered 2xx (what really happened)."""
-        return sum(1 for r in self.sim.request_log() if r.kind == kind and 200 <= r.status < 300)
-
-    def processed(self, kind: str) -> int:
-        """Requests of one kind the simulator acted on, answer lost or not: creations."""
-        log = self.sim.engine.store.read_log()
-        return sum(1 for e in log if e.get("kind") == kind and e["status"] != 401)
-
 
 def make_world(root: Path, auth: str = "bearer") -> World:
     world = World(root, auth)

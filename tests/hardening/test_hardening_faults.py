@@ -300,3 +300,29 @@ def test_faults_over_real_http_converge(
         record("window_duplicates" if lost else "duplicates", sum(extra.values()))
     assert lost or not any(extra.values()), extra
     record("faults_handled")
+
+
+def test_retry_settings_reach_the_client(tmp_path: Path) -> None:
+    """`api.retry.attempts: 0` turns a transient 502 into an error at once (fail fast)."""
+    world = make_world(tmp_path)
+    path = world.config / "workspace.yaml"
+    path.write_text(path.read_text().replace("attempts: 2", "attempts: 0"))
+    world.sim.inject_fault("folder_assets", "502", 1)
+    result = world.run("plan")
+    assert result.exit_code == 1
+    assert "export_manifests/folder_assets (502)" in result.stderr, result.stderr
+    world.sim.inject_fault("folder_assets", "502", 1)
+    path.write_text(path.read_text().replace("attempts: 0", "attempts: 1"))
+    assert world.run("plan").exit_code == 0
+
+
+@pytest.mark.parametrize("bad", ["attempts: -1", "attempts: 1.5", "backoff: 0", "tries: 3"])
+def test_bad_retry_settings_are_config_errors(tmp_path: Path, bad: str) -> None:
+    world = make_world(tmp_path)
+    path = world.config / "workspace.yaml"
+    retry = "retry: {attempts: 2, backoff: 0.01, max_backoff: 0.05}"
+    path.write_text(path.read_text().replace(retry, f"retry: {{{bad}}}"))
+    result = world.run("validate")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "workspace.yaml:" in line and "api.retry" in line, line
