@@ -20,6 +20,7 @@ from reconciler.errors import Location
 __all__ = [
     "DEFAULT_POLL",
     "DEFAULT_RATE_LIMITS",
+    "DEFAULT_RETRY",
     "DEFAULT_WAVE",
     "AssetRef",
     "AutoGenerate",
@@ -27,6 +28,7 @@ __all__ = [
     "ManifestSpec",
     "PollSettings",
     "RateLimits",
+    "RetrySettings",
     "RolloutSpec",
     "SafetySpec",
     "SourceSpec",
@@ -64,6 +66,18 @@ DEFAULT_POLL = PollSettings()
 
 
 @dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """How failed requests are retried: `attempts` retries, exponential backoff (seconds)."""
+
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+
+
+DEFAULT_RETRY = RetrySettings()
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceSpec:
     """An API endpoint and the names of the environment variables holding credentials."""
 
@@ -75,6 +89,7 @@ class WorkspaceSpec:
     rate_limits: RateLimits = DEFAULT_RATE_LIMITS
     request_timeout: float = 40.0  # seconds; Workato's own limit
     poll: PollSettings = DEFAULT_POLL
+    retry: RetrySettings = DEFAULT_RETRY
     location: Location | None = None
 
 

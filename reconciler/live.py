@@ -65,7 +65,9 @@ class LiveManifest:
 
     @property
     def exists(self) -> bool:
-        return self.status == MANIFEST_WORKING
+        # Only a manifest known to be archived or gone is created again: a status rlcm
+        # does not know (Workato adds values) must never lead to a second manifest.
+        return self.status not in (MANIFEST_ARCHIVED, MANIFEST_GONE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,15 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             _package_record(change, int(manifest_id), job.id, status="failed", error=error)
         )
         raise StepFailed(f"export {job.id} of manifest {name} failed: {error}")
-    package = await _download(ctx, owner, job)
+    try:
+        package = await _download(ctx, owner, job)
+    except PackageError as exc:
+        # A refused package is never retried by polling the same job: record it failed,
+        # so the next plan exports anew instead of resuming this package forever.
+        ctx.recorder.package_saved(
+            _package_record(change, int(manifest_id), job.id, status="failed", error=str(exc))
+        )
+        raise
     ctx.recorder.package_saved(
         _package_record(
             change,

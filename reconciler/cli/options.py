@@ -19,6 +19,7 @@ from reconciler.redact import RedactingFilter, redact
 __all__ = ["DEFAULT_STATE_NAME", "GlobalOptions", "common_options", "echo_error"]
 
 DEFAULT_STATE_NAME = "rlcm.state.json"
+MAX_ERROR_LINES = 50  # config errors printed; the rest are counted
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -77,8 +78,11 @@ def _run(opts: GlobalOptions, func: Callable[..., Any], kwargs: dict[str, Any]) 
     except ConfigErrors as exc:
         if opts.debug:
             raise
-        for line in exc.lines():
+        lines = exc.lines()
+        for line in lines[:MAX_ERROR_LINES]:
             echo_error(line)
+        if len(lines) > MAX_ERROR_LINES:  # a flood helps nobody; the first ones show the way
+            echo_error(f"... and {len(lines) - MAX_ERROR_LINES} more errors")
         sys.exit(exc.exit_code)
     except RlcmError as exc:
         if opts.debug:

@@ -151,6 +151,20 @@ class PollModel(ConfigModel):
     )
 
 
+class RetryModel(ConfigModel):
+    """How failed requests are retried (only where a retry cannot do anything twice)."""
+
+    attempts: Annotated[StrictInt, Field(ge=0, le=20)] | None = Field(
+        None, description="Retries after the first try of one request (default 5)."
+    )
+    backoff: PositiveNumber | None = Field(
+        None, description="Seconds before the first retry, doubling after each (default 0.5)."
+    )
+    max_backoff: PositiveNumber | None = Field(
+        None, description="Longest wait between two tries, in seconds (default 30)."
+    )
+
+
 class ApiModel(ConfigModel):
     """Where the API is and which environment variables hold the credentials."""
 
@@ -203,6 +217,9 @@ class ApiModel(ConfigModel):
         None, description="Request timeout in seconds (default 40, Workato's own limit)."
     )
     poll: PollModel | None = Field(None, description="Polling of asynchronous export/import jobs.")
+    retry: RetryModel | None = Field(
+        None, description="Retries of failed requests; defaults suit Workato's quotas."
+    )
 
 
 class WorkspaceDoc(ConfigModel):

@@ -126,6 +126,10 @@ def _load_file(path: Path, result: _Loaded) -> None:
     text = _read_text(path, result)
     if text is None:
         return
+    too_deep = _flow_nesting_error(text, name)
+    if too_deep is not None:
+        result.errors.append(too_deep)
+        return
     for index, node in _compose(text, name, result):
         try:
             data = _Builder(name).document(node)
@@ -155,6 +159,41 @@ def _read_text(path: Path, result: _Loaded) -> str | None:
         message = f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
         result.errors.append(ConfigError(message, Location(name, line, col)))
         return None
+
+
+def _flow_nesting_error(text: str, name: str) -> ConfigError | None:
+    """Deep `[[[...` / `{{{...` nesting, found by one linear scan before parsing: ruamel's
+    parser takes seconds (quadratic) on thousands of open flow brackets."""
+    depth, line, col, quote, comment = 0, 1, 0, "", False
+    previous = "\n"
+    for char in text:
+        col += 1
+        if char == "\n":
+            line, col, comment = line + 1, 0, False
+            if not quote:
+                previous = char
+                continue
+        if comment:
+            continue
+        if quote:
+            if char == quote and previous != "\\":
+                quote = ""
+            previous = "" if previous == "\\" and char == "\\" else char
+            continue
+        if char in "'\"" and previous in " \t\n[{,:":
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return ConfigError(
+                    f"nesting deeper than {MAX_DEPTH} levels", Location(name, line, col)
+                )
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        previous = char
+    return None
 
 
 def _compose(text: str, name: str, result: _Loaded) -> Iterator[tuple[int, Any]]:

@@ -25,6 +25,7 @@ from reconciler.config.validation import Parsed, did_you_mean
 from reconciler.desired import (
     DEFAULT_POLL,
     DEFAULT_RATE_LIMITS,
+    DEFAULT_RETRY,
     DEFAULT_WAVE,
     AssetRef,
     AutoGenerate,
@@ -32,6 +33,7 @@ from reconciler.desired import (
     ManifestSpec,
     PollSettings,
     RateLimits,
+    RetrySettings,
     RolloutSpec,
     SafetySpec,
     SourceSpec,
@@ -178,6 +180,10 @@ class _Resolver:
             if poll.interval > poll.max_interval:
                 where = p.at("api", "poll")
                 self.error(p.error("api.poll: interval is longer than max_interval", where))
+        retry = DEFAULT_RETRY
+        if api.retry is not None:
+            given = {k: v for k, v in api.retry.model_dump().items() if v is not None}
+            retry = RetrySettings(**given)
         if base_url is None:
             return None
         return WorkspaceSpec(
@@ -189,6 +195,7 @@ class _Resolver:
             rate_limits=rate_limits,
             request_timeout=api.timeout if api.timeout is not None else 40.0,
             poll=poll,
+            retry=retry,
             location=p.doc.location,
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.config.kinds import KIND_MODELS, PATTERN_HINTS, ConfigModel
+from reconciler.config.kinds import ENV_PATTERN, KIND_MODELS, PATTERN_HINTS, ConfigModel
 from reconciler.config.loader import Document, YamlMap, YamlSeq, quote
 from reconciler.errors import ConfigError, Location
 
@@ -181,6 +181,8 @@ def _explain(error: Any) -> str:
         return f"must be {expected}{got}{hint}"
     if kind == "string_pattern_mismatch":
         hint = PATTERN_HINTS.get(str(ctx.get("pattern")), f"text matching {ctx.get('pattern')}")
+        if ctx.get("pattern") == ENV_PATTERN:
+            got = " (the value is not shown: it may be a pasted secret)"
         return f"expected {hint}{got}"
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")

@@ -7,6 +7,7 @@ serve` process that uses the same directory.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,20 @@ class Simulator:
         self._update_controls(
             export_failures=[*self.engine.controls().get("export_failures", []), entry]
         )
+
+    def serve_package(self, manifest_name: str, blob: bytes | None) -> None:
+        """Exports of manifest `manifest_name` yield exactly `blob` (any bytes, even a
+        hostile or non-zip body) instead of a built package; None restores the real one."""
+        overrides = dict(self.engine.controls().get("package_overrides", {}))
+        if blob is None:
+            overrides.pop(manifest_name, None)
+        else:
+            digest = hashlib.sha256(blob).hexdigest()
+            folder = self.directory / "overrides"
+            folder.mkdir(exist_ok=True)
+            (folder / f"{digest}.zip").write_bytes(blob)
+            overrides[manifest_name] = digest
+        self._update_controls(package_overrides=overrides)
 
     def clear_faults(self) -> None:
         self._update_controls(faults=[], import_failures=[], export_failures=[])

@@ -110,10 +110,7 @@ class Engine:
         if route is None:
             return json_reply(404, {"message": "Not found"}), None
         if route.family == "assets":
-            try:
-                return route.handler(api.Call(self, request, route)), route
-            except api.ApiError as exc:
-                return json_reply(exc.status, exc.payload), route
+            return self._asset_download(api.Call(self, request, route)), route
         if not self._authorized(request, route):
             return json_reply(401, {"message": "Unauthorized"}), route
         call = api.Call(self, request, route)
@@ -124,6 +121,21 @@ class Engine:
             return self._guarded(call), route
         except api.ApiError as exc:
             return json_reply(exc.status, exc.payload), route
+
+    def _asset_download(self, call: api.Call) -> Reply:
+        """The download host: no auth, but "download" faults apply to it as to the API."""
+        fault = self._take_fault("download", self.controls())
+        if fault is not None and not fault.get("processed"):
+            early = fault_reply(fault)
+            if early is not None:
+                return early
+        try:
+            reply = call.route.handler(call)
+        except api.ApiError as exc:
+            reply = json_reply(exc.status, exc.payload)
+        if fault is not None and fault["fault"] == "slow":
+            reply.delay += float(fault.get("delay", 45.0))
+        return reply
 
     def _workspace(self, route: api.Route) -> Json:
         if route.family == "developer":
@@ -230,6 +242,9 @@ class Engine:
             include_tags=bool(manifest.get("include_tags")),
             pending_error=error,
         )
+        override = self.package_override(manifest.get("name"))
+        if override is not None:
+            blob = override
         forced = self._take_export_failure(call.ws)
         if forced is not None:
             job["pending_error"] = forced
@@ -249,6 +264,16 @@ class Engine:
         self.store.put_package(job["id"], blob)
         self._maybe_complete(call.ws, job, poll=False)
         return job
+
+    def package_override(self, manifest_name: Any) -> bytes | None:
+        """The bytes `Simulator.serve_package` set for exports of this manifest, if any."""
+        digest = self.controls().get("package_overrides", {}).get(str(manifest_name))
+        if not digest:
+            return None
+        try:
+            return (self.store.directory / "overrides" / f"{digest}.zip").read_bytes()
+        except FileNotFoundError:
+            return None
 
     def _take_export_failure(self, ws: Json) -> str | None:
         controls = self.controls()

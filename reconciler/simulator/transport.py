@@ -44,8 +44,9 @@ class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
 def _read_timeout(request: httpx.Request) -> float | None:
     """The client's read timeout: httpx enforces it only in its network transports, so a
     slow answer must time out here too, as it does over HTTP."""
-    timeout = request.extensions.get("timeout", {}).get("read")
-    return float(timeout) if timeout is not None else None
+    timeout = request.extensions.get("timeout")
+    value = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _to_request(request: httpx.Request, body: bytes) -> Request:

@@ -65,6 +65,14 @@ def _require(env: Mapping[str, str], name: str, workspace: str) -> str:
         raise RlcmError(
             f"environment variable {name} is not set (needed by workspace {workspace!r})"
         )
+    if not all(33 <= ord(char) < 127 for char in value):
+        # It becomes a header value: a newline or a non-ASCII character would make httpx
+        # or the HTTP layer fail with a message that quotes the value.
+        raise RlcmError(
+            f"environment variable {name} holds characters no credential has (spaces, "
+            f"control or non-ASCII characters; needed by workspace {workspace!r}); "
+            "its value is not shown"
+        )
     return value
 
 

@@ -211,21 +211,51 @@ class WorkatoClient:
             response = await self._download_hop(url)
             if response.is_redirect:
                 await response.aclose()
-                url = url.join(response.headers["location"])
+                url = self._redirect_target(url, response, what)
                 continue
+            kind = response.headers.get("content-type", "").lower()
+            if "html" in kind or "json" in kind:
+                # an error page or an API answer where the zip should be (a proxy, an
+                # expired link): the package itself may be fine, so it is not refused
+                await response.aclose()
+                raise ProtocolError(
+                    f"{what}: the download answered {kind.split(';')[0]}, not a zip",
+                    method="GET",
+                    path=describe_url(url),
+                    status=response.status_code,
+                )
             try:
                 data = await read_capped(response, self.settings.max_package_bytes, what)
             except httpx.TransportError as exc:
                 raise self._transport_error(exc, "GET", describe_url(url)) from exc
             finally:
                 await response.aclose()
-            check_zip(data, what)
+            try:
+                check_zip(data, what)
+            except PackageError as exc:  # name the download call, as other errors do
+                raise PackageError(exc.message, method="GET", path=describe_url(url)) from None
             return data
         raise ProtocolError(
             f"{what}: more than {self.settings.max_redirects} redirects",
             method="GET",
             path=describe_url(url),
         )
+
+    @staticmethod
+    def _redirect_target(url: httpx.URL, response: httpx.Response, what: str) -> httpx.URL:
+        location = response.headers.get("location", "").strip()
+        try:
+            target = url.join(location) if location else None
+        except httpx.InvalidURL:
+            target = None
+        if target is None or target.scheme not in ("http", "https"):
+            raise ProtocolError(
+                f"{what}: a redirect without a usable location",
+                method="GET",
+                path=describe_url(url),
+                status=response.status_code,
+            )
+        return target
 
     async def _download_hop(self, url: httpx.URL) -> httpx.Response:
         # Credentials go to the API's own origin only: a storage host gets none, neither

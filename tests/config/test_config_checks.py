@@ -247,8 +247,8 @@ def test_no_source(write: Write, errors_of: Errors, base_yaml: str) -> None:
         (
             "  token_env: wrk_abc-123.xyz\n  data_center: us\n",
             'config.yaml:4:14: workspace "partner": api.token_env: expected an environment'
-            " variable name (letters, digits, _), never the secret itself, got"
-            ' "wrk_abc-123.xyz"',
+            " variable name (letters, digits, _), never the secret itself (the value is"
+            " not shown: it may be a pasted secret)",
         ),
         (
             "  data_center: us\n  rate_limits: {imports: -1}\n",
