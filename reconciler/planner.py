@@ -111,7 +111,7 @@ def _manifest_change(
         reasons.append("the config changed: " + _sentences(found, "asset details changed"))
     edits = live_edit_diffs(record, view) if view is not None else []
     if edits:
-        diffs += [Diff(d.sentence, {**d.detail, "source": "live"}) for d in edits]
+        diffs += [Diff(d.sentence, _put_back(d.detail)) for d in edits]
         reasons.append("edited in the Workato UI: " + _sentences(edits, ""))
     if not reasons:
         return None
@@ -119,6 +119,20 @@ def _manifest_change(
         address, "manifest", "update", name, reasons=tuple(reasons),
         details=tuple(d.detail for d in diffs), data=data,
     )  # fmt: skip
+
+
+def _put_back(detail: dict[str, Any]) -> dict[str, Any]:
+    """A UI edit (recorded -> live) as the update applies it (live -> recorded)."""
+    flipped = {**detail, "source": "live"}
+    flipped.pop("before", None)
+    flipped.pop("after", None)
+    if "before" in detail:
+        flipped["after"] = detail["before"]
+    if "after" in detail:
+        flipped["before"] = detail["after"]
+    turned = {"added": "removed", "removed": "added"}
+    flipped["change"] = turned.get(detail["change"], detail["change"])
+    return flipped
 
 
 def _create_change(

@@ -24,6 +24,7 @@ __all__ = [
     "CliResult",
     "DemoWorld",
     "RunCli",
+    "add_source_asset",
     "invoke",
     "make_demo",
 ]
@@ -89,3 +90,13 @@ def make_demo(root: Path) -> DemoWorld:
     workspace.write_text("".join([*kept[:at], FAST_API, *kept[at:]]), encoding="utf-8")
     Simulator(root / ".rlcm" / "sim").seed_demo()
     return DemoWorld(root)
+
+
+def add_source_asset(world: DemoWorld, asset_type: str, name: str, folder_id: int) -> None:
+    """A new asset in a template folder, as if made in the Workato UI."""
+    from reconciler.simulator.seed import add_asset
+
+    sim = world.sim
+    body = {"name": name, "description": "made in the UI", "code": {}, "config": []}
+    with sim._workspace(TEMPLATE) as ws:  # the simulator has no public "new asset" control
+        add_asset(sim.engine.store, ws, asset_type, name, folder_id, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from e2e_world import TEMPLATE, DemoWorld, RunCli
+from e2e_world import DemoWorld, RunCli
 
 MANIFESTS = ("shared-connections", "crm-sync", "billing-alerts")
 SUMMARY = (
