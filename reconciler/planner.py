@@ -24,7 +24,17 @@ from reconciler.planner_imports import (
 )
 from reconciler.state.model import PackageRecord, State
 
-__all__ = ["build_plan", "config_digest"]
+__all__ = ["build_plan", "config_digest", "plan_lineage"]
+
+
+def plan_lineage(state: State) -> str:
+    """The state history a plan is made against; "" before the first write.
+
+    A state never written (serial 0) gets a random lineage each time it is read: it
+    identifies nothing, and recording it would make plans of a fresh setup differ from
+    run to run and a saved first plan always look stale.
+    """
+    return state.lineage if state.serial else ""
 
 
 def build_plan(
@@ -65,7 +75,7 @@ def build_plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,
         state_serial=state.serial,
-        state_lineage=state.lineage,
+        state_lineage=plan_lineage(state),
         live_fingerprint=live.fingerprint(),
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,

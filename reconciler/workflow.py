@@ -152,10 +152,14 @@ def load_saved_plan(path: Path) -> Plan:
 
 def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
     """Refuse a saved plan made against another state or another live state."""
-    if plan.state_lineage != state.lineage:
+    from reconciler.planner import plan_lineage
+
+    lineage = plan_lineage(state)
+    if plan.state_lineage != lineage:
         raise StalePlanError(
             "saved plan is stale: it was made against another state history "
-            f"(lineage {plan.state_lineage}, state has {state.lineage}); run `rlcm plan` again"
+            f"(lineage {plan.state_lineage or 'none'}, state has {lineage or 'none'}); "
+            "run `rlcm plan` again"
         )
     if plan.state_serial != state.serial:
         raise StalePlanError(
