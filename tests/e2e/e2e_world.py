@@ -25,6 +25,7 @@ __all__ = [
     "DemoWorld",
     "RunCli",
     "add_source_asset",
+    "create_ui_manifest",
     "invoke",
     "make_demo",
 ]
@@ -100,3 +101,24 @@ def add_source_asset(world: DemoWorld, asset_type: str, name: str, folder_id: in
     body = {"name": name, "description": "made in the UI", "code": {}, "config": []}
     with sim._workspace(TEMPLATE) as ws:  # the simulator has no public "new asset" control
         add_asset(sim.engine.store, ws, asset_type, name, folder_id, body)
+
+
+def create_ui_manifest(world: DemoWorld, name: str, folder_id: int) -> int:
+    """A manifest made outside rlcm (in the UI), over the simulator's own API; its id."""
+    import httpx
+
+    from reconciler.simulator.transport import SimTransport
+
+    listing = world.sim.folder_assets(TEMPLATE, folder_id)
+    assets = [{"id": a["id"], "type": a["type"], "checked": True} for a in listing[:1]]
+    body = {"export_manifest": {"name": name, "folder_id": folder_id, "assets": assets}}
+    with httpx.Client(
+        transport=SimTransport(world.sim_dir), base_url="http://workato.sim"
+    ) as client:
+        answer = client.post(
+            f"/api/managed_users/{TEMPLATE}/export_manifests",
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    answer.raise_for_status()
+    return int(answer.json()["result"]["id"])
