@@ -19,6 +19,16 @@ import pytest
 from e2e_world import TOKEN, TOKEN_ENV, DemoWorld, RunCli, invoke, make_demo
 
 
+@pytest.fixture(autouse=True)
+def _own_quota_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process simulator is `http://workato.sim` to the client, and the process
+    keeps one set of quota limiters per base URL and token, rated by the first client:
+    a test elsewhere in this worker with Workato's 60/minute would throttle ours."""
+    from reconciler.workato import limits
+
+    monkeypatch.setattr(limits, "_REGISTRY", {})
+
+
 def _use(world: DemoWorld, monkeypatch: pytest.MonkeyPatch) -> DemoWorld:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     monkeypatch.setenv("RLCM_CONFIG", str(world.root))
@@ -41,7 +51,11 @@ def _applied_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     world = make_demo(tmp_path_factory.mktemp("applied") / "config")
     world.sim.stop_recipe("E-umbrella", "Sync accounts")
     env: dict[str, str | None] = {TOKEN_ENV: TOKEN, "RLCM_CONFIG": str(world.root)}
-    result = invoke("apply", "--auto-approve", "-q", env=env)
+    from reconciler.workato import limits
+
+    with pytest.MonkeyPatch.context() as patch:  # see _own_quota_limiters
+        patch.setattr(limits, "_REGISTRY", {})
+        result = invoke("apply", "--auto-approve", "-q", env=env)
     assert result.exit_code == 0, result.stdout + result.stderr
     yield world.root
 
