@@ -17,6 +17,7 @@ from reconciler.state.model import AssetStamp, ManifestRecord
 
 if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
+    from reconciler.workato.models import ManifestView
 
 __all__ = ["ADOPTED_DIGEST", "adopt_manifest", "manifest_name"]
 
@@ -52,6 +53,7 @@ async def adopt_manifest(
             f"manifest {manifest_id} exports folder {view.folder_id}, but the config says "
             f"folder_id {spec.folder_id}"
         )
+    await _check_folder(client, owner, view, spec.folder_id)
     assets = [
         AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id, folder=a.folder)
         for a in view.assets or []
@@ -68,3 +70,20 @@ async def adopt_manifest(
         spec_digest=ADOPTED_DIGEST,
         updated_at=view.updated_at or "",
     )
+
+
+async def _check_folder(
+    client: WorkatoClient, owner: str | None, view: ManifestView, folder_id: int
+) -> None:
+    """A manifest view names no folder id (only `project_path`), so check by its assets:
+    each must be one the folder (and its subfolders) lists."""
+    if view.folder_id is not None or not view.assets:
+        return
+    listed = {a.id for a in await client.folder_assets(owner, folder_id)}
+    outside = sorted(f"{a.type} {a.name!r}" for a in view.assets if a.id not in listed)
+    if outside:
+        where = f" ({view.project_path})" if view.project_path else ""
+        raise PlanError(
+            f"manifest {view.id}{where} exports assets that are not in folder {folder_id} "
+            f"({', '.join(outside)}), but the config says folder_id {folder_id}"
+        )

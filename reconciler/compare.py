@@ -145,17 +145,18 @@ def _moved(stamps: Iterable[AssetStamp], assets: Iterable[Mapping[str, Any]]) ->
 def live_edit_diffs(record: ManifestRecord, view: LiveManifest) -> list[Diff]:
     """Differences between the live manifest view and what rlcm last sent (UI edits).
 
-    `before` is what is live now, `after` what rlcm recorded (and will put back).
+    Every detail reads as the edit did: `before` what rlcm recorded, `after` what is
+    live now (the planner turns them around: there, applying puts the recorded back).
     """
     diffs: list[Diff] = []
     if view.name != record.name:
-        diffs.append(_field("name", view.name, record.name, f"renamed to {view.name!r}"))
+        diffs.append(_field("name", record.name, view.name, f"renamed to {view.name!r}"))
     if view.folder_id is not None and view.folder_id != record.folder_id:
         sentence = f"folder changed to {view.folder_id}"
-        diffs.append(_field("folder_id", view.folder_id, record.folder_id, sentence))
+        diffs.append(_field("folder_id", record.folder_id, view.folder_id, sentence))
     if view.include_tags is not None and view.include_tags != record.include_tags:
         sentence = f"include_tags changed to {_yn(view.include_tags)}"
-        diffs.append(_field("include_tags", view.include_tags, record.include_tags, sentence))
+        diffs.append(_field("include_tags", record.include_tags, view.include_tags, sentence))
     if view.assets is not None and not record.auto_generate:
         pinned = [asset_key(s.type, s.name) for s in record.assets if s.version is not None]
         diffs += version_diffs(

@@ -24,7 +24,17 @@ from reconciler.planner_imports import (
 )
 from reconciler.state.model import PackageRecord, State
 
-__all__ = ["build_plan", "config_digest"]
+__all__ = ["build_plan", "config_digest", "plan_lineage"]
+
+
+def plan_lineage(state: State) -> str:
+    """The state history a plan is made against; "" before the first write.
+
+    A state never written (serial 0) gets a random lineage each time it is read: it
+    identifies nothing, and recording it would make plans of a fresh setup differ from
+    run to run and a saved first plan always look stale.
+    """
+    return state.lineage if state.serial else ""
 
 
 def build_plan(
@@ -65,7 +75,7 @@ def build_plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,
         state_serial=state.serial,
-        state_lineage=state.lineage,
+        state_lineage=plan_lineage(state),
         live_fingerprint=live.fingerprint(),
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,
@@ -111,7 +121,7 @@ def _manifest_change(
         reasons.append("the config changed: " + _sentences(found, "asset details changed"))
     edits = live_edit_diffs(record, view) if view is not None else []
     if edits:
-        diffs += [Diff(d.sentence, {**d.detail, "source": "live"}) for d in edits]
+        diffs += [Diff(d.sentence, _put_back(d.detail)) for d in edits]
         reasons.append("edited in the Workato UI: " + _sentences(edits, ""))
     if not reasons:
         return None
@@ -119,6 +129,20 @@ def _manifest_change(
         address, "manifest", "update", name, reasons=tuple(reasons),
         details=tuple(d.detail for d in diffs), data=data,
     )  # fmt: skip
+
+
+def _put_back(detail: dict[str, Any]) -> dict[str, Any]:
+    """A UI edit (recorded -> live) as the update applies it (live -> recorded)."""
+    flipped = {**detail, "source": "live"}
+    flipped.pop("before", None)
+    flipped.pop("after", None)
+    if "before" in detail:
+        flipped["after"] = detail["before"]
+    if "after" in detail:
+        flipped["before"] = detail["after"]
+    turned = {"added": "removed", "removed": "added"}
+    flipped["change"] = turned.get(detail["change"], detail["change"])
+    return flipped
 
 
 def _create_change(

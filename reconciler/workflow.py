@@ -152,13 +152,14 @@ def load_saved_plan(path: Path) -> Plan:
 
 def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
     """Refuse a saved plan made against another state or another live state."""
-    # No state file yet (serial 0) has no history: each read makes up a new lineage, so
-    # a plan made before the first apply can only be compared by serial.
-    fresh = plan.state_serial == 0 and state.serial == 0
-    if plan.state_lineage != state.lineage and not fresh:
+    from reconciler.planner import plan_lineage
+
+    lineage = plan_lineage(state)
+    if plan.state_lineage != lineage:
         raise StalePlanError(
             "saved plan is stale: it was made against another state history "
-            f"(lineage {plan.state_lineage}, state has {state.lineage}); run `rlcm plan` again"
+            f"(lineage {plan.state_lineage or 'none'}, state has {lineage or 'none'}); "
+            "run `rlcm plan` again"
         )
     if plan.state_serial != state.serial:
         raise StalePlanError(
