@@ -13,13 +13,12 @@ when the plan also creates or updates the manifest, the preview says so and skip
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciler.applier.packages import PackageCache
 from reconciler.errors import RlcmError
 from reconciler.package import inspect_package
-from reconciler.plan import Plan
+from reconciler.plan import ContentPreview, Plan
 
 if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
@@ -28,16 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["ContentPreview", "preview_content"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ContentPreview:
-    """The content changes of one manifest's next package, or why there are none to show."""
-
-    manifest: str
-    sentences: tuple[str, ...] = ()
-    note: str | None = None
-    compared: tuple[int, int] | None = None  # (last package id, preview package id)
 
 
 async def preview_content(

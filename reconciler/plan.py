@@ -29,6 +29,7 @@ __all__ = [
     "PLAN_KIND",
     "Action",
     "Change",
+    "ContentPreview",
     "Kind",
     "Plan",
     "PlanSummary",
@@ -270,3 +271,13 @@ class Plan:
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
         )
+
+
+@dataclass(frozen=True)
+class ContentPreview:
+    """The content changes of one manifest's next package, or why there are none to show."""
+
+    manifest: str
+    sentences: tuple[str, ...] = ()
+    note: str | None = None
+    compared: tuple[int, int] | None = None  # (last package id, preview package id)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from reconciler.desired import DesiredState
 from reconciler.errors import StalePlanError
 from reconciler.live import LiveState
-from reconciler.plan import Plan
+from reconciler.plan import ContentPreview, Plan
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
@@ -31,6 +31,7 @@ __all__ = [
     "load_saved_plan",
     "open_clients",
     "plan_now",
+    "preview_now",
     "read_live",
     "refresh_and_plan",
     "used_workspaces",
@@ -117,6 +118,14 @@ async def plan_now(
             refresh_targets=refresh_targets,
             on_read=on_read,
         )
+
+
+async def preview_now(inputs: Inputs, plan: Plan) -> list[ContentPreview]:
+    """`plan --diff-content`: what each planned export would change, recipe by recipe."""
+    from reconciler.content_preview import preview_content
+
+    async with open_clients(inputs.desired) as clients:
+        return await preview_content(inputs, clients, plan)
 
 
 async def read_live(

@@ -33,6 +33,12 @@ __all__ = ["plan"]
     is_flag=True,
     help="Do not read target folders (quick PR plans on large fleets; no target drift).",
 )
+@click.option(
+    "--diff-content",
+    is_flag=True,
+    help="Also show what changed inside each package, recipe by recipe (costs one export "
+    "per changed manifest; needs the last package in .rlcm/cache).",
+)
 @common_options
 def plan(
     opts: GlobalOptions,
@@ -42,6 +48,7 @@ def plan(
     targets: tuple[str, ...],
     prune: bool,
     no_refresh_targets: bool,
+    diff_content: bool,
 ) -> None:
     """Refresh live state and print the changes apply would make."""
     from reconciler.cli.common import (
@@ -53,7 +60,7 @@ def plan(
         write_text_atomic,
     )
     from reconciler.render.plan_json import dumps_plan
-    from reconciler.workflow import load_inputs, plan_now
+    from reconciler.workflow import load_inputs, plan_now, preview_now
 
     inputs = load_inputs(opts.config, opts.state_path)
     # plan --out takes the lock: the saved plan is only valid for the state it saw
@@ -77,6 +84,11 @@ def plan(
         warn(opts, message)
     stdout = sys.stdout
     render_plan(the_plan, output_format, stdout, color=opts.color)
+    if diff_content and output_format != "json":
+        from reconciler.render.content import render_previews
+
+        previews = run_async(preview_now(inputs, the_plan))
+        render_previews(previews, stdout, markdown=output_format == "markdown")
     if out is not None and output_format == "text" and not opts.quiet:
         click.echo(f"\nSaved the plan to {out}; apply it exactly with `rlcm apply {out}`.")
     if detailed_exitcode and not the_plan.is_empty:
