@@ -81,9 +81,9 @@ def test_pathologically_deep_nesting_is_refused(write: Write, errors_of: Errors)
     assert "nesting deeper than 64 levels" in line
 
 
-def test_files_over_five_megabytes_are_refused(write: Write, errors_of: Errors) -> None:
-    path = write("# " + "x" * (5 * 1024 * 1024) + "\n")
-    assert errors_of(path) == ["config.yaml: file is larger than 5 MB"]
+def test_files_over_two_megabytes_are_refused(write: Write, errors_of: Errors) -> None:
+    path = write("# " + "x" * (2 * 1024 * 1024) + "\n")
+    assert errors_of(path) == ["config.yaml: file is larger than 2 MB"]
 
 
 def test_non_utf8_file_names_the_bad_byte(tmp_path: Path, errors_of: Errors) -> None:
