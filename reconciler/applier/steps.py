@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.applier.packages import Package, PackageBoard, PackageCache
-from reconciler.applier.recorder import Recorder, now_iso
+from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.errors import AuthError, NotFoundError, PackageError, RlcmError
 from reconciler.package import inspect_package
 from reconciler.plan import Change
@@ -74,7 +74,7 @@ class StepContext:
 
 @dataclass
 class _Timer:
-    started_at: str = field(default_factory=now_iso)
+    started_at: str = field(default_factory=now_iso_ms)
     t0: float = field(default_factory=time.monotonic)
 
     def outcome(self, change: Change, status: Any, **extra: Any) -> StepOutcome:
@@ -87,7 +87,7 @@ class _Timer:
             target=change.target,
             wave=change.wave,
             started_at=self.started_at,
-            finished_at=now_iso(),
+            finished_at=now_iso_ms(),
             duration_s=round(time.monotonic() - self.t0, 3),
             **extra,
         )
