@@ -234,7 +234,14 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         raise StepFailed(f"manifest {name} has no live id (its create did not succeed)")
     resume = data.get("resume_package_id")
     if resume is not None:
-        job = await ctx.source.wait_export(owner, int(resume))
+        try:
+            job = await ctx.source.wait_export(owner, int(resume))
+        except NotFoundError:
+            error = f"export {resume} started by an earlier apply is unknown to Workato"
+            ctx.recorder.package_saved(
+                _package_record(change, int(manifest_id), int(resume), status="failed", error=error)
+            )
+            raise StepFailed(f"{error}; the next apply exports again") from None
     else:
         started = await _atomic(_start_export(ctx, change, int(manifest_id)))
         job = await ctx.source.wait_export(owner, started.id)
@@ -351,7 +358,15 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         # An import a killed apply started: poll it, never send it again. When it was
         # of an older package, the new one follows once it is done (one import at a time).
         package_id, digest = recorded.package_id, recorded.package_digest
-        job = await client.wait_import(owner, int(resume))
+        try:
+            job = await client.wait_import(owner, int(resume))
+        except NotFoundError:
+            # Never stuck polling a job Workato forgot: failed, so the next plan re-imports.
+            error = f"import {resume} started by an earlier apply is unknown to Workato"
+            ctx.recorder.import_saved(
+                recorded.model_copy(update={"status": "failed", "error": error})
+            )
+            raise StepFailed(f"{error}; the next apply imports again") from None
         if not data.get("poll_only", True):
             folder = await client.folder_assets(owner, folder_id)
             ctx.recorder.import_saved(

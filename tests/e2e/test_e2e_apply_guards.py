@@ -159,3 +159,25 @@ def test_a_canary_wave_keeps_a_fleet_update_within_the_threshold(tmp_path: Path)
     run = world.apply()
 
     assert run.exit_code == 0, run.stderr
+
+
+def test_an_import_job_workato_forgot_is_not_polled_forever(deployed: World) -> None:
+    from reconciler.state.model import import_key
+    from reconciler.state.store import StateStore
+
+    store = StateStore(deployed.state_path)
+    state = store.read()
+    key = import_key("crm-sync", "E-cust-0001/50001")
+    state.imports[key] = state.imports[key].model_copy(
+        update={"status": "in_progress", "import_id": 999_999}
+    )
+    store.write(state)
+
+    first = deployed.apply()
+
+    assert first.exit_code == 3
+    assert "import 999999 started by an earlier apply is unknown to Workato" in first.stdout
+    again = deployed.apply()
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert count(deployed.log(), "import") == 7  # 6 at first, then the one re-sent
+    assert deployed.rlcm("plan", "--detailed-exitcode").exit_code == 0
