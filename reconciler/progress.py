@@ -158,7 +158,8 @@ class PlainProgress:
     def start(self, total_by_wave: Mapping[str, int]) -> None:
         self.tallies.start(total_by_wave)
         total = sum(total_by_wave.values())
-        self._line(f"apply started: {total} steps in {len(total_by_wave)} waves")
+        waves = len([w for w in total_by_wave if w != SOURCE_ROW])
+        self._line(f"apply started: {total} steps, {waves} wave(s) of imports")
 
     def wave_started(self, wave: str) -> None:
         self._line(f"wave {wave} started ({self.tallies.row(wave).total} steps)")

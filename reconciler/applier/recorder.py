@@ -22,11 +22,17 @@ from reconciler.state.model import (
 )
 from reconciler.state.store import StateStore
 
-__all__ = ["Recorder", "now_iso"]
+__all__ = ["Recorder", "now_iso", "now_iso_ms"]
 
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso_ms() -> str:
+    """With milliseconds: steps of one target start within a second of each other, and
+    reports order a target's steps by start time."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class Recorder:
@@ -43,6 +49,11 @@ class Recorder:
         self.state.pending[name] = PendingManifest(name=name, started_at=now_iso())
         self._write()
 
+    def manifest_unpending(self, name: str) -> None:
+        """A create Workato refused: nothing exists that the next plan should warn about."""
+        if self.state.pending.pop(name, None) is not None:
+            self._write()
+
     def manifest_saved(self, record: ManifestRecord) -> None:
         """A created or updated manifest; clears its pending marker in the same write."""
         self.state.manifests[record.name] = record
@@ -58,13 +69,21 @@ class Recorder:
     # -- packages ------------------------------------------------------------------------
 
     def package_saved(self, record: PackageRecord) -> None:
+        old = self.state.packages.get(record.manifest)
+        if old is not None and old.package_id == record.package_id and old.started_at:
+            # the same job, now finished: it started when it was first recorded
+            record = record.model_copy(update={"started_at": old.started_at})
         self.state.packages[record.manifest] = record
         self._write()
 
     # -- imports -------------------------------------------------------------------------
 
     def import_saved(self, record: ImportRecord) -> None:
-        self.state.imports[import_key(record.manifest, record.target)] = record
+        key = import_key(record.manifest, record.target)
+        old = self.state.imports.get(key)
+        if old is not None and old.import_id == record.import_id and old.started_at:
+            record = record.model_copy(update={"started_at": old.started_at})
+        self.state.imports[key] = record
         self._write()
 
     def import_forgotten(self, manifest: str, target: str) -> None:

@@ -99,7 +99,7 @@ async def run_plan(
     await asyncio.gather(*exports)
     run.progress.close()
     return ApplyReport(
-        steps=list(run.outcomes.values()),
+        steps=[run.outcomes[c.address] for c in plan.changes if c.address in run.outcomes],
         started_at=started,
         finished_at=now_iso(),
         waves=list(plan.waves),

@@ -5,13 +5,17 @@ failed job, an unsafe package) becomes a failed outcome, so the rest of the wave
 
 Resumption: every job id is written to state as soon as Workato answers the POST, with
 status `in_progress`; the next plan turns such a record into "poll, don't start again".
+A start request and that write run as one unit (`_atomic`): an abort (the second
+Ctrl-C) waits for the request in flight and its record, so only a crash (SIGKILL,
+power loss) can fall into the window below.
 
 The one window where a crash can still duplicate something:
 - manifest create: no API lists manifests, so between Workato receiving the create and
   rlcm writing the new id to state, a crash leaves a manifest rlcm does not know. A
   `pending` marker is written *before* the request, so the next plan warns and names
   `rlcm adopt` instead of silently creating a second one. The window is one HTTP round
-  trip plus one state write.
+  trip plus one state write. A create Workato refuses (a 4xx answer) clears the marker:
+  nothing was created.
 - (Exports and imports have the same gap between the POST and the write of the job id.
   A second export only builds an unused package; a second import of the same package
   is idempotent in Workato. Both are harmless, which is why only manifests get a marker.)
@@ -22,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.applier.packages import Package, PackageBoard, PackageCache
-from reconciler.applier.recorder import Recorder, now_iso
-from reconciler.errors import AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
+from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
 from reconciler.package import inspect_package
 from reconciler.plan import Change
 from reconciler.report import RecipeOutcome, StepOutcome
@@ -42,11 +46,12 @@ from reconciler.state.model import (
 
 if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
-    from reconciler.workato.models import Asset, ImportJob, PackageJob
+    from reconciler.workato.models import Asset, ImportJob, ManifestBody, ManifestView, PackageJob
 
 __all__ = ["StepContext", "StepFailed", "run_export", "run_import", "run_manifest"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StepFailed(RlcmError):
@@ -74,7 +79,7 @@ class StepContext:
 
 @dataclass
 class _Timer:
-    started_at: str = field(default_factory=now_iso)
+    started_at: str = field(default_factory=now_iso_ms)
     t0: float = field(default_factory=time.monotonic)
 
     def outcome(self, change: Change, status: Any, **extra: Any) -> StepOutcome:
@@ -87,7 +92,7 @@ class _Timer:
             target=change.target,
             wave=change.wave,
             started_at=self.started_at,
-            finished_at=now_iso(),
+            finished_at=now_iso_ms(),
             duration_s=round(time.monotonic() - self.t0, 3),
             **extra,
         )
@@ -134,11 +139,53 @@ async def _manifest(ctx: StepContext, change: Change, timer: _Timer) -> StepOutc
     body = ManifestBody.model_validate(dict(data["body"]))
     if change.action == "update":
         view = await client.update_manifest(owner, int(data["manifest_id"]), body)
+        ctx.recorder.manifest_saved(_manifest_record(change, view.id, ctx))
     else:  # create, recreate: see the module docstring for the pending marker
-        ctx.recorder.manifest_pending(name)
-        view = await client.create_manifest(owner, body)
-    ctx.recorder.manifest_saved(_manifest_record(change, view.id, ctx))
+        view = await _atomic(_create_manifest(ctx, change, client, body))
     return timer.outcome(change, "succeeded", manifest_id=view.id)
+
+
+async def _create_manifest(
+    ctx: StepContext, change: Change, client: WorkatoClient, body: ManifestBody
+) -> ManifestView:
+    name = change.manifest
+    ctx.recorder.manifest_pending(name)
+    try:
+        view = await client.create_manifest(change.data.get("owner"), body)
+    except ApiError as exc:
+        if _refused(exc):  # Workato answered "no": nothing was created
+            ctx.recorder.manifest_unpending(name)
+        raise
+    ctx.recorder.manifest_saved(_manifest_record(change, view.id, ctx))
+    return view
+
+
+async def _atomic(work: Coroutine[Any, Any, T]) -> T:
+    """Run a start request and the state write of its id to the end, even when the apply
+    is aborted meanwhile (a second Ctrl-C): what Workato started is always recorded, so
+    only a SIGKILL can open the window described in the module docstring. The abort
+    waits for at most this one request."""
+    task = asyncio.ensure_future(work)
+    aborted = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            aborted = True
+    if aborted:
+        raise asyncio.CancelledError
+    return task.result()
+
+
+def _refused(exc: ApiError) -> bool:
+    """A 4xx answer other than timeout or rate limit: the request was not carried out.
+
+    Anything else (5xx, a dropped connection, a timeout) may have created the manifest,
+    so the pending marker stays and the next plan warns.
+    """
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429)
 
 
 def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> ManifestRecord:
@@ -187,10 +234,16 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         raise StepFailed(f"manifest {name} has no live id (its create did not succeed)")
     resume = data.get("resume_package_id")
     if resume is not None:
-        job = await ctx.source.wait_export(owner, int(resume))
+        try:
+            job = await ctx.source.wait_export(owner, int(resume))
+        except NotFoundError:
+            error = f"export {resume} started by an earlier apply is unknown to Workato"
+            ctx.recorder.package_saved(
+                _package_record(change, int(manifest_id), int(resume), status="failed", error=error)
+            )
+            raise StepFailed(f"{error}; the next apply exports again") from None
     else:
-        started = await ctx.source.start_export(owner, int(manifest_id))
-        ctx.recorder.package_saved(_package_record(change, int(manifest_id), started.id))
+        started = await _atomic(_start_export(ctx, change, int(manifest_id)))
         job = await ctx.source.wait_export(owner, started.id)
     if job.status != "completed":
         error = job.error or f"export ended with status {job.status}"
@@ -218,6 +271,12 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     )
     ctx.board.publish(name, package)
     return timer.outcome(change, "succeeded", package_id=job.id, manifest_id=int(manifest_id))
+
+
+async def _start_export(ctx: StepContext, change: Change, manifest_id: int) -> PackageJob:
+    started = await ctx.source.start_export(ctx.source_owner, manifest_id)
+    ctx.recorder.package_saved(_package_record(change, manifest_id, started.id))
+    return started
 
 
 def _package_record(
@@ -307,7 +366,15 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         # An import a killed apply started: poll it, never send it again. When it was
         # of an older package, the new one follows once it is done (one import at a time).
         package_id, digest = recorded.package_id, recorded.package_digest
-        job = await client.wait_import(owner, int(resume))
+        try:
+            job = await client.wait_import(owner, int(resume))
+        except NotFoundError:
+            # Never stuck polling a job Workato forgot: failed, so the next plan re-imports.
+            error = f"import {resume} started by an earlier apply is unknown to Workato"
+            ctx.recorder.import_saved(
+                recorded.model_copy(update={"status": "failed", "error": error})
+            )
+            raise StepFailed(f"{error}; the next apply imports again") from None
         if not data.get("poll_only", True):
             folder = await client.folder_assets(owner, folder_id)
             ctx.recorder.import_saved(
@@ -326,17 +393,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     if job is None:
         package = await package_for(ctx, change)
         package_id, digest = package.id, package.digest
-        started = await client.start_import(
-            owner,
-            folder_id,
-            package.data,
-            restart_recipes=bool(data.get("restart_recipes")),
-            include_tags=bool(data.get("include_tags")),
-            folder_id_for_home_assets=data.get("folder_id_for_home_assets"),
-        )
-        ctx.recorder.import_saved(
-            _import_record(change, started.id, package_id, digest, "in_progress")
-        )
+        started = await _atomic(_start_import(ctx, change, client, package))
         job = await client.wait_import(owner, started.id)
     folder = await client.folder_assets(owner, folder_id)
     recipes = _recipes(job, folder)
@@ -358,6 +415,24 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     return timer.outcome(
         change, "succeeded", import_id=job.id, package_id=package_id, recipes=outcome_recipes
     )
+
+
+async def _start_import(
+    ctx: StepContext, change: Change, client: WorkatoClient, package: Package
+) -> ImportJob:
+    data = change.data
+    started = await client.start_import(
+        data.get("customer"),
+        int(data["folder_id"]),
+        package.data,
+        restart_recipes=bool(data.get("restart_recipes")),
+        include_tags=bool(data.get("include_tags")),
+        folder_id_for_home_assets=data.get("folder_id_for_home_assets"),
+    )
+    ctx.recorder.import_saved(
+        _import_record(change, started.id, package.id, package.digest, "in_progress")
+    )
+    return started
 
 
 def _recipes(job: ImportJob, folder: list[Asset]) -> list[RecipeResult]:

@@ -68,11 +68,25 @@ def apply(
         inputs.state = inputs.store.read()  # what the lock now protects
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
-        report = run_async(session.run(auto_approve=auto_approve, force=force))
+        try:
+            report = run_async(session.run(auto_approve=auto_approve, force=force))
+        except asyncio.CancelledError:  # the second Ctrl-C
+            raise _aborted() from None
     if report is None:
         return
     _emit(opts, report, output_format, reports)
     raise SystemExit(report.exit_code)
+
+
+def _aborted() -> Exception:
+    from reconciler.errors import RlcmError
+
+    error = RlcmError(
+        "apply aborted by a second Ctrl-C: every job already started is recorded in state; "
+        "run `rlcm apply` again to poll them and finish"
+    )
+    error.exit_code = 130  # as a shell reports an interrupted command
+    return error
 
 
 class _Session:

@@ -153,7 +153,11 @@ class Simulator:
     def fail_next_import(
         self, owner: Owner, folder_id: int, results: Sequence[str] | Mapping[str, str]
     ) -> None:
-        """The next import into `folder_id` gives these recipe results (in order, or by name)."""
+        """The next import into `folder_id` gives these recipe results (in order, or by name).
+
+        It waits for an import that has recipes (named ones, for a mapping): a package of
+        connections imported first does not use it up.
+        """
         values = list(results.values()) if isinstance(results, Mapping) else list(results)
         unknown = [v for v in values if v not in SUCCESS_RESULTS + FAILURE_RESULTS]
         if unknown:
@@ -308,6 +312,21 @@ class Simulator:
         with self.engine.store.locked():
             found = self._load(owner)["jobs"].get(str(package_id))
             return copy.deepcopy(found) if found is not None else None
+
+    def jobs(self, kind: str | None = None) -> list[Json]:
+        """Every export or import job of every workspace, oldest first.
+
+        Each carries `workspace`, `created` and (once done) `finished` wall-clock times, so
+        a test can tell how many jobs were in flight at once.
+        """
+        with self.engine.store.locked():
+            found = [
+                {**copy.deepcopy(job), "workspace": key}
+                for key in self.engine.store.workspace_keys()
+                for job in (self.engine.store.workspace(key) or {"jobs": {}})["jobs"].values()
+                if kind is None or job["kind"] == kind
+            ]
+        return sorted(found, key=lambda job: (job["created"], job["id"]))
 
     def package_zip(self, package_id: int) -> bytes | None:
         return self.engine.store.package(package_id)

@@ -132,17 +132,18 @@ class QuotaLimiters:
         return limiter
 
 
-_REGISTRY: dict[tuple[str, str], QuotaLimiters] = {}
+_REGISTRY: dict[tuple[str, str, RateLimits], QuotaLimiters] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
 def shared_limiters(base_url: str, identity: str, rates: RateLimits) -> QuotaLimiters:
     """The process-wide limiters of one workspace (base URL + credential identity).
 
-    `identity` is a digest of the credentials, never the token. The first client of a
-    workspace fixes its rates; later clients share them.
+    `identity` is a digest of the credentials, never the token. Clients configured with
+    other rates get their own limiters: a process that runs several configs one after
+    another (tests, the demo) must not inherit the first config's quotas.
     """
-    key = (base_url.rstrip("/").lower(), identity)
+    key = (base_url.rstrip("/").lower(), identity, rates)
     with _REGISTRY_LOCK:
         limiters = _REGISTRY.get(key)
         if limiters is None:

@@ -1,0 +1,183 @@
+"""What `rlcm apply` refuses, and saved plans: stale ones refused, fresh ones applied exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from apply_fixtures import World, count
+
+from reconciler.render.plan_json import load_plan
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> World:
+    """Two generic customers with everything imported once."""
+    world = World(tmp_path / "world", customers=2)
+    world.generic_fleet(2)
+    assert world.apply().exit_code == 0
+    return world
+
+
+def test_without_a_terminal_apply_needs_auto_approve(tmp_path: Path) -> None:
+    world = World(tmp_path)
+
+    run = world.rlcm("apply")
+
+    assert run.exit_code == 1
+    assert "--auto-approve" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert count(world.log(), "manifest_create") == 0
+    state = json.loads(world.state_path.read_text()) if world.state_path.exists() else {}
+    assert not state.get("manifests")
+
+
+def test_a_second_plan_after_a_clean_apply_has_no_changes(deployed: World) -> None:
+    run = deployed.rlcm("plan", "--detailed-exitcode")
+
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert deployed.rlcm("apply", "--auto-approve").stdout.startswith("No changes")
+
+
+def test_after_the_demo_apply_only_the_failed_import_is_planned_again(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    assert world.apply().exit_code == 3
+
+    run = world.rlcm("plan", "--detailed-exitcode", "--format", "json")
+
+    assert run.exit_code == 2
+    changes = [c["address"] for c in json.loads(run.stdout)["changes"]]
+    assert changes == ["import.crm-sync@E-umbrella/2401"]
+
+
+def test_a_fresh_saved_plan_is_applied_exactly(deployed: World, tmp_path: Path) -> None:
+    deployed.sim.bump_recipe_version("E-template", "Sync contacts")
+    saved = tmp_path / "p.json"
+    assert deployed.rlcm("plan", "--out", saved).exit_code == 0
+    planned = [c.address for c in load_plan(saved.read_text()).changes]
+    deployed.sim.clear_request_log()
+
+    run = deployed.rlcm("apply", saved, "--report", tmp_path / "r.json")
+
+    assert run.exit_code == 0, run.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert sorted(s["address"] for s in report["steps"]) == sorted(planned)
+    assert planned == [
+        "export.crm-sync",
+        "import.crm-sync@E-cust-0001/50001",
+        "import.crm-sync@E-cust-0002/50002",
+    ]
+    log = deployed.log()
+    assert (count(log, "export"), count(log, "import")) == (1, 2)
+    assert deployed.rlcm("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_is_refused_once_state_moved(deployed: World, tmp_path: Path) -> None:
+    deployed.sim.bump_recipe_version("E-template", "Sync contacts")
+    saved = tmp_path / "p.json"
+    assert deployed.rlcm("plan", "--out", saved).exit_code == 0
+    assert deployed.apply().exit_code == 0  # someone applied in between
+    deployed.sim.clear_request_log()
+
+    run = deployed.rlcm("apply", saved)
+
+    assert run.exit_code == 1
+    assert "saved plan is stale: state moved from serial" in run.stderr
+    assert count(deployed.log(), "import") == count(deployed.log(), "export") == 0
+
+
+def test_a_saved_plan_is_refused_after_a_ui_edit(deployed: World, tmp_path: Path) -> None:
+    deployed.sim.bump_recipe_version("E-template", "Sync contacts")
+    saved = tmp_path / "p.json"
+    assert deployed.rlcm("plan", "--out", saved).exit_code == 0
+    deployed.sim.change_asset("E-cust-0002", "Sync accounts", folder_id=None)
+
+    run = deployed.rlcm("apply", saved)
+
+    assert run.exit_code == 1
+    assert "saved plan is stale: live Workato changed" in run.stderr
+    assert count(deployed.log(), "export") == 3  # only the first apply's
+
+
+def test_pruning_a_manifest_needs_force(deployed: World) -> None:
+    manifest_id = json.loads(deployed.state_path.read_text())["manifests"]["billing-alerts"]["id"]
+    text = (deployed.config / "manifests.yaml").read_text()
+    deployed.write(
+        "manifests.yaml", text[: text.index("---\nkind: Manifest\nname: billing-alerts")]
+    )
+    fleet = (deployed.config / "fleet.yaml").read_text()
+    deployed.write("fleet.yaml", fleet.replace(", billing-alerts]", "]"))
+
+    refused = deployed.apply("--prune")
+
+    assert refused.exit_code == 1
+    assert "deletes 1 manifest(s): manifest.billing-alerts" in refused.stderr
+    assert "--force" in refused.stderr
+    assert count(deployed.log(), "manifest_delete", "DELETE") == 0
+
+    forced = deployed.apply("--prune", "--force")
+
+    assert forced.exit_code == 0, forced.stderr
+    assert count(deployed.log(), "manifest_delete", "DELETE") == 1
+    gone = deployed.sim.manifest("E-template", manifest_id)
+    assert gone is None or gone["status"] == "archived"
+    assert "billing-alerts" not in json.loads(deployed.state_path.read_text())["manifests"]
+
+
+def test_re_importing_the_whole_fleet_at_once_needs_force(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=12)
+    world.generic_fleet(12)  # one wave, no canary
+    assert world.apply().exit_code == 0
+    world.sim.bump_recipe_version("E-template", "Sync contacts")
+
+    refused = world.apply()
+
+    assert refused.exit_code == 1
+    assert "re-imports into 12 of 12 deployed targets" in refused.stderr
+    assert count(world.log(), "import") == 36  # the first apply's only
+
+    forced = world.apply("--force")
+
+    assert forced.exit_code == 0, forced.stderr
+    assert "Warning: applying with --force" in forced.stderr
+    assert count(world.log(), "import") == 48
+
+
+def test_a_canary_wave_keeps_a_fleet_update_within_the_threshold(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=12)
+    world.generic_fleet(12)
+    assert world.apply().exit_code == 0
+    # E-cust-0001 becomes a canary of its own; the other eleven follow in wave main
+    fleet = (world.config / "fleet.yaml").read_text()
+    fleet = fleet.replace("restart_recipes: true\n", "restart_recipes: true\nwave: main\n")
+    fleet = fleet.replace("folder_id: 50001}", "folder_id: 50001, wave: canary}")
+    world.write("fleet.yaml", fleet)
+    world.write("rollout.yaml", "kind: Rollout\nwaves: [canary, main]\n")
+    world.sim.bump_recipe_version("E-template", "Sync contacts")
+
+    run = world.apply()
+
+    assert run.exit_code == 0, run.stderr
+
+
+def test_an_import_job_workato_forgot_is_not_polled_forever(deployed: World) -> None:
+    from reconciler.state.model import import_key
+    from reconciler.state.store import StateStore
+
+    store = StateStore(deployed.state_path)
+    state = store.read()
+    key = import_key("crm-sync", "E-cust-0001/50001")
+    state.imports[key] = state.imports[key].model_copy(
+        update={"status": "in_progress", "import_id": 999_999}
+    )
+    store.write(state)
+
+    first = deployed.apply()
+
+    assert first.exit_code == 3
+    assert "import 999999 started by an earlier apply is unknown to Workato" in first.stdout
+    again = deployed.apply()
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert count(deployed.log(), "import") == 7  # 6 at first, then the one re-sent
+    assert deployed.rlcm("plan", "--detailed-exitcode").exit_code == 0
