@@ -7,6 +7,8 @@
   another in dependency order (`depends_on` first): one folder never receives two
   imports at once, and a dependent import is skipped, with the reason, when one it
   depends on failed. At most `max_parallel` imports are in flight across all targets.
+  After a target's last import its folder is read once, outside the import slots, as
+  the drift baseline of all its imports (`record_baseline`).
 - When the targets that failed reach `halt_after_failures`, later waves are skipped.
 - `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
   flight finish their poll and are recorded.
@@ -19,7 +21,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.applier.recorder import now_iso
-from reconciler.applier.steps import StepContext, run_export, run_import, run_manifest
+from reconciler.applier.steps import (
+    StepContext,
+    record_baseline,
+    run_export,
+    run_import,
+    run_manifest,
+)
 from reconciler.plan import Change, Plan
 from reconciler.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
@@ -166,6 +174,9 @@ async def _chain(run: _Run, chain: Sequence[Change], limit: asyncio.Semaphore) -
             continue
         async with limit:
             await _step(run, change, run_import)
+    # outside the import slot: the read waits for the "other" quota, not for an import
+    for outcome in await record_baseline(run.ctx, chain, run.outcomes):
+        run.outcomes[outcome.address] = outcome
 
 
 async def _export_settled(run: _Run, change: Change) -> None:
