@@ -101,10 +101,13 @@ async def run_plan(
     started = now_iso()
     by_kind = {kind: [c for c in plan.changes if c.kind == kind] for kind in KINDS}
     run.progress.start(_totals(plan))
-    await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
-    exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
-    await _imports(run, by_kind["import"])
-    await asyncio.gather(*exports)
+    try:
+        await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
+        exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
+        await _imports(run, by_kind["import"])
+        await asyncio.gather(*exports)
+    finally:
+        ctx.recorder.flush()  # records batched for a group write (recorder.py)
     run.progress.close()
     return ApplyReport(
         steps=list(run.outcomes.values()),

@@ -399,13 +399,13 @@ async def record_baseline(
     names = {a.id: a.name for a in folder if a.type == "recipe"}
     after = _import_record(done[0][0], 0, 0, "", "completed", folder=folder).folder_after
     named: list[StepOutcome] = []
+    records: list[ImportRecord] = []
     for _, outcome, record in done:
         recipes = [r.model_copy(update={"name": names.get(r.id)}) for r in record.recipe_results]
-        ctx.recorder.import_saved(
-            record.model_copy(update={"folder_after": after, "recipe_results": recipes})
-        )
+        records.append(record.model_copy(update={"folder_after": after, "recipe_results": recipes}))
         outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
         named.append(dataclasses.replace(outcome, recipes=outcome_recipes))
+    ctx.recorder.import_saved(*records)
     return named
 
 
