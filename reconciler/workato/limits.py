@@ -42,6 +42,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # Requests leave us a little before Workato counts them; widening our window by this
 # much keeps uneven network latency from squeezing one extra call into its window.
 WINDOW_MARGIN = 1.0
+MIN_MARGIN = 0.1  # seconds, for a time-scaled simulator's short windows
 
 
 def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
@@ -89,7 +90,9 @@ class SlidingWindowLimiter:
         time_scale: float = 1.0,
     ) -> SlidingWindowLimiter:
         limit, window = window_for_rate(rate, 60.0 / time_scale)
-        return cls(limit, window, clock=clock, sleep=sleep, margin=WINDOW_MARGIN / time_scale)
+        # the margin covers network jitter, which a time scale does not shrink much
+        margin = max(WINDOW_MARGIN / time_scale, MIN_MARGIN)
+        return cls(limit, window, clock=clock, sleep=sleep, margin=margin)
 
     def reserve(self) -> float:
         """Claim the earliest start time that keeps the window within the limit."""
