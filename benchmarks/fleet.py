@@ -72,7 +72,7 @@ def baseline_case(targets: int, world: World, work: Path) -> dict[str, Any]:
     with served(root / "sim", world) as url:
         cfg = str(write_config(root / "config", url, targets, world))
         argv = [sys.executable, "-m", "benchmarks.baseline", cfg]
-        step = _expect(run(argv, Path.cwd(), sim), (0,))
+        step = _expect(run(argv, Path.cwd(), sim, out_dir=root), (0,))
     said = json.loads(step.output.strip().splitlines()[-1])
     if said["failed"]:
         raise RuntimeError(f"baseline: {said['failed']} imports failed")

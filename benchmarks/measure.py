@@ -44,10 +44,12 @@ class Run:
         }
 
 
-def run(argv: list[str], cwd: Path, sim: Simulator | None = None) -> Run:
+def run(
+    argv: list[str], cwd: Path, sim: Simulator | None = None, out_dir: Path | None = None
+) -> Run:
     if sim is not None:
         sim.clear_request_log()
-    out = cwd / ".bench-out.txt"
+    out = (out_dir or cwd) / ".bench-out.txt"
     with out.open("w") as sink:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, env=env())
