@@ -25,7 +25,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n auto -q
 
+# The fleet benchmark (README "Performance"): a few minutes; installs the `bench` extra.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -7,6 +7,8 @@
   another in dependency order (`depends_on` first): one folder never receives two
   imports at once, and a dependent import is skipped, with the reason, when one it
   depends on failed. At most `max_parallel` imports are in flight across all targets.
+  After a target's last import its folder is read once, outside the import slots, as
+  the drift baseline of all its imports (`record_baseline`).
 - When the targets that failed reach `halt_after_failures`, later waves are skipped.
 - `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
   flight finish their poll and are recorded.
@@ -19,7 +21,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.applier.recorder import now_iso
-from reconciler.applier.steps import StepContext, run_export, run_import, run_manifest
+from reconciler.applier.steps import (
+    StepContext,
+    record_baseline,
+    run_export,
+    run_import,
+    run_manifest,
+)
 from reconciler.plan import Change, Plan
 from reconciler.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
@@ -93,10 +101,13 @@ async def run_plan(
     started = now_iso()
     by_kind = {kind: [c for c in plan.changes if c.kind == kind] for kind in KINDS}
     run.progress.start(_totals(plan))
-    await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
-    exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
-    await _imports(run, by_kind["import"])
-    await asyncio.gather(*exports)
+    try:
+        await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
+        exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
+        await _imports(run, by_kind["import"])
+        await asyncio.gather(*exports)
+    finally:
+        ctx.recorder.flush()  # records batched for a group write (recorder.py)
     run.progress.close()
     return ApplyReport(
         steps=[run.outcomes[c.address] for c in plan.changes if c.address in run.outcomes],
@@ -121,15 +132,17 @@ def _totals(plan: Plan) -> dict[str, int]:
 
 
 async def _step(run: _Run, change: Change, runner: StepRunner) -> StepOutcome:
-    why = run.blocked_by(change)
-    if why is not None:
-        if change.kind == "export":
-            run.ctx.board.fail(change.manifest, RuntimeError(why))
-        return run.skip(change, f"skipped: {why}")
+    # Stopping comes first: whatever had not started when the apply was interrupted is
+    # "interrupted", even if a step it depends on failed; the re-run decides about it.
     if run.ctx.stop.is_set():
         if change.kind == "export":
             run.ctx.board.fail(change.manifest, RuntimeError("interrupted"))
         return run.skip(change, run.stop_reason(), "interrupted")
+    why = run.blocked_by(change)
+    if why is not None:
+        if change.kind == "export":
+            run.ctx.board.fail(change.manifest, RuntimeError(why))
+        return run.skip(change, f"depends on {why}")
     run.progress.step_started(change.address, change.wave if change.kind == "import" else None)
     return run.finish(await runner(run.ctx, change))
 
@@ -140,7 +153,7 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
         in_wave = [c for c in changes if c.wave == wave]
         if run.halted_after is not None:
             for change in in_wave:
-                run.skip(change, f"skipped: {run.halt_reason}")
+                run.skip(change, str(run.halt_reason))
             continue
         run.progress.wave_started(wave)
         chains: dict[str, list[Change]] = {}
@@ -166,6 +179,9 @@ async def _chain(run: _Run, chain: Sequence[Change], limit: asyncio.Semaphore) -
             continue
         async with limit:
             await _step(run, change, run_import)
+    # outside the import slot: the read waits for the "other" quota, not for an import
+    for outcome in await record_baseline(run.ctx, chain, run.outcomes):
+        run.outcomes[outcome.address] = outcome
 
 
 async def _export_settled(run: _Run, change: Change) -> None:

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
     from reconciler.workflow import Inputs
 
-__all__ = ["apply_plan"]
+__all__ = ["BATCH_WINDOW", "apply_plan"]
+
+# seconds of finished imports that share one state write (recorder.py: group commit)
+BATCH_WINDOW = 0.2
 
 
 async def apply_plan(
@@ -35,7 +38,7 @@ async def apply_plan(
     desired = inputs.desired
     ctx = StepContext(
         clients=clients,
-        recorder=Recorder(inputs.store, inputs.state),
+        recorder=Recorder(inputs.store, inputs.state, batch_window=BATCH_WINDOW),
         cache=PackageCache(inputs.cache_dir),
         source_workspace=desired.source.workspace,
         source_owner=desired.source.managed_user,

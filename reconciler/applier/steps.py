@@ -24,9 +24,10 @@ The one window where a crash can still duplicate something:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,7 +36,7 @@ from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
 from reconciler.package import inspect_package
 from reconciler.plan import Change
-from reconciler.report import RecipeOutcome, StepOutcome
+from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
 from reconciler.state.model import (
     AssetStamp,
     ImportRecord,
@@ -48,7 +49,14 @@ if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
     from reconciler.workato.models import Asset, ImportJob, ManifestBody, ManifestView, PackageJob
 
-__all__ = ["StepContext", "StepFailed", "run_export", "run_import", "run_manifest"]
+__all__ = [
+    "StepContext",
+    "StepFailed",
+    "record_baseline",
+    "run_export",
+    "run_import",
+    "run_manifest",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -395,11 +403,17 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         package_id, digest = package.id, package.digest
         started = await _atomic(_start_import(ctx, change, client, package))
         job = await client.wait_import(owner, started.id)
-    folder = await client.folder_assets(owner, folder_id)
-    recipes = _recipes(job, folder)
     status = "completed" if job.status == "completed" else "failed"
+    # A clean import's folder read (recipe names, drift baseline) waits for the end of the
+    # target's chain: `record_baseline` reads the folder once for all of them. A failure
+    # is read now, so that its report names the failing recipes at once.
+    clean = status == "completed" and all(
+        r.import_result in SUCCESS_RESULTS for r in job.recipe_status
+    )
+    after = None if clean else await client.folder_assets(owner, folder_id)
+    recipes = _recipes(job, after or [])
     ctx.recorder.import_saved(
-        _import_record(change, job.id, package_id, digest, status, job, recipes, folder)
+        _import_record(change, job.id, package_id, digest, status, job, recipes, after)
     )
     outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
     if status != "completed":
@@ -433,6 +447,49 @@ async def _start_import(
         _import_record(change, started.id, package.id, package.digest, "in_progress")
     )
     return started
+
+
+async def record_baseline(
+    ctx: StepContext, chain: Sequence[Change], outcomes: Mapping[str, StepOutcome]
+) -> list[StepOutcome]:
+    """After one target's chain of imports, read its folder once and record it as the drift
+    baseline (and recipe names) of every import of the chain that completed without one.
+
+    Imports into one folder run one after another, so the folder after the last one is
+    the baseline of the earlier ones too (a later package may even update a shared asset).
+    One read per target instead of one per import: the "other" quota (60/min) is the
+    scarce one at fleet scale. Returns the outcomes whose recipe names were filled in.
+    """
+    done = [
+        (change, outcome, record)
+        for change in chain
+        if (outcome := outcomes.get(change.address)) is not None
+        and outcome.status == "succeeded"
+        and (record := ctx.recorder.state.last_import(change.manifest, str(change.target)))
+        and record.status == "completed"
+        and record.folder_after is None
+        and record.import_id == outcome.import_id
+    ]
+    if not done:
+        return []
+    data = done[0][0].data
+    client = ctx.clients[data["workspace"]]
+    try:
+        folder = await client.folder_assets(data.get("customer"), int(data["folder_id"]))
+    except RlcmError as exc:  # the imports succeeded: only their baseline is missing
+        log.warning("baseline: folder read failed target=%s error=%s", done[0][0].target, exc)
+        return []
+    names = {a.id: a.name for a in folder if a.type == "recipe"}
+    after = _import_record(done[0][0], 0, 0, "", "completed", folder=folder).folder_after
+    named: list[StepOutcome] = []
+    records: list[ImportRecord] = []
+    for _, outcome, record in done:
+        recipes = [r.model_copy(update={"name": names.get(r.id)}) for r in record.recipe_results]
+        records.append(record.model_copy(update={"folder_after": after, "recipe_results": recipes}))
+        outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
+        named.append(dataclasses.replace(outcome, recipes=outcome_recipes))
+    ctx.recorder.import_saved(*records)
+    return named
 
 
 def _recipes(job: ImportJob, folder: list[Asset]) -> list[RecipeResult]:

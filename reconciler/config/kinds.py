@@ -134,6 +134,13 @@ class RateLimitsModel(ConfigModel):
         None,
         description="Developer-API imports, requests per minute (default 8.33, i.e. 500/hour).",
     )
+    time_scale: PositiveNumber | None = Field(
+        None,
+        description=(
+            "Divide every quota window by this (default 1). Only for a simulator served with "
+            "`rlcm sim serve --time-scale N`, whose minute lasts 60/N seconds."
+        ),
+    )
 
 
 class PollModel(ConfigModel):

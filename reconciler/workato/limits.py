@@ -42,19 +42,21 @@ Sleep = Callable[[float], Awaitable[None]]
 # Requests leave us a little before Workato counts them; widening our window by this
 # much keeps uneven network latency from squeezing one extra call into its window.
 WINDOW_MARGIN = 1.0
+MIN_MARGIN = 0.1  # seconds, for a time-scaled simulator's short windows
 
 
-def window_for_rate(per_minute: float) -> tuple[int, float]:
+def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
     """(limit, window seconds) for a rate in requests per minute.
 
     A whole number per minute is a one-minute window. A fractional rate (the developer
     API's 500/hour is 8.33/minute) is counted over an hour, as Workato counts it.
+    `minute` is how long a minute lasts: 60 s, or less against a time-scaled simulator.
     """
-    if per_minute <= 0:
+    if per_minute <= 0 or minute <= 0:
         raise ValueError("a rate limit must be positive")
     if float(per_minute).is_integer():
-        return int(per_minute), 60.0
-    return max(1, math.floor(per_minute * 60 + 1e-6)), 3600.0
+        return int(per_minute), minute
+    return max(1, math.floor(per_minute * 60 + 1e-6)), minute * 60
 
 
 class SlidingWindowLimiter:
@@ -80,10 +82,17 @@ class SlidingWindowLimiter:
 
     @classmethod
     def per_minute(
-        cls, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+        cls,
+        rate: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        time_scale: float = 1.0,
     ) -> SlidingWindowLimiter:
-        limit, window = window_for_rate(rate)
-        return cls(limit, window, clock=clock, sleep=sleep)
+        limit, window = window_for_rate(rate, 60.0 / time_scale)
+        # the margin covers network jitter, which a time scale does not shrink much
+        margin = max(WINDOW_MARGIN / time_scale, MIN_MARGIN)
+        return cls(limit, window, clock=clock, sleep=sleep, margin=margin)
 
     def reserve(self) -> float:
         """Claim the earliest start time that keeps the window within the limit."""
@@ -118,7 +127,9 @@ class QuotaLimiters:
         cls, rates: RateLimits, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
     ) -> QuotaLimiters:
         def make(rate: float) -> SlidingWindowLimiter:
-            return SlidingWindowLimiter.per_minute(rate, clock=clock, sleep=sleep)
+            return SlidingWindowLimiter.per_minute(
+                rate, clock=clock, sleep=sleep, time_scale=rates.time_scale
+            )
 
         return cls(
             imports=make(rates.imports),

@@ -1,0 +1,1 @@
+"""The fleet benchmark: `make bench` (python -m benchmarks). See README.md, "Performance"."""

@@ -1,0 +1,76 @@
+"""The lower bound of a run, from the quotas, the job durations, max_parallel and the chain.
+
+A quota of q calls per sliding window W lets the first q calls go at once; n calls then
+need at least (ceil(n / q) - 1) * W between the first and the last:
+
+    window_bound(n, q) = (ceil(n / q) - 1) * W            (0 when n <= q)
+
+Apply of M manifests to N targets (d = job duration, L = latency of one answer):
+
+    T_src   = d + 4L          read source folders, create manifests, export, poll it done,
+                              download the package
+    T_imp   = d + L           one import: POST, job runs d, one status poll answers
+    B_slots = max(ceil(N*M / P), M) * T_imp     P = max_parallel; a target's M imports
+                                                 run one after another (depends_on)
+    B_imp   = window_bound(N*M, 1000)            imports quota
+    B_stat  = window_bound(N*M, 1000)            >= one status poll per import
+    O       = S + 3M + N      "other" calls: S source folder reads, per manifest create,
+                              export, export status; one target folder read per target
+                              (the drift baseline, after its last import)
+    LB      = max(T_src + max(B_slots, B_imp, B_stat) + L,  window_bound(O, 60) + L)
+
+The package download goes to the storage host (no quota) and is taken as instantaneous.
+A plan reads S source folders, V manifest views (by id in state) and, with target
+refresh, N target folders: LB = window_bound(S + V + N, 60) + L.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from benchmarks.world import World
+
+
+def window_bound(calls: int, quota: int, window: float) -> float:
+    return max(0, math.ceil(calls / quota) - 1) * window
+
+
+@dataclass(frozen=True)
+class Bound:
+    seconds: float  # simulated (real Workato) seconds
+    binding: str  # which term decides it
+    other_calls: int
+
+    def as_dict(self, world: World) -> dict[str, float | str | int]:
+        return {
+            "real_equivalent_s": round(self.seconds, 2),
+            "scaled_s": round(world.real(self.seconds), 3),
+            "binding": self.binding,
+            "other_calls": self.other_calls,
+        }
+
+
+def apply_bound(targets: int, world: World) -> Bound:
+    n, m, d, lat, w = targets, world.manifests, world.job_duration, world.latency, world.window
+    t_src = d + 4 * lat
+    t_imp = d + lat
+    imports = n * m
+    terms = {
+        "max_parallel and job duration": max(math.ceil(imports / world.max_parallel), m) * t_imp,
+        "imports quota": window_bound(imports, world.quota_imports, w),
+        "import status quota": window_bound(imports, world.quota_import_status, w),
+    }
+    binding = max(terms, key=lambda k: terms[k])
+    pipeline = t_src + terms[binding] + lat
+    other = world.source_folders + 3 * m + n
+    quota = window_bound(other, world.quota_other, w) + lat
+    if quota > pipeline:
+        return Bound(quota, '"other" quota (60/min)', other)
+    return Bound(pipeline, binding, other)
+
+
+def plan_bound(targets: int, world: World, *, views: int, refresh_targets: bool) -> Bound:
+    other = world.source_folders + views + (targets if refresh_targets else 0)
+    seconds = window_bound(other, world.quota_other, world.window) + world.latency
+    return Bound(seconds, '"other" quota (60/min)' if other > 60 else "latency", other)

@@ -1,0 +1,137 @@
+"""The benchmark world: Workato's quotas, job durations and latency, scaled by one factor.
+
+Every duration below is in *simulated* (real Workato) seconds. The simulator divides them
+by `time_scale`; so does rlcm's limiter (`rate_limits.time_scale`) and the poll settings
+written into the config, so a scaled run is the real run played F times faster.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.simulator import Simulator
+
+MANIFESTS_YAML = Path(__file__).resolve().parent.parent / "examples/manifests/manifests.yaml"
+TOKEN_ENV = {"WORKATO_API_TOKEN": "demo-token"}
+
+
+@dataclass(frozen=True)
+class World:
+    time_scale: float = 20.0  # F: a simulated minute lasts 60/F real seconds
+    job_duration: float = 5.0  # s, every export and import job (Workato: seconds to a minute)
+    latency: float = 0.25  # s added to every answer
+    quota_imports: int = 1000  # per minute, as Workato publishes them
+    quota_import_status: int = 1000
+    quota_other: int = 60
+    window: float = 60.0  # s, the quota window
+    max_parallel: int = 32
+    poll_interval: float = 2.0  # rlcm's defaults
+    poll_max_interval: float = 15.0
+    manifests: int = 3
+    source_folders: int = 3  # distinct source folders read to resolve assets (110, 112, 114)
+
+    def real(self, simulated: float) -> float:
+        return simulated / self.time_scale
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_config(directory: Path, base_url: str, customers: int, world: World) -> Path:
+    """A config dir: the demo's manifests, a Fleet of E-cust-0001.. and one wave."""
+    directory.mkdir(parents=True, exist_ok=True)
+    f = world.time_scale
+    (directory / "workspace.yaml").write_text(
+        "kind: Workspace\nname: partner\napi:\n"
+        f"  base_url: {base_url}\n  auth: bearer\n  token_env: WORKATO_API_TOKEN\n"
+        f"  rate_limits: {{time_scale: {f:g}}}\n"
+        f"  poll: {{interval: {world.poll_interval / f:.6g}, "
+        f"max_interval: {world.poll_max_interval / f:.6g}}}\n"
+        "---\nkind: Source\nworkspace: partner\nmanaged_user: E-template\n"
+    )
+    (directory / "manifests.yaml").write_text(MANIFESTS_YAML.read_text())
+    lines = [
+        "kind: Fleet",
+        "name: bench",
+        "workspace: partner",
+        "manifests: [shared-connections, crm-sync, billing-alerts]",
+        "restart_recipes: true",
+        "wave: main",
+        "customers:",
+    ]
+    lines += [
+        f"  - {{customer: E-cust-{i:04d}, folder_id: {50_000 + i}}}"
+        for i in range(1, customers + 1)
+    ]
+    (directory / "fleet.yaml").write_text("\n".join(lines) + "\n")
+    (directory / "rollout.yaml").write_text(
+        f"kind: Rollout\nwaves: [main]\nmax_parallel: {world.max_parallel}\n"
+        f"halt_after_failures: {customers + 1}\n"
+    )
+    return directory
+
+
+def seed(directory: Path, customers: int, world: World) -> Simulator:
+    sim = Simulator(directory)
+    sim.seed_demo(customers=customers)
+    # jobs finish by time alone (not after N polls), as Workato's do
+    sim.set_job_timing(duration=world.job_duration, polls=10**9)
+    sim.set_rate_limits(
+        True,
+        imports=world.quota_imports,
+        import_status=world.quota_import_status,
+        other=world.quota_other,
+    )
+    return sim
+
+
+@contextmanager
+def served(directory: Path, world: World) -> Iterator[str]:
+    """`rlcm sim serve` in its own process on 127.0.0.1; yields its base URL."""
+    command = [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "sim",
+        "serve",
+        "--dir",
+        str(directory),
+        "--port",
+        "0",
+        "--time-scale",
+        f"{world.time_scale:g}",
+        "--rate-limits",
+        "--latency",
+        f"{world.latency:g}",
+    ]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env()
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"rlcm sim serve did not start (said {url!r})")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, **TOKEN_ENV, "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def fresh_quota(world: World) -> None:
+    """Wait one quota window (plus the client's margin), so each command starts afresh."""
+    time.sleep(world.real(world.window) + 0.2)

@@ -1,0 +1,61 @@
+"""The fleet benchmark in miniature (10 targets, heavily time-scaled), so it never rots.
+
+It runs the same code as `make bench`: the simulator served over HTTP in its own process,
+rlcm plan/apply/plan as subprocesses, the sequential baseline and the lower bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import _extrapolate_baseline
+from benchmarks.bound import apply_bound, window_bound
+from benchmarks.fleet import baseline_case, rlcm_case
+from benchmarks.world import World
+
+pytestmark = pytest.mark.http
+
+FAST = World(time_scale=200.0)
+
+
+def test_the_lower_bound_follows_the_quotas() -> None:
+    assert window_bound(60, 60, 60.0) == 0  # one window's worth goes at once
+    assert window_bound(61, 60, 60.0) == 60.0
+    world = World()
+    big = apply_bound(1000, world)
+    assert big.binding == '"other" quota (60/min)' and big.other_calls == 3 + 9 + 1000
+    assert big.seconds == pytest.approx(16 * 60 + world.latency)
+    small = apply_bound(10, world)
+    assert small.binding == "max_parallel and job duration"
+    # export first, then three imports one after another, then the folder read
+    assert small.seconds == pytest.approx((5 + 4 * 0.25) + 3 * (5 + 0.25) + 0.25)
+
+
+def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
+    case = rlcm_case(10, FAST, tmp_path)
+    runs = case["runs"]
+    apply = runs["apply"]
+    assert apply["exit_code"] == 0 and apply["http_429"] == 0
+    assert apply["calls"]["export"] == 3  # one export per manifest, not per target
+    assert apply["calls"]["import"] == 30
+    # source folders (3) and one baseline read per target after its last import
+    assert apply["calls"]["folder_assets"] == 3 + 10
+    assert runs["plan_refresh"]["exit_code"] == 0  # no changes after the apply
+    assert runs["plan_refresh"]["calls"] == {"folder_assets": 13, "manifest_view": 3}
+    assert runs["plan_no_refresh"]["calls"] == {"folder_assets": 3, "manifest_view": 3}
+
+    case["baseline"] = baseline_case(10, FAST, tmp_path)
+    assert case["baseline"]["calls"]["export"] == 30  # the peers' way: one per import
+    bigger = {"targets": 20, "runs": {}}
+    _extrapolate_baseline([case, bigger])
+    assert bigger["baseline"]["extrapolated"] is True
+
+
+def test_a_time_scaled_limiter_counts_shorter_windows() -> None:
+    from reconciler.workato.limits import SlidingWindowLimiter, window_for_rate
+
+    assert window_for_rate(60, 60 / 20) == (60, 3.0)
+    limiter = SlidingWindowLimiter.per_minute(60, time_scale=20)
+    assert limiter.limit == 60 and limiter.window == pytest.approx(3.1)  # window + margin
