@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.compare import folder_diffs, live_versions
 from reconciler.desired import DesiredState, TargetSpec
+from reconciler.facts import IMPORT_RESULT_SUCCESSES
 from reconciler.live import LiveState, asset_key
 from reconciler.manifest_body import ResolvedManifest
 from reconciler.plan import Change
@@ -28,10 +29,7 @@ __all__ = [
     "transitive_deps",
 ]
 
-# Both spellings: the documents' and the OpenAPI's (which real answers use).
-SUCCESS_RESULTS = frozenset(
-    {"no_update_or_update_without_restart", "no_update_or_updated_without_restart", "restarted"}
-)
+SUCCESS_RESULTS = IMPORT_RESULT_SUCCESSES  # both spellings; see reconciler/facts.py
 
 
 @dataclass(frozen=True, slots=True)

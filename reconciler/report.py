@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from reconciler.errors import RlcmError
+from reconciler.facts import IMPORT_RESULT_SUCCESSES
 
 __all__ = [
     "FORMAT_VERSION",
@@ -40,11 +41,7 @@ StepStatus = Literal["succeeded", "failed", "skipped", "interrupted"]
 STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import")
 STEP_STATUSES: tuple[StepStatus, ...] = ("succeeded", "failed", "skipped", "interrupted")
 
-# The documents spell the first value `..._update_...`; Workato's OpenAPI description and
-# real developer-API answers spell it `..._updated_...`. Both mean success.
-SUCCESS_RESULTS = frozenset(
-    {"no_update_or_update_without_restart", "no_update_or_updated_without_restart", "restarted"}
-)
+SUCCESS_RESULTS = IMPORT_RESULT_SUCCESSES  # both spellings; see reconciler/facts.py
 
 # From the embedded API document, "Recipe import_result values".
 _NO_RESTART = "No restart was needed: the recipe was updated without one, or not changed."

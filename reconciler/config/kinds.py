@@ -21,6 +21,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from reconciler.facts import DATA_CENTERS, KNOWN_ASSET_TYPES
+
 __all__ = [
     "DATA_CENTERS",
     "KIND_MODELS",
@@ -40,36 +42,6 @@ __all__ = [
     "WorkspaceDoc",
 ]
 
-DATA_CENTERS: dict[str, str] = {
-    "us": "https://www.workato.com",
-    "eu": "https://app.eu.workato.com",
-    "jp": "https://app.jp.workato.com",
-    "sg": "https://app.sg.workato.com",
-    "au": "https://app.au.workato.com",
-    "il": "https://app.il.workato.com",
-    "kr": "https://app.kr.workato.com",
-    "trial": "https://app.trial.workato.com",
-}
-
-# Types Workato documents today; others are passed through with a warning.
-KNOWN_ASSET_TYPES = frozenset(
-    {
-        "recipe",
-        "connection",
-        "lookup_table",
-        "workato_db_table",
-        "account_property",
-        "project_property",
-        "workato_schema",
-        "workato_template",
-        "lcap_app",
-        "lcap_page",
-        "custom_adapter",
-        "topic",
-        "api_group",
-        "api_endpoint",
-    }
-)
 
 CUSTOMER_PATTERN = r"^([0-9]+|E\S+)$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

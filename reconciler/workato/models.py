@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from reconciler.facts import IMPORT_RESULT_FAILURES, IMPORT_RESULT_SUCCESSES, KNOWN_ASSET_TYPES
+
 __all__ = [
     "IMPORT_RESULT_FAILURES",
     "IMPORT_RESULT_SUCCESSES",
@@ -32,30 +34,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KNOWN_ASSET_TYPES = frozenset(
-    {
-        "recipe",
-        "connection",
-        "lookup_table",
-        "workato_db_table",
-        "account_property",
-        "project_property",
-        "workato_schema",
-        "workato_template",
-        "lcap_app",
-        "lcap_page",
-        "custom_adapter",
-        "topic",
-        "api_group",
-        "api_endpoint",
-    }
-)
-# The documents spell the first success `no_update_or_update_without_restart`; Workato's
-# OpenAPI description and real answers say `..._updated_...`. Both mean success.
-IMPORT_RESULT_SUCCESSES = frozenset(
-    {"no_update_or_update_without_restart", "no_update_or_updated_without_restart", "restarted"}
-)
-IMPORT_RESULT_FAILURES = frozenset({"not_found", "stop_failed", "stopped", "restart_failed"})
 
 JobStatus = Literal["in_progress", "completed", "failed"]
 

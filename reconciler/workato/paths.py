@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from reconciler.facts import DATA_CENTERS
+
 __all__ = [
     "DATA_CENTER_URLS",
     "export_status",
@@ -21,16 +23,7 @@ __all__ = [
     "start_export",
 ]
 
-DATA_CENTER_URLS: dict[str, str] = {
-    "us": "https://www.workato.com",
-    "eu": "https://app.eu.workato.com",
-    "jp": "https://app.jp.workato.com",
-    "sg": "https://app.sg.workato.com",
-    "au": "https://app.au.workato.com",
-    "il": "https://app.il.workato.com",
-    "kr": "https://app.kr.workato.com",
-    "trial": "https://app.trial.workato.com",
-}
+DATA_CENTER_URLS = DATA_CENTERS
 
 
 def _prefix(owner: str) -> str:
