@@ -72,7 +72,8 @@ def apply(
             report = run_async(session.run(auto_approve=auto_approve, force=force))
         except asyncio.CancelledError:  # the second Ctrl-C
             raise _aborted() from None
-    if report is None:
+    if report is None:  # no changes: CI still finds the reports it uploads, empty
+        _write_empty_reports(reports, list(inputs.desired.rollout.waves))
         return
     _emit(opts, report, output_format, reports)
     raise SystemExit(report.exit_code)
@@ -218,6 +219,16 @@ def _progress(opts: GlobalOptions) -> Iterator[ApplyProgress]:
         yield progress
     finally:
         progress.close()
+
+
+def _write_empty_reports(paths: tuple[Path, ...], waves: list[str]) -> None:
+    from reconciler.applier.recorder import now_iso
+    from reconciler.render.report_file import write_report
+    from reconciler.report import ApplyReport
+
+    now = now_iso()
+    for path in paths:
+        write_report(ApplyReport(steps=[], started_at=now, finished_at=now, waves=waves), path)
 
 
 def _emit(

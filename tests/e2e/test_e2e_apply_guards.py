@@ -181,3 +181,19 @@ def test_an_import_job_workato_forgot_is_not_polled_forever(deployed: World) -> 
     assert again.exit_code == 0, again.stdout + again.stderr
     assert count(deployed.log(), "import") == 7  # 6 at first, then the one re-sent
     assert deployed.rlcm("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_without_changes_still_writes_the_reports(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    assert world.apply().exit_code in (0, 3)
+    world.sim.stop_recipe("E-umbrella", "Sync accounts")
+    assert world.apply().exit_code == 0
+    reports = [tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.xml"]
+    args = [arg for path in reports for arg in ("--report", str(path))]
+
+    result = world.rlcm("apply", "--auto-approve", *args)
+
+    assert result.exit_code == 0, result.stderr
+    assert "No changes" in result.stdout
+    assert json.loads(reports[0].read_text())["steps"] == []
+    assert "<testsuites" in reports[2].read_text()
