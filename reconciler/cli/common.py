@@ -82,16 +82,27 @@ def render_drift(report: DriftReport, output_format: str, out: TextIO, *, color:
         render_drift_text(report, out, color=color)
 
 
+CI_PROGRESS_EVERY = 100  # reads between two progress lines in CI logs
+
+
 def read_progress(opts: GlobalOptions) -> Callable[[str], None] | None:
-    """A one-line counter of refresh reads on a terminal; nothing in CI (see -v logs)."""
-    if opts.quiet or not sys.stderr.isatty():
+    """Refresh progress on stderr: a live counter on a terminal; in CI a timestamped line
+    every 100 reads (a large fleet's refresh waits minutes on the 60/min quota)."""
+    if opts.quiet:
         return None
     count = 0
+    interactive = sys.stderr.isatty()
 
     def on_read(label: str) -> None:
         nonlocal count
         count += 1
-        sys.stderr.write(f"\rRefreshing live state: {count} reads ({label[:50]})\x1b[K")
+        if interactive:
+            sys.stderr.write(f"\rRefreshing live state: {count} reads ({label[:50]})\x1b[K")
+        elif count % CI_PROGRESS_EVERY == 0:
+            from datetime import UTC, datetime
+
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            sys.stderr.write(f"{stamp} refresh: {count} reads done (last: {label})\n")
         sys.stderr.flush()
 
     return on_read
