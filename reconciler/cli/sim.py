@@ -11,13 +11,7 @@ __all__ = ["sim"]
 DEFAULT_DIR = Path(".rlcm/sim")
 
 
-@click.group()
-def sim() -> None:
-    """Run and seed the built-in Workato simulator."""
-
-
-@sim.command()
-@click.option(
+_dir_option = click.option(
     "--dir",
     "directory",
     type=click.Path(path_type=Path, file_okay=False),
@@ -25,6 +19,15 @@ def sim() -> None:
     show_default=True,
     help="Where the simulator keeps its state.",
 )
+
+
+@click.group()
+def sim() -> None:
+    """Run and seed the built-in Workato simulator."""
+
+
+@sim.command()
+@_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=int, default=8765, show_default=True, help="Port (0 picks a free one)."
@@ -95,14 +98,7 @@ def seed() -> None:
 
 
 @seed.command("demo")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="Where the simulator keeps its state.",
-)
+@_dir_option
 @click.option(
     "--customers",
     type=int,
