@@ -44,7 +44,8 @@ from reconciler.simulator.store import workspace_key
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
-TRIALS = 60
+# RLCM_CRASH_TRIALS=500 makes a soak run of the same trials with more seeds
+TRIALS = int(os.environ.get("RLCM_CRASH_TRIALS", "50"))
 CUSTOMERS = 4
 MANIFESTS = ("shared-connections", "crm-sync", "billing-alerts")
 TOKEN = {"WORKATO_API_TOKEN": "demo-token"}
@@ -322,8 +323,9 @@ def _settle(world: CrashWorld) -> None:
             lines, quiet_since = now, time.monotonic()
 
 
-def _snapshot(world: CrashWorld) -> Snapshot:
-    _settle(world)
+def _snapshot(world: CrashWorld, *, settle: bool = True) -> Snapshot:
+    if settle:
+        _settle(world)
     return Snapshot(
         state=_read_state(world.state_path),
         manifests=world.live_manifests(),
@@ -348,7 +350,9 @@ class Orphans:
 
 
 def _orphans_at_kill(world: CrashWorld, before: Snapshot, after: Snapshot, found: Orphans) -> None:
-    """Add what the killed run created but did not record; check it fits the window."""
+    """Add what the killed run created but did not record; anything that does not fit the
+    window (more than can be in flight at once, a manifest without its pending marker) is
+    a duplicate beyond it."""
     state = after.state or State()
     recorded_manifests = {m.id for m in state.manifests.values()}
     new_manifests = Counter(
@@ -356,14 +360,19 @@ def _orphans_at_kill(world: CrashWorld, before: Snapshot, after: Snapshot, found
         for mid, name in after.manifests.items()
         if mid not in before.manifests and mid not in recorded_manifests
     )
-    for name, n in new_manifests.items():
-        # only a create announced by a pending marker may be unrecorded, and only one
-        assert name in state.pending and n == 1, (name, n, sorted(state.pending))
     exports = after.exports - before.exports - {p.package_id for p in state.packages.values()}
     imports = after.imports - before.imports - {r.import_id for r in state.imports.values()}
-    # at most what can be in flight at once: one export per manifest, max_parallel imports
-    assert len(exports) <= len(MANIFESTS), exports
-    assert len(imports) <= world.trial.max_parallel, imports
+    beyond = [
+        f"manifest {name}: {n} unrecorded, pending markers {sorted(state.pending)}"
+        for name, n in new_manifests.items()
+        if name not in state.pending or n > 1
+    ]
+    if len(exports) > len(MANIFESTS):  # one export per manifest at a time
+        beyond.append(f"exports {sorted(exports)} unrecorded")
+    if len(imports) > world.trial.max_parallel:
+        beyond.append(f"imports {sorted(imports)} unrecorded")
+    record("duplicates", len(beyond))
+    assert not beyond, beyond
     found.manifests.update(new_manifests)
     found.exports |= exports
     found.imports |= imports
@@ -406,8 +415,8 @@ def _digest(world: CrashWorld, job_id: int) -> str:
 def _run_trial(world: CrashWorld) -> Orphans:
     """Kill, snapshot, repeat; then run to completion. Returns the orphans of all kills."""
     orphans = Orphans()
-    for kill in world.trial.kills:
-        before = _snapshot(world)
+    for index, kill in enumerate(world.trial.kills):
+        before = _snapshot(world, settle=index > 0)
         _wait_and_kill(world, world.popen(), kill)
         after = _snapshot(world)
         _orphans_at_kill(world, before, after, orphans)
