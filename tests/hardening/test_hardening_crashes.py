@@ -25,6 +25,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -157,10 +158,11 @@ class Trial:
 
 @dataclass
 class CrashWorld:
+    """A config directory (written once the simulator's URL is known) beside a seeded
+    simulator directory, with the trial's latency and job length."""
+
     root: Path
     trial: Trial
-    url: str = ""
-    snapshots: list[Snapshot] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.config = self.root / "config"
@@ -175,7 +177,6 @@ class CrashWorld:
         return self.config / "rlcm.state.json"
 
     def write_config(self, url: str) -> None:
-        self.url = url
         lines = []
         for index, (customer, folder) in enumerate(_customers()):
             wave = ", wave: canary" if self.trial.canary and index == 0 else ""
@@ -313,11 +314,18 @@ def _wait_and_kill(world: CrashWorld, proc: subprocess.Popen[str], kill: Kill) -
     assert "Traceback" not in err, err
 
 
+def _serving() -> bool:
+    """A simulator handler thread (one per open connection) is still at work."""
+    return any("process_request_thread" in t.name for t in threading.enumerate())
+
+
 def _settle(world: CrashWorld) -> None:
     """Wait until the simulator has answered every request the killed run had sent: Workato
     carries out a request whose sender died, so it belongs to this kill's snapshot."""
     lines, quiet_since = world.log_lines(), time.monotonic()
-    while time.monotonic() - quiet_since < 0.15:
+    deadline = quiet_since + 30
+    while _serving() or time.monotonic() - quiet_since < 0.15:
+        assert time.monotonic() < deadline, "the simulator never finished its requests"
         time.sleep(0.01)
         if (now := world.log_lines()) != lines:
             lines, quiet_since = now, time.monotonic()
