@@ -25,6 +25,8 @@ _ROWS = (
     ("hostile inputs handled cleanly", "hostile_handled", False),
     ("secret leak checks run", "leak_checks", False),
     ("secret leaks found", "leaks", True),
+    ("crash trials", "crash_trials", False),
+    ("crash kills landed", "crash_kills", False),
     ("duplicates found", "duplicates", True),
     ("duplicates inside the documented window", "window_duplicates", False),
     ("state corruptions", "corruptions", True),

@@ -1,0 +1,475 @@
+"""Randomised crash trials: `rlcm apply` SIGKILLed at a seeded moment, then run to completion.
+
+Each trial draws (from its seed) a fleet layout (with or without a canary wave), the
+rollout's max_parallel, the simulator's latency and job length, and one or two kill
+moments (a request count in the simulator's log, or a wall-clock delay). The simulator
+plays Workato over real HTTP in this test process, so only rlcm dies: whatever Workato
+received before the kill stays done, as it would.
+
+At every kill the state file must parse and validate, and every job or manifest the
+simulator holds but the state does not is an "orphan": the one documented window of
+reconciler/applier/steps.py (a POST whose answer arrived, or was on its way, when the kill
+landed before its id was written). Orphans are bounded by what can be in flight at once
+(max_parallel imports, one export per manifest, a manifest only with a `pending` marker).
+After the last run, every duplicate job or manifest must be one of those orphans, and the
+end state must equal a clean run's: the same manifests, packages and imports with the same
+digests, and the same target folder contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hardening_world import record
+
+from reconciler.cli import cli
+from reconciler.errors import RlcmError
+from reconciler.simulator.core import Simulator
+from reconciler.simulator.serve import running_server
+from reconciler.simulator.store import workspace_key
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
+
+# RLCM_CRASH_TRIALS=500 makes a soak run of the same trials with more seeds
+TRIALS = int(os.environ.get("RLCM_CRASH_TRIALS", "50"))
+CUSTOMERS = 4
+MANIFESTS = ("shared-connections", "crm-sync", "billing-alerts")
+TOKEN = {"WORKATO_API_TOKEN": "demo-token"}
+APPLY = (sys.executable, "-m", "reconciler", "apply", "--auto-approve", "-q")
+CONFIG = """\
+kind: Workspace
+name: partner
+api:
+  base_url: {url}
+  auth: bearer
+  token_env: WORKATO_API_TOKEN
+  rate_limits: {{other: 100000, imports: 100000, import_status: 100000, dev_imports: 100000}}
+  poll: {{interval: 0.005, max_interval: 0.02, timeout: 30}}
+  retry: {{attempts: 2, backoff: 0.01, max_backoff: 0.05}}
+---
+kind: Source
+workspace: partner
+managed_user: E-template
+---
+kind: Manifest
+name: shared-connections
+folder_id: 110
+assets:
+  - {{type: connection, name: Salesforce}}
+  - {{type: connection, name: Slack}}
+  - {{type: lookup_table, name: Region codes}}
+---
+kind: Manifest
+name: crm-sync
+folder_id: 112
+depends_on: [shared-connections]
+assets:
+  - {{type: recipe, name: Sync accounts}}
+  - {{type: recipe, name: Sync contacts}}
+---
+kind: Manifest
+name: billing-alerts
+folder_id: 114
+depends_on: [shared-connections]
+auto_generate: {{}}
+---
+kind: Fleet
+name: generic
+workspace: partner
+manifests: [shared-connections, crm-sync, billing-alerts]
+restart_recipes: true
+wave: main
+customers:
+{customers}
+---
+kind: Rollout
+waves: [{waves}]
+max_parallel: {max_parallel}
+halt_after_failures: 3
+"""
+
+
+def _customers() -> list[tuple[str, int]]:
+    """The generic customers `seed_demo(customers=N)` creates, with their target folders."""
+    return [(f"E-cust-{i:04d}", 50_000 + i) for i in range(1, CUSTOMERS + 1)]
+
+
+def _target(customer: str, folder: int) -> str:
+    return f"{customer}/{folder}"
+
+
+# -- one trial's draw -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kill:
+    """When to kill: after `requests` more simulator requests, or `delay` seconds."""
+
+    requests: int | None = None
+    delay: float | None = None
+
+
+@dataclass(frozen=True)
+class Trial:
+    canary: bool
+    max_parallel: int
+    latency: float
+    polls: int
+    kills: tuple[Kill, ...]
+
+    @classmethod
+    def draw(cls, seed: int) -> Trial:
+        rng = random.Random(seed)
+        kills = [cls._kill(rng, first=True)]
+        if rng.random() < 0.3:  # the resumed run is killed too
+            kills.append(cls._kill(rng, first=False))
+        return cls(
+            canary=rng.random() < 0.4,
+            max_parallel=rng.randint(1, 4),
+            latency=rng.choice([0.0, 0.002, 0.005]),
+            polls=rng.randint(1, 3),
+            kills=tuple(kills),
+        )
+
+    @staticmethod
+    def _kill(rng: random.Random, *, first: bool) -> Kill:
+        if rng.random() < 0.7:  # a clean run makes 60-80 requests; a resumed one fewer
+            return Kill(requests=rng.randint(1, 70 if first else 30))
+        return Kill(delay=rng.uniform(0.2, 1.0))  # the interpreter starts in ~0.3 s
+
+
+# -- the world ------------------------------------------------------------------------------
+
+
+@dataclass
+class CrashWorld:
+    """A config directory (written once the simulator's URL is known) beside a seeded
+    simulator directory, with the trial's latency and job length."""
+
+    root: Path
+    trial: Trial
+
+    def __post_init__(self) -> None:
+        self.config = self.root / "config"
+        self.config.mkdir(parents=True)
+        self.sim = Simulator(self.root / "sim")
+        self.sim.seed_demo(CUSTOMERS)
+        self.sim.set_job_timing(duration=60, polls=self.trial.polls)
+        self.sim.set_latency(self.trial.latency)
+
+    @property
+    def state_path(self) -> Path:
+        return self.config / "rlcm.state.json"
+
+    def write_config(self, url: str) -> None:
+        lines = []
+        for index, (customer, folder) in enumerate(_customers()):
+            wave = ", wave: canary" if self.trial.canary and index == 0 else ""
+            lines.append(f"  - {{customer: {customer}, folder_id: {folder}{wave}}}")
+        waves = "canary, main" if self.trial.canary else "main"
+        text = CONFIG.format(
+            url=url, customers="\n".join(lines), waves=waves, max_parallel=self.trial.max_parallel
+        )
+        (self.config / "rlcm.yaml").write_text(text)
+
+    def popen(self) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*APPLY, "-c", str(self.config)],
+            cwd=self.root,
+            env={**os.environ, **TOKEN, "NO_COLOR": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def log_lines(self) -> int:
+        try:
+            return (self.sim.directory / "requests.jsonl").read_bytes().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
+    # -- what the simulator holds ------------------------------------------------------
+    def live_manifests(self) -> dict[int, str]:
+        """Id -> name of every manifest in the source workspace that is not archived."""
+        user = self.sim.managed_user_id("E-template")
+        ws = self.sim.engine.store.workspace(workspace_key(user)) or {"manifests": {}}
+        return {
+            int(m["id"]): str(m["name"])
+            for m in ws["manifests"].values()
+            if m.get("status") != "archived"
+        }
+
+    def job_ids(self, kind: str) -> set[int]:
+        return {int(job["id"]) for job in self.sim.jobs(kind)}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the simulator held and what the state recorded when a kill landed."""
+
+    state: State | None
+    manifests: dict[int, str]
+    exports: set[int]
+    imports: set[int]
+
+
+# -- the clean run's end state (once per process) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndState:
+    manifests: frozenset[str]
+    package_digests: dict[str, str]
+    import_digests: dict[str, str]
+    folders: dict[str, list[dict[str, Any]]]
+
+
+def _folder(sim: Simulator, customer: str, folder: int) -> list[dict[str, Any]]:
+    """A target folder's contents without the ids the simulator assigns."""
+    return [{k: v for k, v in a.items() if k != "id"} for a in sim.folder_assets(customer, folder)]
+
+
+def _end_state(world: CrashWorld, state: State) -> EndState:
+    return EndState(
+        manifests=frozenset(state.manifests),
+        package_digests={n: str(p.digest) for n, p in state.packages.items()},
+        import_digests={k: r.package_digest for k, r in state.imports.items()},
+        folders={_target(c, f): _folder(world.sim, c, f) for c, f in _customers()},
+    )
+
+
+@pytest.fixture(scope="session")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> EndState:
+    world = CrashWorld(
+        tmp_path_factory.mktemp("crash-reference"),
+        Trial(canary=False, max_parallel=4, latency=0.0, polls=1, kills=()),
+    )
+    with running_server(world.sim.directory) as url:
+        world.write_config(url)
+        proc = world.popen()
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    state = StateStore(world.state_path).read()
+    assert len(state.imports) == CUSTOMERS * len(MANIFESTS)
+    return _end_state(world, state)
+
+
+# -- killing --------------------------------------------------------------------------------
+
+
+class Corrupt(AssertionError):
+    pass
+
+
+def _read_state(path: Path) -> State | None:
+    """The state as the next run reads it; a file that does not parse or validate is a
+    corruption (counted in the figures)."""
+    if not path.exists():
+        return None
+    try:
+        json.loads(path.read_bytes())
+        return StateStore(path).read()
+    except (ValueError, RlcmError) as exc:
+        record("corruptions")
+        raise Corrupt(f"state file {path} is corrupt: {exc}") from None
+
+
+def _wait_and_kill(world: CrashWorld, proc: subprocess.Popen[str], kill: Kill) -> None:
+    """SIGKILL at the trial's moment (or let the run finish if it ends first), reading the
+    state file meanwhile: it must parse at every moment, not only at the kill."""
+    start_lines, t0 = world.log_lines(), time.monotonic()
+    ready: Callable[[], bool]
+    if kill.requests is not None:
+        target = start_lines + kill.requests
+        ready = lambda: world.log_lines() >= target  # noqa: E731
+    else:
+        ready = lambda: time.monotonic() - t0 >= (kill.delay or 0)  # noqa: E731
+    checks = 0
+    while proc.poll() is None and not ready():
+        assert time.monotonic() - t0 < 60, "the apply never got there"
+        checks += 1
+        if checks % 8 == 0:
+            _read_state(world.state_path)
+        time.sleep(0.002)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        record("crash_kills")
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGKILL), err
+    assert "Traceback" not in err, err
+
+
+def _serving() -> bool:
+    """A simulator handler thread (one per open connection) is still at work."""
+    return any("process_request_thread" in t.name for t in threading.enumerate())
+
+
+def _settle(world: CrashWorld) -> None:
+    """Wait until the simulator has answered every request the killed run had sent: Workato
+    carries out a request whose sender died, so it belongs to this kill's snapshot."""
+    lines, quiet_since = world.log_lines(), time.monotonic()
+    deadline = quiet_since + 30
+    while _serving() or time.monotonic() - quiet_since < 0.15:
+        assert time.monotonic() < deadline, "the simulator never finished its requests"
+        time.sleep(0.01)
+        if (now := world.log_lines()) != lines:
+            lines, quiet_since = now, time.monotonic()
+
+
+def _snapshot(world: CrashWorld, *, settle: bool = True) -> Snapshot:
+    if settle:
+        _settle(world)
+    return Snapshot(
+        state=_read_state(world.state_path),
+        manifests=world.live_manifests(),
+        exports=world.job_ids("export"),
+        imports=world.job_ids("import"),
+    )
+
+
+# -- the window -----------------------------------------------------------------------------
+
+
+@dataclass
+class Orphans:
+    """Per kind, what the simulator created that no state record names (the window)."""
+
+    manifests: Counter[str] = field(default_factory=Counter)
+    exports: set[int] = field(default_factory=set)
+    imports: set[int] = field(default_factory=set)
+
+    def total(self) -> int:
+        return sum(self.manifests.values()) + len(self.exports) + len(self.imports)
+
+
+def _orphans_at_kill(world: CrashWorld, before: Snapshot, after: Snapshot, found: Orphans) -> None:
+    """Add what the killed run created but did not record; anything that does not fit the
+    window (more than can be in flight at once, a manifest without its pending marker) is
+    a duplicate beyond it."""
+    state = after.state or State()
+    recorded_manifests = {m.id for m in state.manifests.values()}
+    new_manifests = Counter(
+        name
+        for mid, name in after.manifests.items()
+        if mid not in before.manifests and mid not in recorded_manifests
+    )
+    exports = after.exports - before.exports - {p.package_id for p in state.packages.values()}
+    imports = after.imports - before.imports - {r.import_id for r in state.imports.values()}
+    beyond = [
+        f"manifest {name}: {n} unrecorded, pending markers {sorted(state.pending)}"
+        for name, n in new_manifests.items()
+        if name not in state.pending or n > 1
+    ]
+    if len(exports) > len(MANIFESTS):  # one export per manifest at a time
+        beyond.append(f"exports {sorted(exports)} unrecorded")
+    if len(imports) > world.trial.max_parallel:
+        beyond.append(f"imports {sorted(imports)} unrecorded")
+    record("duplicates", len(beyond))
+    assert not beyond, beyond
+    found.manifests.update(new_manifests)
+    found.exports |= exports
+    found.imports |= imports
+
+
+def _duplicates_beyond(world: CrashWorld, state: State, orphans: Orphans) -> list[str]:
+    """Every job or manifest beyond one per name (or per manifest and target) must be an
+    orphan of a kill; anything else was created twice outside the window."""
+    found: list[str] = []
+    live = world.live_manifests()
+    for name, n in Counter(live.values()).items():
+        if n - 1 > orphans.manifests[name]:
+            found.append(f"manifest {name}: {n} live, {orphans.manifests[name]} orphaned")
+    names = {m.id: m.name for m in state.manifests.values()}
+    exports = Counter(
+        names.get(int(j["export_manifest_id"]), "?")
+        for j in world.sim.jobs("export")
+        if int(j["id"]) not in orphans.exports
+    )
+    found += [f"export {n}: {c} jobs outside the window" for n, c in exports.items() if c > 1]
+    digests = {str(p.digest): n for n, p in state.packages.items()}
+    folders = {f: _target(c, f) for c, f in _customers()}
+    imports = Counter(
+        (digests.get(_digest(world, int(j["id"])), "?"), folders[int(j["params"]["folder_id"])])
+        for j in world.sim.jobs("import")
+        if int(j["id"]) not in orphans.imports
+    )
+    found += [f"import {k}: {c} jobs outside the window" for k, c in imports.items() if c > 1]
+    return found
+
+
+def _digest(world: CrashWorld, job_id: int) -> str:
+    blob = world.sim.package_zip(job_id) or b""
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+# -- the trials -----------------------------------------------------------------------------
+
+
+def _run_trial(world: CrashWorld) -> Orphans:
+    """Kill, snapshot, repeat; then run to completion. Returns the orphans of all kills."""
+    orphans = Orphans()
+    for index, kill in enumerate(world.trial.kills):
+        before = _snapshot(world, settle=index > 0)
+        _wait_and_kill(world, world.popen(), kill)
+        after = _snapshot(world)
+        _orphans_at_kill(world, before, after, orphans)
+    proc = world.popen()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    return orphans
+
+
+def _plan_is_empty(world: CrashWorld) -> bool:
+    result = CliRunner(env=TOKEN).invoke(
+        cli, ["plan", "--detailed-exitcode", "-q", "-c", str(world.config)]
+    )
+    return result.exit_code == 0
+
+
+@pytest.fixture
+def crash_world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CrashWorld]:
+    world = CrashWorld(tmp_path, Trial.draw(request.node.callspec.params["seed"]))
+    with running_server(world.sim.directory) as url:
+        world.write_config(url)
+        yield world
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(TRIALS))
+def test_a_killed_apply_converges_to_a_clean_runs_end_state(
+    crash_world: CrashWorld, clean_run: EndState, seed: int
+) -> None:
+    world = crash_world
+    record("crash_trials")
+    orphans = _run_trial(world)
+    record("window_duplicates", orphans.total())
+
+    state = _read_state(world.state_path)
+    assert state is not None
+    beyond = _duplicates_beyond(world, state, orphans)
+    record("duplicates", len(beyond))
+    assert not beyond, beyond
+
+    assert _end_state(world, state) == clean_run
+    assert {p.status for p in state.packages.values()} == {"completed"}
+    assert {r.status for r in state.imports.values()} == {"completed"}
+    assert not state.pending
+    live = world.live_manifests()
+    assert all(live.get(m.id) == m.name for m in state.manifests.values())
+    assert _plan_is_empty(world)
