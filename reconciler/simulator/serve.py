@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -86,6 +87,13 @@ class SimHTTPServer(http.server.ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], engine: Engine) -> None:
         self.engine = engine
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a killed rlcm, a timed-out read) is not an error of
+        the server: say nothing. Anything else keeps the stdlib's traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(
