@@ -33,8 +33,10 @@ class World:
     quota_other: int = 60
     window: float = 60.0  # s, the quota window
     max_parallel: int = 32
-    poll_interval: float = 2.0  # rlcm's defaults
-    poll_max_interval: float = 15.0
+    # the Workspace's `poll` setting, fitted to the job: the first status poll at the job's
+    # duration sees it done (rlcm's defaults, 2 s growing 1.5x to 15 s, suit unknown jobs)
+    poll_interval: float = 5.0
+    poll_max_interval: float = 5.0
     manifests: int = 3
     source_folders: int = 3  # distinct source folders read to resolve assets (110, 112, 114)
 

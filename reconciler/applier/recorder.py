@@ -5,11 +5,14 @@ changed and written without interleaving.
 
 Group commit: rewriting the whole file costs time proportional to its size (3,000 import
 records are ~1.5 MB), so at fleet scale one write per record made apply quadratic. Job ids
-are still written the moment Workato returns them (an `in_progress` record is what makes
-the next apply poll a job instead of starting it again), and so are manifest records
-(see steps.py on the pending marker). Only records of *finished* jobs may wait up to
-`batch_window` seconds to share one write (flushed when the run ends): a crash that loses
-one leaves the job `in_progress` on disk, and the next apply polls it and records it then.
+are on disk before the step that started the job goes on (an `in_progress` record is what
+makes the next apply poll a job instead of starting it again): the step awaits `durable()`,
+and every job id returned within `commit_window` seconds shares that one write (one write
+per import start was most of rlcm's CPU at 1,000 targets). Manifest
+records are written at once (see steps.py on the pending marker). Records of *finished*
+jobs may wait up to `batch_window` seconds to share one write (flushed when the run ends):
+a crash that loses one leaves the job `in_progress` on disk, and the next apply polls it
+and records it then.
 
 Records are always replaced whole, never mutated in place: the state encoder caches each
 record's text and only notices replacement (see state/encode.py).
@@ -18,6 +21,7 @@ record's text and only notices replacement (see state/encode.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -47,18 +51,58 @@ def now_iso_ms() -> str:
 
 
 class Recorder:
-    def __init__(self, store: StateStore, state: State, *, batch_window: float = 0.0) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        state: State,
+        *,
+        batch_window: float = 0.0,
+        commit_window: float = 0.0,
+    ) -> None:
         self.store = store
         self.state = state
         self.batch_window = batch_window
+        self.commit_window = commit_window
         self._due: asyncio.TimerHandle | None = None
+        self._commit: asyncio.Future[None] | None = None  # the write `durable()` awaits
 
     def _write(self) -> None:
         """Write now (any batched record goes with it)."""
         if self._due is not None:
             self._due.cancel()
             self._due = None
-        self.store.write(self.state)
+        commit, self._commit = self._commit, None
+        try:
+            self.store.write(self.state)
+        except BaseException as exc:
+            if commit is not None and not commit.done():
+                commit.set_exception(exc)
+                commit.exception()  # its waiters raise it; no "never retrieved" log
+            raise
+        if commit is not None and not commit.done():
+            commit.set_result(None)
+
+    def _commit_soon(self) -> None:
+        """Write within `commit_window` seconds (0: at the end of this turn of the event
+        loop), with every record saved meanwhile; the steps awaiting `durable()` wait."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: nothing to share the write with
+            self._write()
+            return
+        if self._commit is None:
+            self._commit = loop.create_future()
+            loop.call_later(self.commit_window, self._commit_now)
+
+    def _commit_now(self) -> None:
+        if self._commit is not None:
+            with contextlib.suppress(Exception):  # raised to the steps awaiting durable()
+                self._write()
+
+    async def durable(self) -> None:
+        """Return once every record saved so far is on disk; raise what the write raised."""
+        if self._commit is not None:
+            await asyncio.shield(self._commit)  # one waiter's cancel leaves the others theirs
 
     def _write_soon(self) -> None:
         """Write within `batch_window` seconds, together with other records finished by then."""
@@ -73,17 +117,18 @@ class Recorder:
             self._due = loop.call_later(self.batch_window, self._write)
 
     def _write_for(self, records: Sequence[PackageRecord | ImportRecord]) -> None:
-        """A job id just returned by Workato is written at once: it is what makes the next
-        apply poll the job instead of starting it again. A finished job may wait for the
-        batch: if that write is lost, the next apply polls the job and records it then."""
+        """A job id just returned by Workato is written in this turn of the loop (the step
+        awaits `durable()`): it is what makes the next apply poll the job instead of
+        starting it again. A finished job may wait for the batch: if that write is lost,
+        the next apply polls the job and records it then."""
         if any(record.status == "in_progress" for record in records):
-            self._write()
+            self._commit_soon()
         else:
             self._write_soon()
 
     def flush(self) -> None:
         """Write a batched record now; nothing to do when none is waiting."""
-        if self._due is not None:
+        if self._due is not None or self._commit is not None:
             self._write()
 
     # -- manifests -----------------------------------------------------------------------

@@ -21,10 +21,13 @@ if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
     from reconciler.workflow import Inputs
 
-__all__ = ["BATCH_WINDOW", "apply_plan"]
+__all__ = ["BATCH_WINDOW", "COMMIT_WINDOW", "apply_plan"]
 
 # seconds of finished imports that share one state write (recorder.py: group commit)
 BATCH_WINDOW = 0.2
+# seconds of job ids that share one state write; the steps that started them wait for it,
+# so a started job is never left unrecorded for longer than this (recorder.py)
+COMMIT_WINDOW = 0.05
 
 
 async def apply_plan(
@@ -38,7 +41,9 @@ async def apply_plan(
     desired = inputs.desired
     ctx = StepContext(
         clients=clients,
-        recorder=Recorder(inputs.store, inputs.state, batch_window=BATCH_WINDOW),
+        recorder=Recorder(
+            inputs.store, inputs.state, batch_window=BATCH_WINDOW, commit_window=COMMIT_WINDOW
+        ),
         cache=PackageCache(inputs.cache_dir),
         source_workspace=desired.source.workspace,
         source_owner=desired.source.managed_user,

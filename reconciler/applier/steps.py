@@ -284,6 +284,7 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
 async def _start_export(ctx: StepContext, change: Change, manifest_id: int) -> PackageJob:
     started = await ctx.source.start_export(ctx.source_owner, manifest_id)
     ctx.recorder.package_saved(_package_record(change, manifest_id, started.id))
+    await ctx.recorder.durable()  # the job id is on disk before anything else happens
     return started
 
 
@@ -446,6 +447,7 @@ async def _start_import(
     ctx.recorder.import_saved(
         _import_record(change, started.id, package.id, package.digest, "in_progress")
     )
+    await ctx.recorder.durable()  # the job id is on disk before anything else happens
     return started
 
 

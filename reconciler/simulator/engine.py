@@ -160,7 +160,7 @@ class Engine:
 
     def _guarded(self, call: api.Call) -> Reply:
         controls = self.controls()
-        limited = self._rate_limit(call.route, controls)
+        limited = self._rate_limit(call.route, controls, call.request.arrived)
         if limited is not None:
             return limited
         fault = self._take_fault(call.route.kind, controls)
@@ -192,16 +192,19 @@ class Engine:
         token = request.headers.get("x-user-token", "").strip()
         return bool(email) and auth["legacy"].get(email) == token
 
-    def _rate_limit(self, route: api.Route, controls: Json) -> Reply | None:
+    def _rate_limit(self, route: api.Route, controls: Json, arrived: float | None) -> Reply | None:
         limits = controls.get("rate_limits", {})
         if not limits.get("enabled") or route.bucket is None:
             return None
         default_limit, window = DEFAULT_QUOTAS[route.bucket]
         limit = float(limits.get(route.bucket, default_limit))
-        wait = self.limiter.check(route.bucket, limit, window, self.clock())
+        clock = self.clock()
+        wait = self.limiter.check(route.bucket, limit, window, clock, arrived)
         if wait is None:
             return None
-        return too_many(wait if limits.get("retry_after", True) else None)
+        # Retry-After speaks simulated seconds, like every other time the API states; a
+        # client told `rate_limits.time_scale` divides it by the same factor
+        return too_many(wait * clock.time_scale if limits.get("retry_after", True) else None)
 
     def _take_fault(self, kind: str, controls: Json) -> Json | None:
         faults: list[Json] = controls.get("faults", [])

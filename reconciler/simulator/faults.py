@@ -8,6 +8,7 @@ the switches live in controls.json so any process on DIR honours them.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import json
 import math
@@ -65,23 +66,43 @@ _HTML = (
 
 
 class RateLimiter:
-    """Sliding-window counters per bucket."""
+    """Sliding-window counters per bucket, by arrival time.
+
+    A request is allowed when fewer than `limit` allowed requests of its bucket arrived
+    within the `window` (simulated seconds) ending at its own arrival. Arrival, not
+    handling: a loaded simulator handles requests late and unevenly, and counting them
+    then would bunch correctly spaced requests into one window. Requests are handled a
+    little out of arrival order, so the log is kept sorted and pruned with some slack.
+    """
+
+    SLACK = 5.0  # real seconds an arrival may wait before it is handled
 
     def __init__(self) -> None:
-        self._hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._hits: dict[str, list[float]] = collections.defaultdict(list)
         self._lock = threading.Lock()
 
-    def check(self, bucket: str, limit: float, window: float, clock: Clock) -> float | None:
-        """Record a hit; None when allowed, else the seconds until a slot frees up."""
+    def check(
+        self,
+        bucket: str,
+        limit: float,
+        window: float,
+        clock: Clock,
+        arrived: float | None = None,
+    ) -> float | None:
+        """Record a hit; None when allowed, else the real seconds until a slot frees up."""
         now = clock.now()
+        at = now if arrived is None else min(arrived, now)
         real_window = clock.real(window)
         with self._lock:
             hits = self._hits[bucket]
-            while hits and hits[0] <= now - real_window:
-                hits.popleft()
-            if len(hits) >= limit:
-                return max(hits[0] + real_window - now, 0.0)
-            hits.append(now)
+            stale = bisect.bisect_right(hits, now - real_window - self.SLACK)
+            del hits[:stale]
+            first = bisect.bisect_right(hits, at - real_window)
+            last = bisect.bisect_right(hits, at)
+            if last - first >= limit:
+                # the slot frees when the oldest hit that counts leaves the window
+                return max(hits[last - math.ceil(limit)] + real_window - at, 0.0)
+            bisect.insort(hits, at)
             return None
 
     def reset(self) -> None:

@@ -18,6 +18,9 @@ class Request:
     body: bytes = b""
     host: str = "workato.sim"  # the Host the client addressed, with port if any
     scheme: str = "http"
+    # when the request reached the server (time.monotonic): quotas count arrivals, as
+    # Workato's edge does, not the moment a busy simulator gets round to handling them
+    arrived: float | None = None
 
 
 @dataclass

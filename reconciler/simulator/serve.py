@@ -48,6 +48,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: SimHTTPServer
 
     def _serve(self) -> None:
+        arrived = time.monotonic()
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
@@ -58,6 +59,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
             host=self.headers.get("host") or f"127.0.0.1:{self.server.server_address[1]}",
+            arrived=arrived,
         )
         reply = self.server.engine.handle(request)
         if reply.delay > 0:

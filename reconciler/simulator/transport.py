@@ -31,10 +31,13 @@ class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         return _to_response(request, reply, timeout)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        arrived = time.monotonic()
         body = await request.aread()
         # The engine's work is short file I/O under a lock; run it off the event loop so
         # concurrent tasks (and the lock) never stall it.
-        reply = await anyio.to_thread.run_sync(self.engine.handle, _to_request(request, body))
+        call = _to_request(request, body)
+        call.arrived = arrived
+        reply = await anyio.to_thread.run_sync(self.engine.handle, call)
         timeout = _read_timeout(request)
         if reply.delay > 0:
             await anyio.sleep(min(reply.delay, timeout if timeout is not None else reply.delay))

@@ -387,7 +387,11 @@ class WorkatoClient:
     ) -> None:
         s = self.settings
         delay = retry_after_seconds(retry_after)
-        if delay is None:
+        if delay is not None:
+            # Retry-After is in the server's seconds: a simulator played F times faster
+            # (`rate_limits.time_scale`) means F times fewer of ours
+            delay /= s.rate_limits.time_scale
+        else:
             delay = backoff_delay(attempt, base=s.backoff_base, cap=s.backoff_max, rand=s.rand)
         delay = min(delay, s.retry_after_max)
         self.stats.retries[call.kind] += 1

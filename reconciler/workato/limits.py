@@ -43,6 +43,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # much keeps uneven network latency from squeezing one extra call into its window.
 WINDOW_MARGIN = 1.0
 MIN_MARGIN = 0.1  # seconds, for a time-scaled simulator's short windows
+MAX_LATE_SHARE = 0.05  # of the window: the most that late wake-ups widen it
 
 
 def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
@@ -79,6 +80,11 @@ class SlidingWindowLimiter:
         self._sleep = sleep
         self._starts: deque[float] = deque(maxlen=limit)  # reserved start times, ascending
         self._lock = threading.Lock()
+        # How late a busy event loop woke a caller after its slot: a late start lands in
+        # the server's window with the next one, so later slots keep that much apart too
+        # (capped, so one long pause cannot slow the rest of the run much)
+        self._late = 0.0
+        self._late_cap = window * MAX_LATE_SHARE
 
     @classmethod
     def per_minute(
@@ -101,7 +107,7 @@ class SlidingWindowLimiter:
             start = now
             if len(self._starts) == self.limit:
                 # the limit-th most recent start must leave the window before we may start
-                start = max(now, self._starts[0] + self.window)
+                start = max(now, self._starts[0] + self.window + self._late)
             self._starts.append(start)  # maxlen drops the oldest
             return start - now
 
@@ -109,7 +115,12 @@ class SlidingWindowLimiter:
         """Wait for a start slot; returns the seconds waited."""
         delay = self.reserve()
         if delay > 0:
+            due = self._clock() + delay
             await self._sleep(delay)
+            late = self._clock() - due
+            if late > self._late:
+                with self._lock:
+                    self._late = min(max(self._late, late), self._late_cap)
         return delay
 
 
