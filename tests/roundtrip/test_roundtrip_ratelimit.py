@@ -13,6 +13,7 @@ Workato's network jitter (the real 1 s margin would shrink to 8 ms).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -56,7 +57,8 @@ def make_client(world: World, limiters: QuotaLimiters | None) -> WorkatoClient:
     settings = ClientSettings(
         base_url=SIM_BASE_URL if in_process else world.base_url,
         token=TOKEN,
-        rate_limits=UNLIMITED,
+        # time_scale: the simulator's Retry-After is in simulated seconds
+        rate_limits=dataclasses.replace(UNLIMITED, time_scale=SCALE),
         limiters=limiters or QuotaLimiters.from_rates(UNLIMITED),
         poll=POLL,
     )
