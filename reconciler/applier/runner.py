@@ -211,20 +211,39 @@ def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
 
 
 async def _chain(run: _Run, chain: Sequence[Change], limit: _Slots) -> None:
-    """One target's imports, in dependency order, one at a time."""
-    for position, change in enumerate(chain):
-        await _export_settled(run, change)  # waits without holding an import slot
-        if run.blocked_by(change) is not None or run.ctx.stop.is_set():
-            await _step(run, change, run_import)  # records why it is skipped
-            continue
-        await limit.acquire(-position)
-        try:
+    """One target's imports, in dependency order, one at a time.
+
+    The slot of one import passes straight to the target's next one when its package is
+    ready: released in between, it would go to a waiting target not yet started before
+    this one could ask for it again, and targets would finish breadth-first after all.
+    """
+    held = False
+    try:
+        for position, change in enumerate(chain):
+            if held and not _export_ready(run, change):
+                limit.release()  # the export wait holds no import slot
+                held = False
+            await _export_settled(run, change)
+            if run.blocked_by(change) is not None or run.ctx.stop.is_set():
+                await _step(run, change, run_import)  # records why it is skipped
+                continue
+            if not held:
+                await limit.acquire(-position)
+                held = True
             await _step(run, change, run_import)
-        finally:
+    finally:
+        if held:
             limit.release()
     # outside the import slot: the read waits for the "other" quota, not for an import
     for outcome in await record_baseline(run.ctx, chain, run.outcomes):
         run.outcomes[outcome.address] = outcome
+
+
+def _export_ready(run: _Run, change: Change) -> bool:
+    """Whether `_export_settled` would return at once."""
+    if change.data.get("package") is not None or f"export.{change.manifest}" not in run.exports:
+        return True
+    return run.ctx.board.future(change.manifest).done()
 
 
 async def _export_settled(run: _Run, change: Change) -> None:

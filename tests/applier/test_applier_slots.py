@@ -1,0 +1,128 @@
+"""Import slots: a target already under way gets a free slot before a target that has not
+started (so targets finish, and their baseline reads start, early), and never more than
+`max_parallel` imports run at once.
+
+Read back from the in-process simulator: its request log (the order import POSTs were
+handled) and its import jobs (when each was created and finished). No timing assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator.core import Json
+from tests.e2e.apply_fixtures import World, generic_customers
+
+
+@pytest.fixture(autouse=True)
+def _own_quota_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own quota limiters (see tests/e2e/conftest.py)."""
+    from reconciler.workato import limits
+
+    monkeypatch.setattr(limits, "_REGISTRY", {})
+
+
+def _max_in_flight(jobs: list[Json]) -> int:
+    events = sorted(
+        [(job["created"], 1) for job in jobs] + [(job["finished"], -1) for job in jobs],
+        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
+    )
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def _import_folders(world: World, since: int = 0) -> list[int]:
+    """The target folder of each import POST, in the order the simulator handled them."""
+    return [
+        int(r.query["folder_id"])
+        for r in world.log()[since:]
+        if r.kind == "import" and r.method == "POST" and r.status < 300
+    ]
+
+
+def _apply(tmp_path: Path, targets: int, max_parallel: int) -> tuple[World, int]:
+    """Apply to `targets` generic customers whose packages are already exported (a first
+    apply to one more customer recorded them), so no import waits for an export and the
+    order of imports depends on the import slots alone. Returns the world and where the
+    second apply starts in the request log."""
+    world = World(tmp_path, customers=targets + 1)
+    world.generic_fleet(1, waves=["main"], max_parallel=max_parallel)
+    first = world.apply("-q")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    since = len(world.log())
+    world.generic_fleet(targets + 1, waves=["main"], max_parallel=max_parallel)
+    result = world.apply("-q")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert not [r for r in world.log()[since:] if r.kind == "export" and r.method == "POST"]
+    return world, since
+
+
+def test_targets_under_way_run_their_imports_back_to_back(tmp_path: Path) -> None:
+    world, since = _apply(tmp_path, targets=4, max_parallel=2)
+    folders = [folder for _, folder in generic_customers(5)[1:]]
+    order = _import_folders(world, since)
+    assert sorted(order) == sorted(folders * 3)
+
+    first_two = set(order[:2])
+    later = [f for f in folders if f not in first_two]
+    # the two targets that started first finish all three imports before either of the
+    # others starts its first (a FIFO semaphore would start all four first imports first)
+    assert sorted(order[:6]) == sorted([*first_two] * 3), order
+    assert sorted(order[6:]) == sorted(later * 3), order
+
+    jobs = [j for j in world.sim.jobs("import") if int(j["params"]["folder_id"]) in folders]
+    assert len(jobs) == 12
+    assert _max_in_flight(jobs) <= 2
+    for folder in first_two:
+        mine = max(j["finished"] for j in jobs if int(j["params"]["folder_id"]) == folder)
+        theirs = min(j["created"] for j in jobs if int(j["params"]["folder_id"]) in later)
+        assert mine <= theirs, (folder, order)
+
+
+def test_one_slot_finishes_each_target_before_the_next_starts(tmp_path: Path) -> None:
+    world, since = _apply(tmp_path, targets=3, max_parallel=1)
+    order = _import_folders(world, since)
+    assert len(order) == 9
+    # each target's three imports back to back: [a, a, a, b, b, b, c, c, c]
+    assert [order[i] for i in range(0, 9, 3)] == sorted(set(order), key=order.index)
+    assert all(order[i] == order[i + 1] == order[i + 2] for i in range(0, 9, 3)), order
+    assert _max_in_flight(world.sim.jobs("import")) == 1
+
+
+def test_a_waiting_target_under_way_is_served_before_one_not_started() -> None:
+    """`_Slots` itself: lower rank first (a target's k-th import waits at rank -k), in
+    arrival order within a rank, and never more holders than slots."""
+    from reconciler.applier.runner import _Slots
+
+    served: list[str] = []
+    holding = peak = 0
+
+    async def one(slots: _Slots, name: str, rank: int) -> None:
+        nonlocal holding, peak
+        await slots.acquire(rank)
+        holding += 1
+        peak = max(peak, holding)
+        served.append(name)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        holding -= 1
+        slots.release()
+
+    async def go() -> None:
+        slots = _Slots(2)
+        tasks = [asyncio.create_task(one(slots, n, r)) for n, r in WAITERS]
+        await asyncio.gather(*tasks)
+
+    asyncio.run(go())
+    # a and b take the two free slots; then third imports, second imports, first imports
+    assert served == ["a", "b", "e3", "c2", "f2", "d", "g"]
+    assert peak == 2
+
+
+WAITERS = [("a", 0), ("b", 0), ("c2", -1), ("d", 0), ("e3", -2), ("f2", -1), ("g", 0)]
