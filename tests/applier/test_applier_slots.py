@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.simulator.core import Json
-from tests.e2e.apply_fixtures import World, generic_customers
+from tests.e2e.apply_fixtures import World, generic_customers, max_in_flight
 
 
 @pytest.fixture(autouse=True)
@@ -23,18 +22,6 @@ def _own_quota_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
     from reconciler.workato import limits
 
     monkeypatch.setattr(limits, "_REGISTRY", {})
-
-
-def _max_in_flight(jobs: list[Json]) -> int:
-    events = sorted(
-        [(job["created"], 1) for job in jobs] + [(job["finished"], -1) for job in jobs],
-        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
-    )
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
 
 
 def _import_folders(world: World, since: int = 0) -> list[int]:
@@ -78,7 +65,7 @@ def test_targets_under_way_run_their_imports_back_to_back(tmp_path: Path) -> Non
 
     jobs = [j for j in world.sim.jobs("import") if int(j["params"]["folder_id"]) in folders]
     assert len(jobs) == 12
-    assert _max_in_flight(jobs) <= 2
+    assert max_in_flight(jobs) <= 2
     for folder in first_two:
         mine = max(j["finished"] for j in jobs if int(j["params"]["folder_id"]) == folder)
         theirs = min(j["created"] for j in jobs if int(j["params"]["folder_id"]) in later)
@@ -92,7 +79,7 @@ def test_one_slot_finishes_each_target_before_the_next_starts(tmp_path: Path) ->
     # each target's three imports back to back: [a, a, a, b, b, b, c, c, c]
     assert [order[i] for i in range(0, 9, 3)] == sorted(set(order), key=order.index)
     assert all(order[i] == order[i + 1] == order[i + 2] for i in range(0, 9, 3)), order
-    assert _max_in_flight(world.sim.jobs("import")) == 1
+    assert max_in_flight(world.sim.jobs("import")) == 1
 
 
 def test_a_waiting_target_under_way_is_served_before_one_not_started() -> None:

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli.app import cli
 from reconciler.simulator import Simulator
-from reconciler.simulator.core import RequestRecord
+from reconciler.simulator.core import Json, RequestRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "manifests"
@@ -200,3 +200,16 @@ def _manifest_of_package(blob: bytes) -> str:
     if "alert" in names:
         return "billing-alerts"
     return "shared-connections"
+
+
+def max_in_flight(jobs: list[Json]) -> int:
+    """The most jobs that were running at one instant (from their start and end times)."""
+    events = sorted(
+        [(job["created"], 1) for job in jobs] + [(job["finished"], -1) for job in jobs],
+        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
+    )
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    return peak

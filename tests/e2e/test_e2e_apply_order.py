@@ -17,9 +17,8 @@ from apply_fixtures import (
     count,
     generic_customers,
     imported_manifests,
+    max_in_flight,
 )
-
-from reconciler.simulator.core import Json
 
 DEMO_FOLDERS = (1827, 2211, 77, 2301, 2401, 2501, 2601, 2701, 2801, 2901, 3001, 3101, 3201)
 
@@ -33,19 +32,6 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
             yield world
     else:
         yield world
-
-
-def _max_in_flight(jobs: list[Json]) -> int:
-    """The most jobs that were running at one instant (from their start and end times)."""
-    events = sorted(
-        [(job["created"], 1) for job in jobs] + [(job["finished"], -1) for job in jobs],
-        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
-    )
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
 
 
 def test_demo_apply_imports_dependencies_first_on_every_target(world: World) -> None:
@@ -112,7 +98,7 @@ def test_max_parallel_bounds_the_imports_in_flight(
     assert result.exit_code == 0, result.stderr
     jobs = world.sim.jobs("import")
     assert len(jobs) == 36
-    assert _max_in_flight(jobs) == max_parallel  # used to the full, never beyond
+    assert max_in_flight(jobs) == max_parallel  # used to the full, never beyond
 
 
 def test_canary_failure_halts_later_waves_with_the_reason(tmp_path: Path) -> None:
