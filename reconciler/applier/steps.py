@@ -16,9 +16,12 @@ The one window where a crash can still duplicate something:
   `rlcm adopt` instead of silently creating a second one. The window is one HTTP round
   trip plus one state write. A create Workato refuses (a 4xx answer) clears the marker:
   nothing was created.
-- (Exports and imports have the same gap between the POST and the write of the job id.
-  A second export only builds an unused package; a second import of the same package
-  is idempotent in Workato. Both are harmless, which is why only manifests get a marker.)
+- (Exports and imports have the same gap between the POST and the write of the job id;
+  job ids that arrive within `COMMIT_WINDOW` (50 ms) share one write, and each step waits
+  for it (`Recorder.durable()`) before polling, so the gap is at most that window plus
+  one write. A second export only builds an unused package; a second import of the same
+  package is idempotent in Workato. Both are harmless, which is why only manifests get a
+  marker.)
 """
 
 from __future__ import annotations
