@@ -125,17 +125,8 @@ class Engine:
     def _asset_download(self, call: api.Call) -> Reply:
         """The download host: no auth, but "download" faults apply to it as to the API."""
         fault = self._take_fault("download", self.controls())
-        if fault is not None and not fault.get("processed"):
-            early = fault_reply(fault)
-            if early is not None:
-                return early
-        try:
-            reply = call.route.handler(call)
-        except api.ApiError as exc:
-            reply = json_reply(exc.status, exc.payload)
-        if fault is not None and fault["fault"] == "slow":
-            reply.delay += float(fault.get("delay", 45.0))
-        return reply
+        # a zip body has no fields to corrupt: only faults before or around the answer apply
+        return self._answer(call, fault, corrupt_after=False)
 
     def _workspace(self, route: api.Route) -> Json:
         if route.family == "developer":
@@ -164,6 +155,11 @@ class Engine:
         if limited is not None:
             return limited
         fault = self._take_fault(call.route.kind, controls)
+        return self._answer(call, fault, corrupt_after=True)
+
+    def _answer(self, call: api.Call, fault: Json | None, *, corrupt_after: bool) -> Reply:
+        """Run the handler with `fault` applied: before it (the request never arrived),
+        as a slow answer, or after it (the work was done, the answer is lost or bad)."""
         if fault is not None and not fault.get("processed"):
             early = fault_reply(fault)
             if early is not None:
@@ -176,6 +172,8 @@ class Engine:
             return reply
         if fault["fault"] == "slow":
             reply.delay += float(fault.get("delay", 45.0))
+            return reply
+        if not corrupt_after:
             return reply
         if fault["fault"] in ("wrong_type", "unknown_enum"):
             return corrupt(reply, fault["fault"])
