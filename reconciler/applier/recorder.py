@@ -26,12 +26,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from reconciler.state.model import (
-    AssetStamp,
     ImportRecord,
     ManifestRecord,
     PackageRecord,
     PendingManifest,
-    RecipeResult,
     State,
     import_key,
 )
@@ -179,11 +177,3 @@ class Recorder:
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)
         self._write()
-
-
-def stamps(raw: list[dict[str, object]] | None) -> list[AssetStamp]:
-    return [AssetStamp.model_validate(item) for item in raw or []]
-
-
-def recipe_results(raw: list[tuple[int, str | None, str]]) -> list[RecipeResult]:
-    return [RecipeResult(id=i, name=n, import_result=r) for i, n, r in raw]
