@@ -23,19 +23,9 @@ from click.testing import Result
 from hardening_world import World, check_result, make_world, record
 
 from reconciler.errors import StateError
+from reconciler.simulator.faults import ENDPOINT_KINDS
 
-KINDS = (
-    "folder_assets",
-    "manifest_create",
-    "manifest_view",
-    "manifest_update",
-    "manifest_delete",
-    "export",
-    "export_status",
-    "download",
-    "import",
-    "import_status",
-)
+KINDS = ENDPOINT_KINDS  # every kind of call rlcm makes
 FAULTS = (
     "429",
     "429_no_retry_after",
