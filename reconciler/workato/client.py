@@ -33,7 +33,7 @@ from reconciler.workato import paths
 from reconciler.workato.answers import error_for_response, parse_json, parse_model, protocol_error
 from reconciler.workato.auth import Credentials, credential_headers
 from reconciler.workato.download import check_zip, describe_url, read_capped, same_origin
-from reconciler.workato.limits import Bucket, QuotaLimiters, shared_limiters
+from reconciler.workato.limits import Bucket, QuotaLimiters, Turn, shared_limiters
 from reconciler.workato.models import (
     Asset,
     ImportJob,
@@ -91,6 +91,10 @@ class WorkatoClient:
         self._limiters: QuotaLimiters = settings.limiters or shared_limiters(
             settings.base_url, self._creds.identity(), settings.rate_limits
         )
+        # httpcore tells us (its `trace` hook) when a request's headers are about to leave
+        # on a pooled connection: the moment the quota counts. Other transports (the
+        # simulator's, tests' mocks) send as soon as they are called.
+        self._traced = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             transport=transport,
@@ -345,10 +349,12 @@ class WorkatoClient:
         """One call with limiter and retries; returns a 2xx or 3xx answer, else raises."""
         attempt = 0
         while True:
-            await self._wait_for_quota(call.bucket)
+            turn = None if call.bucket is None else await self._limiters.bucket(call.bucket).turn()
             request = build()
             if with_credentials:
                 request.headers.update(self._cred_headers)
+            if turn is not None:
+                await self._mark_start(turn, request)
             self.stats.requests[call.kind] += 1
             try:
                 response = await self._http.send(request, stream=stream)
@@ -358,6 +364,9 @@ class WorkatoClient:
                 await self._retry_wait(call, attempt, None, type(exc).__name__)
                 attempt += 1
                 continue
+            finally:
+                if turn is not None:
+                    self.stats.limiter_wait += turn.waited
             log.debug(
                 "request: %s %s status=%s attempt=%s",
                 call.method,
@@ -378,9 +387,17 @@ class WorkatoClient:
             await self._retry_wait(call, attempt, response.headers.get("retry-after"), str(status))
             attempt += 1
 
-    async def _wait_for_quota(self, bucket: Bucket | None) -> None:
-        if bucket is not None:
-            self.stats.limiter_wait += await self._limiters.bucket(bucket).acquire()
+    async def _mark_start(self, turn: Turn, request: httpx.Request) -> None:
+        """Take the quota slot when the request leaves: now, or from httpcore's hook."""
+        if not self._traced:
+            await turn.start()
+            return
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith(".send_request_headers.started"):
+                await turn.start()
+
+        request.extensions["trace"] = trace
 
     async def _retry_wait(
         self, call: _Call, attempt: int, retry_after: str | None, reason: str

@@ -6,10 +6,13 @@ one `QuotaLimiters` (see `shared_limiters`), so a fleet apply with hundreds of c
 tasks still stays inside the quota as a whole.
 
 Each bucket is a sliding-window log: it never lets more than `limit` requests *start*
-within any `window` seconds. A caller reserves the next free start time under a plain
-lock (O(1), no await inside), then sleeps until then outside the lock, so thousands of
-waiting tasks cost nothing but their sleep and are served in arrival order. The lock is
-a threading lock so that limiters may be shared by event loops in different threads.
+within any `window` seconds. A caller plans its start time under a plain lock (O(1), no
+await inside) and sleeps until then outside the lock, so thousands of waiting tasks cost
+little but their sleep and are served in about arrival order. The start is recorded only
+when the request really leaves (`Turn.start`): on a loaded machine the event loop may get
+there well after the planned time, and a start recorded early would let the next window
+open too soon. The lock is a threading lock so that limiters may be shared by event loops
+in different threads.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "QuotaLimiters",
     "Sleep",
     "SlidingWindowLimiter",
+    "Turn",
     "shared_limiters",
     "window_for_rate",
 ]
@@ -43,7 +47,6 @@ Sleep = Callable[[float], Awaitable[None]]
 # much keeps uneven network latency from squeezing one extra call into its window.
 WINDOW_MARGIN = 1.0
 MIN_MARGIN = 0.1  # seconds, for a time-scaled simulator's short windows
-MAX_LATE_SHARE = 0.05  # of the window: the most that late wake-ups widen it
 
 
 def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
@@ -60,8 +63,39 @@ def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float
     return max(1, math.floor(per_minute * 60 + 1e-6)), minute * 60
 
 
+class Turn:
+    """One caller's place in a limiter: a planned start, then the start it really makes.
+
+    `SlidingWindowLimiter.turn()` waits until the planned time; `start()` then waits, if
+    need be, until the starts already made leave room, and records this one. Call it at
+    the last moment before the request leaves (the client does so from httpcore's trace
+    hook, once a pooled connection is ready): on a busy event loop that moment can come
+    well after the planned time, and it is the one the server counts.
+    """
+
+    __slots__ = ("_limiter", "at", "started", "waited")
+
+    def __init__(self, limiter: SlidingWindowLimiter, at: float) -> None:
+        self._limiter = limiter
+        self.at = at  # planned start; once started, the real one
+        self.started = False
+        self.waited = 0.0  # seconds this caller waited for the quota, in both phases
+
+    async def start(self) -> None:
+        """Record this start once the window allows it (at most once; later calls return)."""
+        if not self.started:
+            await self._limiter._start(self)
+
+
 class SlidingWindowLimiter:
-    """At most `limit` starts in any `window` (+ margin) seconds."""
+    """At most `limit` starts in any `window` (+ margin) seconds.
+
+    Two logs of the last `limit` starts: *planned* ones, which spread waiting callers
+    over the coming windows so that each wakes once, at its turn; and *started* ones,
+    written only when a request really leaves (`Turn.start`). The started log is what
+    keeps the server's count within the quota; the planned one only keeps thousands of
+    waiting callers from waking together.
+    """
 
     def __init__(
         self,
@@ -78,13 +112,9 @@ class SlidingWindowLimiter:
         self.window = window + margin
         self._clock = clock
         self._sleep = sleep
-        self._starts: deque[float] = deque(maxlen=limit)  # reserved start times, ascending
+        self._planned: deque[Turn] = deque(maxlen=limit)  # in the order they were asked
+        self._started: deque[float] = deque(maxlen=limit)  # ascending: appended under lock
         self._lock = threading.Lock()
-        # How late a busy event loop woke a caller after its slot: a late start lands in
-        # the server's window with the next one, so later slots keep that much apart too
-        # (capped, so one long pause cannot slow the rest of the run much)
-        self._late = 0.0
-        self._late_cap = window * MAX_LATE_SHARE
 
     @classmethod
     def per_minute(
@@ -101,27 +131,55 @@ class SlidingWindowLimiter:
         return cls(limit, window, clock=clock, sleep=sleep, margin=margin)
 
     def reserve(self) -> float:
-        """Claim the earliest start time that keeps the window within the limit."""
-        with self._lock:
-            now = self._clock()
-            start = now
-            if len(self._starts) == self.limit:
-                # the limit-th most recent start must leave the window before we may start
-                start = max(now, self._starts[0] + self.window + self._late)
-            self._starts.append(start)  # maxlen drops the oldest
-            return start - now
+        """Plan the earliest start that keeps the window within the limit; its delay."""
+        turn, now = self._plan()
+        return turn.at - now
+
+    async def turn(self) -> Turn:
+        """Wait until this caller's planned start; the request then calls `Turn.start()`."""
+        turn, asked = self._plan()
+        delay = turn.at - asked
+        if delay > 0:
+            await self._sleep(delay)
+            turn.waited = delay
+        return turn
 
     async def acquire(self) -> float:
-        """Wait for a start slot; returns the seconds waited."""
-        delay = self.reserve()
-        if delay > 0:
-            due = self._clock() + delay
-            await self._sleep(delay)
-            late = self._clock() - due
-            if late > self._late:
-                with self._lock:
-                    self._late = min(max(self._late, late), self._late_cap)
-        return delay
+        """Wait for a start slot and take it now; returns the seconds waited."""
+        turn = await self.turn()
+        await turn.start()
+        return turn.waited
+
+    def _plan(self) -> tuple[Turn, float]:
+        with self._lock:
+            now = self._clock()
+            at = max(now, self._free_at())
+            if len(self._planned) == self.limit:
+                # the limit-th most recent plan must leave the window before we may start
+                at = max(at, self._planned[0].at + self.window)
+            turn = Turn(self, at)
+            self._planned.append(turn)  # maxlen drops the oldest
+            return turn, now
+
+    async def _start(self, turn: Turn) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                free = self._free_at()
+                if now >= free:
+                    self._started.append(now)
+                    turn.at = max(turn.at, now)  # later plans count from the real start
+                    turn.started = True
+                    return
+            # a late start before ours moved the window on: wait for the room it left
+            await self._sleep(free - now)
+            turn.waited += free - now
+
+    def _free_at(self) -> float:
+        """When the started log next allows a start (call under the lock)."""
+        if len(self._started) < self.limit:
+            return -math.inf
+        return self._started[0] + self.window
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Waits under a time scale: Retry-After is in the server's (simulated) seconds, and the
-quota limiter keeps later starts apart by how late a busy event loop woke a caller.
+quota limiter counts a start when the request leaves, however late a busy event loop
+gets there.
 
 Time is fake (conftest `FakeTime`, or a clock/sleep pair of the test's own), so every wait
 is asserted exactly and nothing depends on the speed of the machine.
@@ -96,7 +97,7 @@ def test_a_simulator_at_60x_makes_the_client_wait_a_real_second_at_most(
     assert 1 / 60 <= fake_time.sleeps[0] <= 1.0
 
 
-# ---- the limiter: late wake-ups widen its window, up to 5% of it ------------------------
+# ---- the limiter: a start counts when it is made, not when it was planned -------------
 
 
 class LateSleeper:
@@ -105,11 +106,13 @@ class LateSleeper:
     def __init__(self, late: float = 0.0) -> None:
         self.now = 1000.0
         self.late = late
+        self.sleeps: list[float] = []
 
     def clock(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
         self.now += seconds + self.late
 
 
@@ -125,34 +128,60 @@ def test_on_time_wake_ups_leave_the_window_as_it_is() -> None:
     assert limiter.reserve() == 100.0
 
 
-def test_a_late_wake_up_keeps_later_starts_that_much_further_apart() -> None:
+def test_a_late_wake_up_counts_the_window_from_the_real_start() -> None:
     time = LateSleeper(late=3.0)
     limiter = _limiter(time, 1, 100.0)
     asyncio.run(limiter.acquire())  # starts at 1000
-    assert asyncio.run(limiter.acquire()) == 100.0  # due at 1100, woke at 1103
+    assert asyncio.run(limiter.acquire()) == 100.0  # due at 1100, woke (and started) at 1103
     assert time.now == 1103.0
-    # the next start keeps 100 s + 3 s after the last reserved slot (1100)
+    # the next start keeps a whole window after 1103, the start the server saw
     assert limiter.reserve() == pytest.approx(100.0)  # 1203 - 1103
 
 
-def test_late_widening_is_capped_at_five_percent_of_the_window() -> None:
-    time = LateSleeper(late=40.0)
+def test_a_request_that_leaves_late_holds_back_the_next_one() -> None:
+    """Planned at 1000 but sent at 1030 (the loop was busy): a caller planned meanwhile for
+    1100 must wait until 1130, or the server would count two starts within 100 s."""
+    time = LateSleeper()
     limiter = _limiter(time, 1, 100.0)
-    asyncio.run(limiter.acquire())
-    asyncio.run(limiter.acquire())  # due at 1100, woke at 1140: 40 s late
-    # next start at 1100 + 100 + 5 (5% of 100, not + 40), from now = 1140
-    assert limiter.reserve() == pytest.approx(65.0)
+
+    async def go() -> list[float]:
+        first = await limiter.turn()  # planned for now (1000), not yet sent
+        second = await limiter.turn()  # planned for 1100; sleeps till then
+        assert time.now == 1100.0 and time.sleeps == [100.0]
+        time.now = 1030.0  # (the fake clock cannot run two tasks: replay the late send)
+        await first.start()
+        time.now = 1100.0
+        await second.start()  # the window from 1030 is still full: it waits 30 s more
+        return [first.at, second.at]
+
+    assert asyncio.run(go()) == [1030.0, 1130.0]
+    assert time.sleeps == [100.0, 30.0]
 
 
-def test_late_widening_is_a_share_of_the_scaled_window() -> None:
-    # at 60x a one-minute window lasts one second: the cap is 50 ms, not 3 s
-    time = LateSleeper(late=0.5)
-    limiter = SlidingWindowLimiter.per_minute(
-        1, clock=time.clock, sleep=time.sleep, time_scale=60.0
-    )
-    asyncio.run(limiter.acquire())
-    waited = asyncio.run(limiter.acquire())
-    assert waited == pytest.approx(limiter.window)
-    due = 1000.0 + limiter.window
-    assert time.now == pytest.approx(due + 0.5)
-    assert limiter.reserve() == pytest.approx(due + limiter.window + 0.05 - time.now)
+def test_started_requests_fill_the_window_in_the_order_they_leave() -> None:
+    time = LateSleeper()
+    limiter = _limiter(time, 2, 60.0)
+
+    async def go() -> list[float]:
+        turns = [await limiter.turn() for _ in range(2)]  # both planned for 1000
+        time.now = 1010.0
+        for turn in turns:
+            await turn.start()
+        third = await limiter.turn()  # planned from the real starts: 1070
+        await third.start()
+        return [t.at for t in [*turns, third]]
+
+    assert asyncio.run(go()) == [1010.0, 1010.0, 1070.0]
+
+
+def test_start_is_taken_once() -> None:
+    time = LateSleeper()
+    limiter = _limiter(time, 1, 60.0)
+
+    async def go() -> float:
+        turn = await limiter.turn()
+        await turn.start()
+        await turn.start()  # httpcore may report a retried send twice: one start counts
+        return limiter.reserve()
+
+    assert asyncio.run(go()) == 60.0

@@ -25,6 +25,7 @@ from reconciler.connect import SIM_BASE_URL, open_client
 from reconciler.desired import RateLimits, WorkspaceSpec
 from reconciler.simulator import Simulator
 from reconciler.simulator.seed import CUSTOMERS
+from reconciler.simulator.serve import running_server
 from reconciler.simulator.transport import SimTransport
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import QuotaLimiters, SlidingWindowLimiter
@@ -150,3 +151,43 @@ def test_each_simulator_directory_has_quotas_of_its_own(tmp_path: Path, seeded: 
 
     run(asyncio.wait_for(go(), timeout=10))
     assert Simulator(dirs[1]).request_counts() == {"folder_assets": 3}
+
+
+def test_a_busy_event_loop_does_not_squeeze_calls_into_the_servers_window(sim: Simulator) -> None:
+    """Over real HTTP, with the event loop blocked 40 ms at a time (as a large state write
+    does): the way from the limiter to the socket passes several turns of the loop, so a
+    start taken when the limiter wakes the caller would reach the server hundreds of ms
+    later and bunch into the next window. The start is taken as the headers leave."""
+    sim.set_time_scale(SCALE)
+    sim.set_rate_limits(retry_after=True, other=8)
+    margin = 12.0  # simulated seconds: 100 ms real, more than one blocked turn of the loop
+
+    def limiter(limit: int) -> SlidingWindowLimiter:
+        return SlidingWindowLimiter(
+            limit, 60.0, clock=scaled_clock, sleep=scaled_sleep, margin=margin
+        )
+
+    limiters = QuotaLimiters(**{bucket: limiter(limit) for bucket, limit in QUOTA.items()})
+    with running_server(sim.directory) as url:
+        client = make_client(World(sim, url, "http"), limiters)
+
+        async def go() -> None:
+            done = asyncio.Event()
+
+            async def hog() -> None:
+                while not done.is_set():
+                    time.sleep(0.04)  # blocks the loop, as synchronous work does
+                    await asyncio.sleep(0)
+
+            hogging = asyncio.create_task(hog())
+            async with client:
+                await asyncio.gather(*(client.folder_assets("E-template", 110) for _ in range(24)))
+            done.set()
+            await hogging
+
+        run(go())
+    log = sim.request_log()
+    assert [r.status for r in log if r.status == 429] == []
+    assert client.stats.rate_limited == 0
+    assert sum(1 for r in log if r.kind == "folder_assets") == 24
+    assert client.stats.limiter_wait > 0  # three windows' worth: the limiter paced them
