@@ -155,7 +155,8 @@ def _create_change(
     if pending is not None:
         warnings.append(
             f"{address}: a create sent at {pending.started_at} was never recorded; if it "
-            f"exists in Workato, run `rlcm adopt {address} ID` instead of creating another"
+            f"exists in Workato, run `rlcm adopt {address} ID` instead of creating another "
+            "(apply creates it again only with --force)"
         )
         reasons.append("an earlier create was never recorded (see warnings)")
     return Change(

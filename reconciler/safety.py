@@ -10,6 +10,10 @@ Two rules, with defaults a partner can tune in the Rollout's `safety`:
    `max_first_wave_share` (25%) of them. A rollout that starts with a canary wave passes;
    one that updates the whole fleet at once needs --force. First imports into new
    targets do not count: nothing is running there yet.
+3. A manifest create whose earlier create was sent but never recorded (the run was
+   killed while waiting for Workato's answer; the state's `pending` marker says so)
+   needs --force: that manifest may exist, and creating another leaves a throwaway
+   duplicate behind. `rlcm adopt manifest.NAME ID` records the one that exists instead.
 """
 
 from __future__ import annotations
@@ -27,6 +31,24 @@ def unsafe_reasons(plan: Plan, state: State, safety: SafetySpec) -> list[str]:
     deletes = [c.address for c in plan.changes if c.kind == "manifest" and c.action == "delete"]
     if deletes:
         reasons.append(f"it deletes {len(deletes)} manifest(s): {', '.join(deletes)}")
+    unrecorded = [
+        c.address
+        for c in plan.changes
+        if c.kind == "manifest"
+        and c.action in ("create", "recreate")
+        and c.manifest in state.pending
+    ]
+    if len(unrecorded) == 1:
+        reasons.append(
+            f"an earlier create of {unrecorded[0]} was sent but never recorded and may exist "
+            "in Workato; record it with `rlcm adopt ADDRESS ID` rather than create another"
+        )
+    elif unrecorded:
+        reasons.append(
+            f"earlier creates of {', '.join(unrecorded)} were sent but never recorded and "
+            "may exist in Workato; record them with `rlcm adopt ADDRESS ID` rather than "
+            "create others"
+        )
     share = _first_wave_share(plan, state, safety)
     if share is not None:
         reasons.append(share)

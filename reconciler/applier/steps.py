@@ -13,7 +13,8 @@ The one window where a crash can still duplicate something:
 - manifest create: no API lists manifests, so between Workato receiving the create and
   rlcm writing the new id to state, a crash leaves a manifest rlcm does not know. A
   `pending` marker is written *before* the request, so the next plan warns and names
-  `rlcm adopt` instead of silently creating a second one. The window is one HTTP round
+  `rlcm adopt`, and the next apply refuses to create it again without --force
+  (reconciler/safety.py) instead of silently leaving a second one. The window is one HTTP round
   trip plus one state write. A create Workato refuses (a 4xx answer) clears the marker:
   nothing was created.
 - (Exports and imports have the same gap between the POST and the write of the job id;
@@ -47,6 +48,7 @@ from reconciler.state.model import (
     PackageRecord,
     RecipeResult,
 )
+from reconciler.workato.retry import REFUSED
 
 if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
@@ -191,12 +193,15 @@ async def _atomic(work: Coroutine[Any, Any, T]) -> T:
 
 
 def _refused(exc: ApiError) -> bool:
-    """A 4xx answer other than timeout or rate limit: the request was not carried out.
+    """An answer that says the request was not carried out: a 4xx other than a timeout
+    (a 429 is retried; one that persists refused it too), or 503 Service Unavailable.
 
-    Anything else (5xx, a dropped connection, a timeout) may have created the manifest,
-    so the pending marker stays and the next plan warns.
+    Anything else (500, 502, 504, a dropped connection, a timeout, an answer that cannot
+    be read) may have created the manifest, so the pending marker stays: the next plan
+    warns, and the next apply creates it again only with --force.
     """
-    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429)
+    status = exc.status
+    return status is not None and ((400 <= status < 500 and status != 408) or status in REFUSED)
 
 
 def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> ManifestRecord:

@@ -308,6 +308,15 @@ class Simulator:
             found = self._load(owner)["manifests"].get(str(manifest_id))
             return copy.deepcopy(found) if found is not None else None
 
+    def manifests(self, owner: Owner) -> dict[int, str]:
+        """Id -> name of the owner's manifests that are not archived (what Workato's UI
+        lists: no API call does)."""
+        with self.engine.store.locked():
+            found = self._load(owner)["manifests"]
+            return {
+                int(k): str(m["name"]) for k, m in found.items() if m.get("status") != "archived"
+            }
+
     def job(self, owner: Owner, package_id: int) -> Json | None:
         with self.engine.store.locked():
             found = self._load(owner)["jobs"].get(str(package_id))

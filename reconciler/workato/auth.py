@@ -62,6 +62,13 @@ def read_credentials(
 def _require(env: Mapping[str, str], name: str, workspace: str) -> str:
     value = env.get(name, "").strip()
     if not value:
+        if looks_like_token(name):
+            register_secret(name)  # and from every other line that might show it
+            raise RlcmError(
+                f"workspace {workspace!r}: the environment variable its token_env or "
+                "email_env names is not set, and that name looks like a pasted token, so "
+                "it is not shown; give the variable's name instead (e.g. WORKATO_API_TOKEN)"
+            )
         raise RlcmError(
             f"environment variable {name} is not set (needed by workspace {workspace!r})"
         )
@@ -74,6 +81,17 @@ def _require(env: Mapping[str, str], name: str, workspace: str) -> str:
             "its value is not shown"
         )
     return value
+
+
+def looks_like_token(name: str) -> bool:
+    """A `token_env` that is a token pasted in place of a variable's name: long, with
+    letters and digits and no underscore (variable names of 24+ characters have some)."""
+    return (
+        len(name) >= 24
+        and "_" not in name
+        and any(char.isdigit() for char in name)
+        and any(char.isalpha() for char in name)
+    )
 
 
 def credential_headers(creds: Credentials) -> dict[str, str]:

@@ -198,7 +198,9 @@ class WorkatoClient:
 
     async def wait_export(self, owner: str | None, package_id: int) -> PackageJob:
         return await self._poll(
-            f"export {package_id}", lambda: self.export_status(owner, package_id)
+            f"export {package_id}",
+            paths.export_status(owner, package_id),
+            lambda: self.export_status(owner, package_id),
         )
 
     async def download_package(self, owner: str | None, job: PackageJob) -> bytes:
@@ -313,7 +315,11 @@ class WorkatoClient:
         return await self._model(call, ImportJob)
 
     async def wait_import(self, owner: str | None, import_id: int) -> ImportJob:
-        return await self._poll(f"import {import_id}", lambda: self.import_status(owner, import_id))
+        return await self._poll(
+            f"import {import_id}",
+            paths.import_status(owner, import_id),
+            lambda: self.import_status(owner, import_id),
+        )
 
     # ---- layers ----------------------------------------------------------------------
 
@@ -429,8 +435,9 @@ class WorkatoClient:
         text = redact(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "))
         return ConnectionFailedError(text, method=method, path=where)
 
-    async def _poll(self, what: str, status: Callable[[], Awaitable[Job]]) -> Job:
-        """Poll until completed/failed: interval grows 1.5x to max_interval, overall timeout."""
+    async def _poll(self, what: str, where: str, status: Callable[[], Awaitable[Job]]) -> Job:
+        """Poll until completed/failed: interval grows 1.5x to max_interval, overall timeout.
+        The timeout names the status call (GET `where`) that kept answering "not yet"."""
         poll = self.settings.poll
         clock, sleep = self.settings.clock, self.settings.sleep
         deadline = clock() + poll.timeout
@@ -438,7 +445,9 @@ class WorkatoClient:
         while True:
             remaining = deadline - clock()
             if remaining <= 0:
-                raise ApiTimeoutError(f"{what} did not finish within {poll.timeout:g} s")
+                raise ApiTimeoutError(
+                    f"{what} did not finish within {poll.timeout:g} s", method="GET", path=where
+                )
             await sleep(min(interval, remaining))
             job = await status()
             if job.done:

@@ -27,6 +27,7 @@ __all__ = [
     "EXPORT",
     "IMPORT",
     "READ",
+    "REFUSED",
     "WRITE_IDEMPOTENT",
     "RetryRule",
     "backoff_delay",
@@ -50,20 +51,22 @@ class RetryRule:
         return self.unsent_errors if is_unsent_error(exc) else self.sent_errors
 
 
+# Answers that say the request was not carried out: safe to send again, even a create.
+REFUSED = frozenset({429, 503})
 # GETs change nothing: anything transient, 500 included, any connection failure.
 READ = RetryRule(TRANSIENT | {500}, sent_errors=True)
 # PUT/DELETE of a manifest: doing it twice leaves the same result; a 500 may mean the
 # server is broken for this input, so it is not hammered.
 WRITE_IDEMPOTENT = RetryRule(TRANSIENT, sent_errors=True)
 # Creating a manifest twice leaves a duplicate manifest nobody tracks: retry only when
-# the server certainly did nothing (429, or the request never left us).
-CREATE = RetryRule(frozenset({429}))
+# the server certainly did nothing (429 and 503 refuse a request, or it never left us).
+CREATE = RetryRule(REFUSED)
 # A second export of one manifest is just another package of the same content: harmless.
 EXPORT = RetryRule(TRANSIENT, sent_errors=True)
 # A second import re-imports the same package (harmless-ish, but it may restart
 # recipes twice): retry only on answers that say it was refused (429, 503), never after
 # a timeout or a gateway error where it may be running already.
-IMPORT = RetryRule(frozenset({429, 503}))
+IMPORT = RetryRule(REFUSED)
 
 
 def is_unsent_error(exc: httpx.TransportError) -> bool:

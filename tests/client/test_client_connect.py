@@ -72,3 +72,26 @@ def test_sim_base_url_uses_the_in_process_simulator(tmp_path: Path) -> None:
     client = open_client(workspace, {"WORKATO_API_TOKEN": "demo-token"})
     close(client)
     assert client.settings.base_url == SIM_BASE_URL
+
+
+@pytest.mark.parametrize(
+    "pasted", ["a3f9c2e8b7d14f6a9c0e2b5d8f1a4c7e", "wrkaus1f0c9e7b2d4a6c8e0f2b4d6a8c0e2f4a6"]
+)
+def test_a_token_pasted_as_token_env_is_never_shown(pasted: str) -> None:
+    """token_env takes a variable's name; a token pasted there passes the name pattern
+    (letters and digits), and the 'not set' error must not print it."""
+    workspace = WorkspaceSpec(name="partner", base_url="https://www.workato.com", token_env=pasted)
+    with pytest.raises(RlcmError) as raised:
+        open_client(workspace, {})
+    message = str(raised.value)
+    assert pasted not in message
+    assert "looks like a pasted token" in message and "'partner'" in message
+    assert redact(f"token_env: {pasted}") == "token_env: ***"
+
+
+def test_a_long_variable_name_is_still_named() -> None:
+    workspace = WorkspaceSpec(
+        name="partner", base_url="https://www.workato.com", token_env="WORKATO_API_TOKEN_FOR_PROD_2"
+    )
+    with pytest.raises(RlcmError, match="environment variable WORKATO_API_TOKEN_FOR_PROD_2 is"):
+        open_client(workspace, {})

@@ -348,7 +348,11 @@ def test_wait_import_gives_up_with_a_clear_error(make_client: MakeClient, fake_t
         async with client:
             return await client.wait_import("E-acme-001", 251)
 
-    with pytest.raises(ApiTimeoutError, match=r"^import 251 did not finish within 35 s$"):
+    with pytest.raises(
+        ApiTimeoutError,
+        match=r"^GET /api/managed_users/E-acme-001/imports/251: "
+        r"import 251 did not finish within 35 s$",
+    ):
         run(go(make_client(handler, poll=poll)))
     assert sum(fake_time.sleeps) == pytest.approx(35.0)
     assert len(seen) == 4

@@ -197,3 +197,57 @@ def test_apply_without_changes_still_writes_the_reports(tmp_path: Path) -> None:
     assert "No changes" in result.stdout
     assert json.loads(reports[0].read_text())["steps"] == []
     assert "<testsuites" in reports[2].read_text()
+
+
+def test_a_create_whose_answer_was_lost_is_not_sent_again_without_force(tmp_path: Path) -> None:
+    """Workato created the manifest but the answer never came back (the connection dropped,
+    or the run was killed waiting). The next apply must not leave a throwaway duplicate:
+    it refuses, names `rlcm adopt`, and once adopted goes on with the manifest that exists."""
+    world = World(tmp_path, customers=2)
+    world.generic_fleet(2)
+    world.sim.inject_fault("manifest_create", "drop", processed=True)
+    lost = world.apply()
+    assert lost.exit_code != 0
+    [name] = json.loads(world.state_path.read_text())["pending"]  # the dropped create
+    [orphan] = [i for i, n in world.sim.manifests("E-template").items() if n == name]
+    world.sim.clear_request_log()
+
+    refused = world.apply()
+
+    assert refused.exit_code == 1
+    assert (
+        f"an earlier create of manifest.{name} was sent but never recorded and may exist in "
+        "Workato; record it with `rlcm adopt ADDRESS ID` rather than create another"
+    ) in refused.stderr
+    assert "--force" in refused.stderr
+    assert count(world.log(), "manifest_create") == 0
+
+    assert world.rlcm("adopt", f"manifest.{name}", str(orphan)).exit_code == 0
+    done = world.apply()
+
+    assert done.exit_code == 0, done.stderr
+    assert sorted(world.sim.manifests("E-template").values()) == sorted(
+        ["billing-alerts", "crm-sync", "shared-connections"]
+    )
+    state = json.loads(world.state_path.read_text())
+    assert state["manifests"][name]["id"] == orphan and not state["pending"]
+
+
+def test_force_creates_the_manifest_again_when_the_first_create_never_arrived(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path, customers=1)
+    world.generic_fleet(1)
+    world.sim.inject_fault("manifest_create", "drop")  # dropped before Workato saw it
+    assert world.apply().exit_code != 0
+    [name] = json.loads(world.state_path.read_text())["pending"]
+    assert name not in world.sim.manifests("E-template").values()
+    assert world.apply().exit_code == 1
+
+    forced = world.apply("--force")
+
+    assert forced.exit_code == 0, forced.stderr
+    assert "Warning: applying with --force although an earlier create" in forced.stderr
+    assert len(world.sim.manifests("E-template")) == 3
+    assert not json.loads(world.state_path.read_text())["pending"]
+    assert world.rlcm("plan", "--detailed-exitcode").exit_code == 0

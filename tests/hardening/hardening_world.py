@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.simulator.core import Simulator
+from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
 CANARY_TOKEN = "cnry-tok-5d1f0b7e9a2c4486"
@@ -151,6 +152,25 @@ class World:
     def state(self) -> Any:
         """The state as rlcm reads it: a StateError here is a corrupt state file."""
         return StateStore(self.state_path).read()
+
+
+def settle_pending(state: State | None, live: dict[int, str]) -> tuple[list[tuple[str, int]], bool]:
+    """What a user does when apply refuses to create a manifest whose earlier create was
+    never recorded: adopt the manifest Workato made (the ids of `live`, id -> name, not
+    in state), or apply with --force when it made none. Returns the (address, id) pairs
+    to `rlcm adopt`, and whether --force is needed."""
+    if state is None or not state.pending:
+        return [], False
+    recorded = {m.id for m in state.manifests.values()}
+    adopt: list[tuple[str, int]] = []
+    force = False
+    for name in sorted(state.pending):
+        made = sorted(i for i, n in live.items() if n == name and i not in recorded)
+        if made:
+            adopt.append((f"manifest.{name}", made[0]))
+        else:
+            force = True
+    return adopt, force
 
 
 def make_world(root: Path, auth: str = "bearer") -> World:

@@ -35,13 +35,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hardening_world import record
+from hardening_world import record, settle_pending
 
 from reconciler.cli import cli
 from reconciler.errors import RlcmError
 from reconciler.simulator.core import Simulator
 from reconciler.simulator.serve import running_server
-from reconciler.simulator.store import workspace_key
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
@@ -189,13 +188,22 @@ class CrashWorld:
 
     def popen(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [*APPLY, "-c", str(self.config)],
+            [*APPLY, *self.settle_pending(), "-c", str(self.config)],
             cwd=self.root,
             env={**os.environ, **TOKEN, "NO_COLOR": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+
+    def settle_pending(self) -> list[str]:
+        """Adopt or force past a manifest create a kill left unrecorded; the apply flags."""
+        adopt, force = settle_pending(_read_state(self.state_path), self.live_manifests())
+        for address, manifest_id in adopt:
+            argv = ["adopt", address, str(manifest_id), "-q", "-c", str(self.config)]
+            adopted = CliRunner(env=TOKEN).invoke(cli, argv)
+            assert adopted.exit_code == 0, adopted.output
+        return ["--force"] if force else []
 
     def log_lines(self) -> int:
         try:
@@ -206,13 +214,7 @@ class CrashWorld:
     # -- what the simulator holds ------------------------------------------------------
     def live_manifests(self) -> dict[int, str]:
         """Id -> name of every manifest in the source workspace that is not archived."""
-        user = self.sim.managed_user_id("E-template")
-        ws = self.sim.engine.store.workspace(workspace_key(user)) or {"manifests": {}}
-        return {
-            int(m["id"]): str(m["name"])
-            for m in ws["manifests"].values()
-            if m.get("status") != "archived"
-        }
+        return self.sim.manifests("E-template")
 
     def job_ids(self, kind: str) -> set[int]:
         return {int(job["id"]) for job in self.sim.jobs(kind)}

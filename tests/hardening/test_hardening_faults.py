@@ -13,14 +13,14 @@ creation is a duplicate and fails the test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
-from hardening_world import World, check_result, make_world, record
+from hardening_world import World, check_result, make_world, record, settle_pending
 
 from reconciler.errors import StateError
 from reconciler.simulator.faults import ENDPOINT_KINDS
@@ -227,7 +227,9 @@ def test_fault_then_rerun_converges(
         assert _names_the_call(first, kind, fault), first.stderr
     world.sim.clear_faults()
 
-    again = world.run("apply", "--auto-approve", *scenario.args)
+    again = world.run(
+        "apply", "--auto-approve", *scenario.args, *_settle_pending(world, scenario.args)
+    )
     check_result(world, again)
     _state_ok(world)
     assert again.exit_code == 0, again.output
@@ -241,13 +243,29 @@ def test_fault_then_rerun_converges(
     unexplained = {k: n for k, n in extra.items() if n > 0}
     if unexplained and window:
         record("window_duplicates", sum(unexplained.values()))
-        if "manifests" in unexplained:  # the pending marker made the rerun say so
-            assert "rlcm adopt manifest." in again.stderr, again.stderr
     elif unexplained:
         record("duplicates", sum(unexplained.values()))
     assert window or not unexplained, (unexplained, first.output)
     assert not any(n < 0 for n in extra.values()), extra
     record("faults_handled")
+
+
+def _settle_pending(world: World, args: Sequence[str]) -> list[str]:
+    """A manifest create left unrecorded (an answer lost, a 5xx that may hide a create):
+    a plain rerun refuses to create it again and names `rlcm adopt`; the user adopts what
+    Workato made, or forces the create when it made nothing. The rerun's extra flags."""
+    state = world.state()
+    adopt, force = settle_pending(state, world.sim.manifests("E-template"))
+    if not adopt and not force:
+        return []
+    refused = world.run("apply", "--auto-approve", *args)
+    check_result(world, refused)
+    assert refused.exit_code == 1, refused.output
+    assert "sent but never recorded" in refused.stderr and "rlcm adopt" in refused.stderr
+    for address, manifest_id in adopt:
+        adopted = world.run("adopt", address, str(manifest_id))
+        assert adopted.exit_code == 0, adopted.output
+    return ["--force"] if force else []
 
 
 HTTP_CASES = [("import", "drop"), ("export_status", "slow"), ("download", "504"), ("export", "429")]

@@ -73,7 +73,12 @@ def test_a_second_apply_refuses_naming_the_holder(world: World) -> None:
 
 def test_a_killed_apply_leaves_a_lock_the_next_run_takes_over(world: World) -> None:
     proc = _start_slow_apply(world, latency=0.3)
-    time.sleep(0.5)
+    # kill once the manifests are recorded: a kill during a create would leave a pending
+    # marker, and the rerun would (rightly) refuse to create that manifest again
+    deadline = time.monotonic() + 30
+    while not world.state_path.exists() or len(world.state().manifests) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "no manifests recorded"
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     assert _lock_path(world).exists()

@@ -217,7 +217,8 @@ def test_a_pending_create_warns_and_names_adopt() -> None:
     plan = build_plan(make_desired(), state, make_live())
     assert plan.warnings == (
         "manifest.crm-sync: a create sent at 2026-11-23T10:00:00Z was never recorded; if it "
-        "exists in Workato, run `rlcm adopt manifest.crm-sync ID` instead of creating another",
+        "exists in Workato, run `rlcm adopt manifest.crm-sync ID` instead of creating another "
+        "(apply creates it again only with --force)",
     )
     assert "an earlier create was never recorded (see warnings)" in (
         plan.by_address()["manifest.crm-sync"].reasons

@@ -102,7 +102,10 @@ def test_a_job_that_never_finishes_gives_a_clear_timeout(world: World) -> None:
             started = await client.start_export("E-template", manifest.id)
             with pytest.raises(ApiTimeoutError) as raised:
                 await client.wait_export("E-template", started.id)
-            assert str(raised.value) == f"export {started.id} did not finish within 0.3 s"
+            assert str(raised.value) == (
+                f"GET /api/managed_users/E-template/exports/{started.id}: "
+                f"export {started.id} did not finish within 0.3 s"
+            )
             assert TOKEN not in str(raised.value)
 
     run(body())
