@@ -53,7 +53,7 @@ class Engine:
     def __init__(self, directory: Path, *, time_scale: float | None = None) -> None:
         self.store = Store(Path(directory))
         self.time_scale_override = time_scale
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter.of(self.store.directory)
 
     # -- controls --------------------------------------------------------------
     def controls(self) -> Json:

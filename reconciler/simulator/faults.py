@@ -13,7 +13,8 @@ import collections
 import json
 import math
 import threading
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from reconciler.simulator.clock import Clock
 from reconciler.simulator.messages import Reply, json_reply
@@ -76,10 +77,24 @@ class RateLimiter:
     """
 
     SLACK = 5.0  # real seconds an arrival may wait before it is handled
+    _SHARED: ClassVar[dict[Path, RateLimiter]] = {}
+    _SHARED_LOCK = threading.Lock()
 
     def __init__(self) -> None:
         self._hits: dict[str, list[float]] = collections.defaultdict(list)
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, directory: Path) -> RateLimiter:
+        """The counters of one simulated Workato (its directory), shared by every engine
+        in this process: two clients on one `sim://DIR` spend one quota, as two clients
+        of one real workspace do."""
+        key = directory.resolve()
+        with cls._SHARED_LOCK:
+            limiter = cls._SHARED.get(key)
+            if limiter is None:
+                limiter = cls._SHARED[key] = cls()
+            return limiter
 
     def check(
         self,
@@ -89,25 +104,54 @@ class RateLimiter:
         clock: Clock,
         arrived: float | None = None,
     ) -> float | None:
-        """Record a hit; None when allowed, else the real seconds until a slot frees up."""
+        """Record a hit; None when allowed, else the real seconds until a slot frees up.
+
+        Allowed when no window of `window` seconds that holds this arrival would hold more
+        than `limit` hits, counting hits that arrived *after* it but were handled first
+        (requests are handled a little out of order): a burst that arrived together is
+        limited whatever order its requests are handled in.
+        """
         now = clock.now()
         at = now if arrived is None else min(arrived, now)
         real_window = clock.real(window)
+        cap = math.ceil(limit)
         with self._lock:
             hits = self._hits[bucket]
             stale = bisect.bisect_right(hits, now - real_window - self.SLACK)
             del hits[:stale]
-            first = bisect.bisect_right(hits, at - real_window)
-            last = bisect.bisect_right(hits, at)
-            if last - first >= limit:
-                # the slot frees when the oldest hit that counts leaves the window
-                return max(hits[last - math.ceil(limit)] + real_window - at, 0.0)
+            # every hit that can share a window with this one
+            near = hits[bisect.bisect_right(hits, at - real_window) :]
+            near = near[: bisect.bisect_left(near, at + real_window)]
+            wait = _over_limit(near, at, real_window, cap)
+            if wait is not None:
+                return wait
             bisect.insort(hits, at)
             return None
 
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+
+
+def _over_limit(near: list[float], at: float, window: float, cap: int) -> float | None:
+    """Seconds until a hit at `at` would fit, or None when it fits now: no run of hits
+    less than `window` apart that includes `at` may hold more than `cap` of them.
+
+    `near` is sorted and holds every hit within `window` of `at`; with `at` inserted at
+    index `mine`, the windows holding it span indices l <= mine <= r.
+    """
+    mine = bisect.bisect_right(near, at)
+    times = [*near[:mine], at, *near[mine:]]
+    left = 0
+    for right in range(mine, len(times)):
+        while times[right] - times[left] >= window:
+            left += 1
+        if left > mine:
+            break  # later windows no longer hold `at`
+        if right - left + 1 > cap:
+            # a retry fits once fewer than `cap` of these hits are less than a window old
+            return max(near[-cap] + window - at, 0.0)
+    return None
 
 
 def too_many(retry_after: float | None) -> Reply:

@@ -23,6 +23,7 @@ from roundtrip_world import POLL, TOKEN, UNLIMITED, World, run
 
 from reconciler.connect import SIM_BASE_URL, open_client
 from reconciler.desired import RateLimits, WorkspaceSpec
+from reconciler.errors import RateLimitedError
 from reconciler.simulator import Simulator
 from reconciler.simulator.seed import CUSTOMERS
 from reconciler.simulator.serve import running_server
@@ -191,3 +192,28 @@ def test_a_busy_event_loop_does_not_squeeze_calls_into_the_servers_window(sim: S
     assert client.stats.rate_limited == 0
     assert sum(1 for r in log if r.kind == "folder_assets") == 24
     assert client.stats.limiter_wait > 0  # three windows' worth: the limiter paced them
+
+
+def test_two_in_process_clients_of_one_simulator_spend_one_quota(sim: Simulator) -> None:
+    """Like two clients of one real workspace: the simulator counts their calls together,
+    whichever transport each came through."""
+    sim.set_rate_limits(retry_after=True, other=3)  # a one-minute window: no timing matters
+    settings = ClientSettings(
+        base_url=SIM_BASE_URL,
+        token=TOKEN,
+        rate_limits=UNLIMITED,
+        limiters=QuotaLimiters.from_rates(UNLIMITED),  # rlcm does not pace them: the test
+        max_retries=0,
+    )
+    first, second = (WorkatoClient(settings, transport=SimTransport(sim.directory)) for _ in "ab")
+
+    async def go() -> list[BaseException | None]:
+        async with first, second:
+            calls = [first.folder_assets("E-template", 110) for _ in range(2)]
+            calls += [second.folder_assets("E-template", 110) for _ in range(2)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    errors = [e for e in run(go()) if e is not None]
+    assert [type(e) for e in errors] == [RateLimitedError]  # the fourth call of three
+    assert [r.status for r in sim.request_log()].count(429) == 1

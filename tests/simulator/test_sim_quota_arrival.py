@@ -13,6 +13,8 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.simulator import Simulator
 from reconciler.simulator.clock import Clock
 from reconciler.simulator.engine import Engine
@@ -83,6 +85,28 @@ def test_a_burst_that_arrived_together_is_limited_even_when_handled_apart() -> N
         answers.append(limiter.check("other", 3, 60.0, clock, 1000.0))
     assert answers[:3] == [None] * 3
     assert answers[3] is not None and answers[4] is not None
+
+
+def test_a_burst_handled_in_reverse_arrival_order_is_limited_all_the_same() -> None:
+    """Counting only the hits that arrived before each one would let all four through:
+    the first handled arrived last, and each later-handled one arrived earlier still."""
+    clock = FakeClock(time_scale=60.0)
+    limiter = RateLimiter()
+    clock.at = 1000.5
+    arrivals = [1000.0, 1000.1, 1000.2, 1000.3]
+    answers = [limiter.check("other", 3, 60.0, clock, at) for at in reversed(arrivals)]
+    assert answers[:3] == [None] * 3
+    assert answers[3] == pytest.approx(1.1)  # a retry fits once 1000.1 is a window old
+
+
+def test_spaced_arrivals_handled_in_any_order_are_not_limited() -> None:
+    clock = FakeClock(time_scale=60.0)
+    limiter = RateLimiter()
+    arrivals = [1000.0 + i * 0.26 for i in range(16)]  # 4 per simulated minute, a bit apart
+    handled = arrivals[:]
+    random.Random(7).shuffle(handled)
+    clock.at = arrivals[-1] + 0.5
+    assert [limiter.check("other", 4, 60.0, clock, at) for at in handled] == [None] * 16
 
 
 def _request(arrived: float) -> Request:
