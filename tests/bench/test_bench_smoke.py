@@ -7,6 +7,7 @@ rlcm plan/apply/plan as subprocesses, the sequential baseline and the lower boun
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
 
     case["baseline"] = baseline_case(10, FAST, tmp_path)
     assert case["baseline"]["calls"]["export"] == 30  # the peers' way: one per import
-    bigger = {"targets": 20, "runs": {}}
+    bigger: dict[str, Any] = {"targets": 20, "runs": {}}
     _extrapolate_baseline([case, bigger])
     assert bigger["baseline"]["extrapolated"] is True
 

@@ -35,7 +35,7 @@ BODY = ManifestBody(name="crm-sync", folder_id=112, auto_generate_assets=True)
 
 
 def scripted(
-    *answers: Any,
+    *answers: httpx.Response | Exception,
 ) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
     """A server answering each request with the next answer (a Response or an exception)."""
     seen: list[httpx.Request] = []

@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,9 @@ def _log_lines(world: World) -> int:
         return 0
 
 
-def _wait_for(proc: subprocess.Popen[str], ready: object, timeout: float = 30) -> None:
+def _wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while not ready():  # type: ignore[operator]
+    while not ready():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the apply never got there"
         time.sleep(0.003)

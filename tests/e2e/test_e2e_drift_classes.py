@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from e2e_world import TEMPLATE, DemoWorld, RunCli, add_source_asset
@@ -26,6 +27,12 @@ def _drift(run_cli: RunCli) -> list[dict[str, object]]:
     assert isinstance(doc["format_version"], int)
     findings: list[dict[str, object]] = doc["findings"]
     return findings
+
+
+def _list(value: object) -> list[Any]:
+    """A JSON array of the plan or drift document."""
+    assert isinstance(value, list), value
+    return value
 
 
 def _imports_of(changes: dict[str, dict[str, object]], manifest: str) -> set[str]:
@@ -50,13 +57,13 @@ def test_manifest_edited_in_the_ui(applied_config: DemoWorld, run_cli: RunCli) -
     assert change["reasons"] == ["edited in the Workato UI: include_tags changed to false"]
     # the plan puts the recorded value back: live false -> true
     assert {"path": "include_tags", "change": "changed", "before": False, "after": True,
-            "source": "live"} in change["details"]  # type: ignore[operator]  # fmt: skip
+            "source": "live"} in _list(change["details"])  # fmt: skip
     [finding] = _drift(run_cli)
     assert finding["kind"] == "manifest_edited"
     assert finding["address"] == "manifest.crm-sync"
     # drift reads as the edit did: recorded true -> live false
     assert {"path": "include_tags", "change": "changed", "before": True, "after": False} in (
-        finding["details"]  # type: ignore[operator]
+        _list(finding["details"])
     )
 
 
@@ -133,7 +140,7 @@ def test_a_target_folder_changed(applied_config: DemoWorld, run_cli: RunCli) -> 
     applied_config.sim.change_asset("E-globex", "Sync accounts", folder_id=2211)
     changes = _plan(run_cli)
     assert set(changes) == {"import.crm-sync@E-globex/2211"}
-    [reason] = changes["import.crm-sync@E-globex/2211"]["reasons"]  # type: ignore[misc]
+    [reason] = _list(changes["import.crm-sync@E-globex/2211"]["reasons"])
     assert reason.startswith("the target folder changed since the last import")
     assert "recipe Sync accounts: version 4 -> 5" in reason
     [finding] = _drift(run_cli)

@@ -153,13 +153,13 @@ def _check(name: str, script: list[tuple[int, dict[str, str], bytes]]) -> None:
     record("hostile_handled")
 
 
-SETTINGS = {
-    "deadline": None,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-}
+SETTINGS = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
-@settings(max_examples=80, derandomize=True, **SETTINGS)  # type: ignore[arg-type]
+@settings(SETTINGS, max_examples=80, derandomize=True)
 @given(name=st.sampled_from(sorted(CALLS)), script=answers())
 def test_any_answer_gives_a_model_or_a_typed_error(
     name: str, script: list[tuple[int, dict[str, str], bytes]]
@@ -168,7 +168,7 @@ def test_any_answer_gives_a_model_or_a_typed_error(
 
 
 @pytest.mark.slow
-@settings(max_examples=1500, **SETTINGS)  # type: ignore[arg-type]
+@settings(SETTINGS, max_examples=1500)
 @given(name=st.sampled_from(sorted(CALLS)), script=answers())
 def test_many_more_answers_give_a_model_or_a_typed_error(
     name: str, script: list[tuple[int, dict[str, str], bytes]]

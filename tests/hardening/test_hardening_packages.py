@@ -163,7 +163,7 @@ def _steps(report: dict[str, object]) -> list[dict[str, str]]:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             if "address" in node and "status" in node:
-                found.append(node)  # type: ignore[arg-type]
+                found.append(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

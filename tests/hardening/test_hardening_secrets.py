@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import zipfile
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from hardening_world import (
@@ -77,7 +78,7 @@ def test_legacy_auth_keeps_email_and_token_secret(legacy_world: World) -> None:
 
 
 @pytest.mark.parametrize("auth", ["bearer", "legacy"])
-def test_no_credential_header_reaches_the_download_host(tmp_path, auth: str) -> None:
+def test_no_credential_header_reaches_the_download_host(tmp_path: Path, auth: str) -> None:
     from hardening_world import make_world
 
     world = make_world(tmp_path, auth=auth)

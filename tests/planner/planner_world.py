@@ -319,3 +319,9 @@ def in_sync(desired: DesiredState | None = None) -> tuple[DesiredState, State, L
     state, live = make_state(), make_live(target_folders={})
     state, live = applied(build_plan(desired, state, live), state, live)
     return desired, state, live
+
+
+def target_folders_of(live: LiveState) -> dict[str, tuple[LiveAsset, ...]]:
+    """A copy of the target folders of a refresh that read them, to change one and replace."""
+    assert live.target_folders is not None, "targets were not refreshed"
+    return dict(live.target_folders)

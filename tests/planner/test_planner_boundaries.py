@@ -7,8 +7,11 @@ import json
 import subprocess
 import sys
 from dataclasses import asdict
+from typing import Any
 
 from planner_world import in_sync
+
+from reconciler.live import LiveAsset
 
 
 def test_planner_drift_and_renderers_do_not_import_heavy_libraries() -> None:
@@ -29,7 +32,7 @@ def test_live_fingerprint_is_the_digest_of_everything_read() -> None:
     # live.py builds asset dicts by hand for speed; they must stay equal to asdict().
     _, _, live = in_sync()
 
-    def assets(items: tuple) -> list:
+    def assets(items: tuple[LiveAsset, ...]) -> list[dict[str, Any]]:
         rows = (asdict(a) for a in items)
         return sorted(rows, key=lambda a: (a["type"], a["name"], a["id"]))
 

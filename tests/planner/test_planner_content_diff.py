@@ -21,7 +21,9 @@ def package(files: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def recipe(sobject: str = "Account", *, notify: bool = False, account: str = "Salesforce") -> dict:
+def recipe(
+    sobject: str = "Account", *, notify: bool = False, account: str = "Salesforce"
+) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [
         {"number": 1, "keyword": "action", "provider": "salesforce", "name": "search_records",
          "as": "search", "uuid": "u-1", "input": {"sobject": sobject}},

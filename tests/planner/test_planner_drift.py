@@ -6,7 +6,7 @@ import io
 import json
 from dataclasses import replace
 
-from planner_world import in_sync, make_desired, make_live, make_state
+from planner_world import in_sync, make_desired, make_live, make_state, target_folders_of
 
 from reconciler.drift import DriftReport, detect_drift
 from reconciler.live import LiveAsset
@@ -22,7 +22,7 @@ def drifted() -> DriftReport:
     views = dict(live.manifests)
     views["crm-sync"] = replace(views["crm-sync"], include_tags=False)
     views["billing-alerts"] = replace(views["billing-alerts"], status="archived")
-    folders = dict(live.target_folders)
+    folders = target_folders_of(live)
     folders["acme"] = tuple(
         replace(a, version=9) if a.name == "Sync accounts" else a for a in folders["acme"]
     )

@@ -57,7 +57,7 @@ def test_a_newer_pinned_recipe_needs_nothing() -> None:
 
 def test_auto_generate_folders_export_when_any_asset_is_added_or_newer() -> None:
     desired, state, live = in_sync()
-    folders = make_live(versions={"invoice": 4}).source_folders
+    folders = dict(make_live(versions={"invoice": 4}).source_folders)
     folders[114] = (*folders[114], LiveAsset(1143, "recipe", "Refund issued alert", 1))
     export = build_plan(desired, state, replace(live, source_folders=folders)).by_address()[
         "export.billing-alerts"

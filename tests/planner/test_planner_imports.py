@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner_world import in_sync, make_desired, make_live, make_state
+from planner_world import in_sync, make_desired, make_live, make_state, target_folders_of
 
 from reconciler.planner import build_plan
 from reconciler.state.model import RecipeResult
@@ -112,7 +112,7 @@ def test_an_import_in_progress_of_an_older_package_is_polled_before_the_new_one(
 
 def test_a_changed_target_folder_is_imported_again_and_says_what_moved() -> None:
     desired, state, live = in_sync()
-    folders = dict(live.target_folders)
+    folders = target_folders_of(live)
     folders["acme"] = tuple(
         replace(a, version=7) if a.name == "Sync accounts" else a
         for a in folders["acme"]
@@ -135,7 +135,7 @@ def test_a_changed_target_folder_is_imported_again_and_says_what_moved() -> None
 
 def test_without_refreshed_targets_folder_drift_is_not_checked_and_the_plan_says_so() -> None:
     desired, state, live = in_sync()
-    folders = dict(live.target_folders)
+    folders = target_folders_of(live)
     folders["acme"] = ()
     assert not build_plan(desired, state, replace(live, target_folders=folders)).is_empty
     plan = build_plan(desired, state, replace(live, target_folders=None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import RlcmError
-from reconciler.report import ApplyReport, RecipeOutcome, StepOutcome
+from reconciler.report import ApplyReport, RecipeOutcome, StepOutcome, StepStatus
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_steps_within_a_target_run_in_start_order_skipped_last(demo_report: Appl
     assert [s.manifest for s in steps] == ["shared-connections", "crm-sync", "billing-alerts"]
 
 
-def _step(status: str, recipes: list[RecipeOutcome] | None = None) -> StepOutcome:
+def _step(status: StepStatus, recipes: list[RecipeOutcome] | None = None) -> StepOutcome:
     return StepOutcome(
         "import.m@t",
         "import",
@@ -55,7 +55,7 @@ def _step(status: str, recipes: list[RecipeOutcome] | None = None) -> StepOutcom
         status,
         "m",
         target="t",
-        recipes=recipes or [],  # type: ignore[arg-type]
+        recipes=recipes or [],
     )
 
 

@@ -92,7 +92,7 @@ async def burst(client: WorkatoClient) -> list[ImportJob]:
 @pytest.fixture
 def quota_world(world: World) -> World:
     world.sim.set_time_scale(SCALE)
-    world.sim.set_rate_limits(retry_after=True, **QUOTA)
+    world.sim.set_rate_limits(enabled=True, retry_after=True, **QUOTA)
     world.sim.set_job_timing(duration=3600, polls=1)  # jobs finish on their first poll
     return world
 
@@ -117,7 +117,7 @@ def test_without_the_limiter_the_simulator_enforces_its_quota(sim: Simulator) ->
     """The control (in process): the same burst unpaced meets 429s, which the client retries."""
     world = World(sim, f"sim://{sim.directory}", "sim")
     world.sim.set_time_scale(SCALE)
-    world.sim.set_rate_limits(retry_after=True, **QUOTA)
+    world.sim.set_rate_limits(enabled=True, retry_after=True, **QUOTA)
     world.sim.set_job_timing(duration=3600, polls=1)
     client = make_client(world, None)
 

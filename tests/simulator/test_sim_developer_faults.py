@@ -188,7 +188,8 @@ def test_ui_edits(sim: Simulator, client: httpx.Client) -> None:
         == "edited"
     )
     sim.archive_manifest("E-template", manifest_id)
-    assert sim.manifest("E-template", manifest_id)["status"] == "archived"  # type: ignore[index]
+    archived = sim.manifest("E-template", manifest_id)
+    assert archived is not None and archived["status"] == "archived"
     sim.start_recipe("E-template", "Payment alert")
     assert sim.recipe_running("E-template", "Payment alert")
     sim.stop_recipe("E-template", "Payment alert")

@@ -76,7 +76,7 @@ async def _manifest(
 
 
 async def _import(
-    client: httpx.AsyncClient, user: str, blob: bytes, **params: object
+    client: httpx.AsyncClient, user: str, blob: bytes, **params: str | int
 ) -> dict[str, object]:
     r = await client.post(
         f"{MU}/{user}/imports",
@@ -87,6 +87,13 @@ async def _import(
     assert r.status_code == 200 and r.json()["status"] == "in_progress"
     status = await client.get(f"{MU}/{user}/imports/{r.json()['id']}")
     return dict(status.json())
+
+
+def _recipes(status: dict[str, object]) -> list[dict[str, object]]:
+    """The import status's `recipe_status` list."""
+    recipes = status["recipe_status"]
+    assert isinstance(recipes, list), status
+    return recipes
 
 
 async def test_folder_assets_mirror_subfolders(client: httpx.AsyncClient) -> None:
@@ -223,18 +230,18 @@ async def test_import_creates_updates_and_carries_versions(
     assert {a["name"] for a in sim.folder_assets("E-acme-001", 1830)} == {"Salesforce", "Slack"}
     crm = await _export(client, "E-template", await _manifest(client, "crm", 112))
     status = await _import(client, "E-acme-001", crm, folder_id=1827)
-    assert [r["import_result"] for r in status["recipe_status"]] == [
+    assert [r["import_result"] for r in _recipes(status)] == [
         "no_update_or_update_without_restart"
-    ] * 2  # type: ignore[union-attr]
+    ] * 2
     target = {a["name"]: a for a in sim.folder_assets("E-acme-001", 1827)}
     template = {a["name"]: a for a in sim.folder_assets("E-template", 112)}
     assert target["Sync accounts"]["version"] == 4
     assert target["Sync accounts"]["id"] != template["Sync accounts"]["id"]
     again = await _import(client, "E-acme-001", crm, folder_id=1827)
-    assert {r["id"] for r in again["recipe_status"]} == {
+    assert {r["id"] for r in _recipes(again)} == {
         target["Sync accounts"]["id"],
         target["Sync contacts"]["id"],
-    }  # type: ignore[union-attr]
+    }
 
 
 async def test_running_recipe_rule(client: httpx.AsyncClient, sim: Simulator) -> None:
@@ -244,7 +251,7 @@ async def test_running_recipe_rule(client: httpx.AsyncClient, sim: Simulator) ->
     assert failed["operation_type"] == "export"  # the documents' quirk
     assert sim.asset("E-umbrella", "Sync accounts")["version"] == 3
     ok = await _import(client, "E-umbrella", crm, folder_id=2401, restart_recipes="true")
-    results = {r["import_result"] for r in ok["recipe_status"]}  # type: ignore[union-attr]
+    results = {r["import_result"] for r in _recipes(ok)}
     assert ok["status"] == "completed" and "restarted" in results
     assert (
         sim.recipe_running("E-umbrella", "Sync accounts")
@@ -269,7 +276,7 @@ async def test_every_import_result_is_reachable(
     crm = await _export(client, "E-template", await _manifest(client, "crm", 112))
     sim.fail_next_import("E-globex", 2211, [result, result])
     status = await _import(client, "E-globex", crm, folder_id=2211)
-    assert [r["import_result"] for r in status["recipe_status"]] == [result, result]  # type: ignore[union-attr]
+    assert [r["import_result"] for r in _recipes(status)] == [result, result]
     assert status["status"] == (
         "completed" if result in ("no_update_or_update_without_restart", "restarted") else "failed"
     )
@@ -281,7 +288,7 @@ async def test_failed_import_may_list_only_some_recipes(
     crm = await _export(client, "E-template", await _manifest(client, "crm", 112))
     sim.fail_next_import("E-globex", 2211, ["stop_failed"])
     status = await _import(client, "E-globex", crm, folder_id=2211)
-    assert status["status"] == "failed" and len(status["recipe_status"]) == 1  # type: ignore[arg-type]
+    assert status["status"] == "failed" and len(_recipes(status)) == 1
 
 
 async def test_home_assets_project_needs_the_home_folder(
