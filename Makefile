@@ -24,7 +24,7 @@ lint: $(STAMP)
 # mypy --strict over reconciler/ and benchmarks/ (pyproject.toml), then tests/. tests/ has no
 # __init__.py: helpers are imported by bare name from their own directory and several
 # directories have a conftest.py, so each directory is checked on its own with itself on the
-# search path. All runs share .mypy_cache, so a warm run costs about a second.
+# search path. All runs share .mypy_cache (about 4 s warm, 10 s cold on 2 cores).
 TEST_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tests/*/*.py))))
 
 typecheck: $(STAMP)
