@@ -94,7 +94,7 @@ class DriftReport:
     def has_drift(self) -> bool:
         return bool(self.findings)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[DriftKind, int]:
         """Findings per kind, in report order, only kinds that occur."""
         seen = Counter(f.kind for f in self.findings)
         return {k: seen[k] for k in DRIFT_KINDS if seen[k]}
@@ -102,7 +102,7 @@ class DriftReport:
     def summary_line(self) -> str:
         if not self.findings:
             return "No drift."
-        parts = [f"{DRIFT_KINDS[cast(DriftKind, k)]}: {n}" for k, n in self.counts().items()]
+        parts = [f"{DRIFT_KINDS[k]}: {n}" for k, n in self.counts().items()]
         count = len(self.findings)
         noun = "finding" if count == 1 else "findings"
         return f"Drift: {count} {noun} ({', '.join(parts)})."

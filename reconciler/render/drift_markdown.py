@@ -22,7 +22,7 @@ def render_drift_markdown(
     head = f"## rlcm drift\n\n**{report.summary_line()}**\n\n"
     counts = report.counts()
     if counts:
-        rows = "\n".join(f"| {DRIFT_KINDS[k]} | {n} |" for k, n in counts.items())  # type: ignore[index]
+        rows = "\n".join(f"| {DRIFT_KINDS[k]} | {n} |" for k, n in counts.items())
         head += f"| Finding | Count |\n| --- | ---: |\n{rows}\n\n"
     for note in report.notes:
         head += f"> [!NOTE]\n> {md_cell(note)}.\n\n"

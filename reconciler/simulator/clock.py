@@ -17,12 +17,11 @@ class Clock:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
 
-    @staticmethod
-    def now() -> float:
+    def now(self) -> float:
+        """Real seconds on the monotonic clock (tests give a clock of their own)."""
         return time.monotonic()
 
-    @staticmethod
-    def wall() -> float:
+    def wall(self) -> float:
         return time.time()
 
     def real(self, simulated_seconds: float) -> float:

@@ -29,7 +29,7 @@ class FakeClock(Clock):
         super().__init__(time_scale)
         self.at = now
 
-    def now(self) -> float:  # type: ignore[override]
+    def now(self) -> float:
         return self.at
 
 
