@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.common import format_option
 from reconciler.cli.options import GlobalOptions, common_options
+
+if TYPE_CHECKING:  # imported lazily at run time: `rlcm --help` stays fast
+    from reconciler.plan import Plan
+    from reconciler.workflow import Inputs
 
 __all__ = ["plan"]
 
@@ -78,6 +83,7 @@ def plan(
             )
         )
         end_progress_line()
+        the_plan = _with_safety_warnings(the_plan, inputs)
         if out is not None:
             write_text_atomic(out, dumps_plan(the_plan))
     for message in the_plan.warnings:
@@ -93,3 +99,17 @@ def plan(
         click.echo(f"\nSaved the plan to {out}; apply it exactly with `rlcm apply {out}`.")
     if detailed_exitcode and not the_plan.is_empty:
         raise SystemExit(2)
+
+
+def _with_safety_warnings(the_plan: Plan, inputs: Inputs) -> Plan:
+    """Say in the plan (and so in a pull request's plan comment) what apply would refuse
+    without --force, rather than let the reviewer find out when apply runs."""
+    import dataclasses
+
+    from reconciler.safety import unsafe_reasons
+
+    reasons = unsafe_reasons(the_plan, inputs.state, inputs.desired.rollout.safety)
+    if not reasons:
+        return the_plan
+    extra = tuple(f"apply refuses this plan without --force: {reason}" for reason in reasons)
+    return dataclasses.replace(the_plan, warnings=the_plan.warnings + extra)

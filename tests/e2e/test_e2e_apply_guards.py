@@ -109,6 +109,12 @@ def test_pruning_a_manifest_needs_force(deployed: World) -> None:
     fleet = (deployed.config / "fleet.yaml").read_text()
     deployed.write("fleet.yaml", fleet.replace(", billing-alerts]", "]"))
 
+    planned = deployed.rlcm("plan", "--prune", "--format", "markdown")
+    assert (
+        "> [!WARNING]\n> apply refuses this plan without --force: it deletes 1 manifest(s): "
+        "manifest.billing-alerts"
+    ) in planned.stdout
+
     refused = deployed.apply("--prune")
 
     assert refused.exit_code == 1
@@ -210,6 +216,12 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again_without_force(tmp_path
     assert lost.exit_code != 0
     [name] = json.loads(world.state_path.read_text())["pending"]  # the dropped create
     [orphan] = [i for i, n in world.sim.manifests("E-template").items() if n == name]
+    # the plan (and so a pull request's plan comment) already says what apply will refuse
+    planned = json.loads(world.rlcm("plan", "--format", "json").stdout)
+    assert (
+        f"apply refuses this plan without --force: an earlier create of manifest.{name} was "
+        "sent but never recorded"
+    ) in " ".join(planned["warnings"])
     world.sim.clear_request_log()
 
     refused = world.apply()
