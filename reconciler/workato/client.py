@@ -394,7 +394,8 @@ class WorkatoClient:
             attempt += 1
 
     async def _mark_start(self, turn: Turn, request: httpx.Request) -> None:
-        """Take the quota slot when the request leaves: now, or from httpcore's hook."""
+        """Take the quota slot when the request leaves: now, or from httpcore's hook (just
+        before its headers are written, then again once they are)."""
         if not self._traced:
             await turn.start()
             return
@@ -402,6 +403,8 @@ class WorkatoClient:
         async def trace(event: str, info: dict[str, Any]) -> None:
             if event.endswith(".send_request_headers.started"):
                 await turn.start()
+            elif event.endswith(".send_request_headers.complete"):
+                turn.sent()
 
         request.extensions["trace"] = trace
 

@@ -86,6 +86,12 @@ class Turn:
         if not self.started:
             await self._limiter._start(self)
 
+    def sent(self) -> None:
+        """The request has really left (its headers are written): count the start from
+        now. Between `start()` and the write the event loop may run other work for tens
+        of ms; the server counts the later moment."""
+        self._limiter._sent(self)
+
 
 class SlidingWindowLimiter:
     """At most `limit` starts in any `window` (+ margin) seconds.
@@ -113,7 +119,8 @@ class SlidingWindowLimiter:
         self._clock = clock
         self._sleep = sleep
         self._planned: deque[Turn] = deque(maxlen=limit)  # in the order they were asked
-        self._started: deque[float] = deque(maxlen=limit)  # ascending: appended under lock
+        # in the order they started; `Turn.sent` may move one later, never earlier
+        self._started: deque[Turn] = deque(maxlen=limit)
         self._lock = threading.Lock()
 
     @classmethod
@@ -167,19 +174,26 @@ class SlidingWindowLimiter:
                 now = self._clock()
                 free = self._free_at()
                 if now >= free:
-                    self._started.append(now)
                     turn.at = max(turn.at, now)  # later plans count from the real start
+                    self._started.append(turn)
                     turn.started = True
                     return
             # a late start before ours moved the window on: wait for the room it left
             await self._sleep(free - now)
             turn.waited += free - now
 
+    def _sent(self, turn: Turn) -> None:
+        with self._lock:
+            if turn.started:
+                turn.at = max(turn.at, self._clock())
+
     def _free_at(self) -> float:
         """When the started log next allows a start (call under the lock)."""
         if len(self._started) < self.limit:
             return -math.inf
-        return self._started[0] + self.window
+        # the oldest of the last `limit` starts; if `sent` moved it past a later one, this
+        # errs on the safe side (a later free time)
+        return self._started[0].at + self.window
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,20 @@ def test_start_is_taken_once() -> None:
         return limiter.reserve()
 
     assert asyncio.run(go()) == 60.0
+
+
+def test_a_start_counts_from_when_the_request_was_written() -> None:
+    """httpcore reports the headers written (`sent`) a little after the start was taken:
+    the server counts that later moment, so the next window opens from it."""
+    time = LateSleeper()
+    limiter = _limiter(time, 1, 100.0)
+
+    async def go() -> float:
+        first = await limiter.turn()
+        await first.start()  # at 1000
+        time.now = 1000.04  # the event loop ran other work before the write
+        first.sent()
+        time.now = 1000.05
+        return limiter.reserve()
+
+    assert asyncio.run(go()) == pytest.approx(100.0 - 0.01)  # 1100.04 - 1000.05
