@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -209,16 +209,7 @@ def test_export_samples_and_download_without_credentials(make_client: MakeClient
 def test_import_samples_ignore_operation_type_and_judge_each_recipe(
     make_client: MakeClient,
 ) -> None:
-    async def scenario(client: WorkatoClient) -> list[Any]:
-        started = await client.start_import(
-            "91928", 1827, PACKAGE, restart_recipes=False, include_tags=True,
-            folder_id_for_home_assets=None,
-        )  # fmt: skip
-        return [
-            started,
-            await client.import_status("91829", 198),
-            await client.import_status("91829", 198),
-        ]
+    scenario = _import_then_two_statuses(include_tags=True)
 
     started, completed, failed = replay("embedded_imports", make_client, scenario)
     assert (started.id, started.status) == (251, "completed") and started.recipe_status == []
@@ -282,16 +273,7 @@ def test_legacy_oem_samples_send_user_headers_and_warn_once(
 
     auth._warned.discard("legacy")  # the warning is once per process; this test wants to see it
 
-    async def scenario(client: WorkatoClient) -> list[Any]:
-        started = await client.start_import(
-            "91928", 1827, PACKAGE, restart_recipes=False, include_tags=False,
-            folder_id_for_home_assets=None,
-        )  # fmt: skip
-        return [
-            started,
-            await client.import_status("91829", 198),
-            await client.import_status("91829", 198),
-        ]
+    scenario = _import_then_two_statuses(include_tags=False)
 
     with caplog.at_level(logging.WARNING):
         started, completed, failed = replay(
@@ -306,3 +288,22 @@ def test_legacy_oem_samples_send_user_headers_and_warn_once(
     retired = [r for r in caplog.records if "retired" in r.getMessage()]
     assert len(retired) == 1
     assert "secret-token-123" not in caplog.text and "ops@partner.example" not in caplog.text
+
+
+def _import_then_two_statuses(
+    *, include_tags: bool
+) -> Callable[[WorkatoClient], Coroutine[Any, Any, list[Any]]]:
+    """The embedded import samples: one POST, then the completed and the failed status."""
+
+    async def scenario(client: WorkatoClient) -> list[Any]:
+        started = await client.start_import(
+            "91928", 1827, PACKAGE, restart_recipes=False, include_tags=include_tags,
+            folder_id_for_home_assets=None,
+        )  # fmt: skip
+        return [
+            started,
+            await client.import_status("91829", 198),
+            await client.import_status("91829", 198),
+        ]
+
+    return scenario
