@@ -29,6 +29,8 @@ _ROWS = (
     ("crash kills landed", "crash_kills", False),
     ("duplicates found", "duplicates", True),
     ("duplicates inside the documented window", "window_duplicates", False),
+    ("unrecorded manifest creates adopted", "pending_adopted", False),
+    ("unrecorded manifest creates forced", "pending_forced", False),
     ("state corruptions", "corruptions", True),
 )
 

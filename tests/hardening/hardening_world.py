@@ -170,6 +170,8 @@ def settle_pending(state: State | None, live: dict[int, str]) -> tuple[list[tupl
             adopt.append((f"manifest.{name}", made[0]))
         else:
             force = True
+    record("pending_adopted", len(adopt))
+    record("pending_forced", int(force))
     return adopt, force
 
 
