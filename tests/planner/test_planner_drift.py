@@ -14,6 +14,7 @@ from reconciler.render.common import GITHUB_COMMENT_LIMIT
 from reconciler.render.drift_json import dumps_drift, render_drift_json
 from reconciler.render.drift_markdown import render_drift_markdown
 from reconciler.render.drift_text import render_drift_text
+from reconciler.state.model import PendingManifest
 
 
 def drifted() -> DriftReport:
@@ -29,6 +30,23 @@ def drifted() -> DriftReport:
     sources = make_live(versions={"sync_contacts": 3}).source_folders
     live = replace(live, manifests=views, target_folders=folders, source_folders=sources)
     return detect_drift(desired, state, live)
+
+
+def test_an_unrecorded_manifest_create_is_noted_for_the_scheduled_job() -> None:
+    """A CI apply killed mid-create leaves a pending marker; the drift job is where a team
+    running rlcm unattended first looks, so it says what to do (not drift in Workato)."""
+    desired, state, live = in_sync()
+    state.pending["crm-sync"] = PendingManifest(name="crm-sync", started_at="2026-11-23T10:00:00Z")
+    report = detect_drift(desired, state, live)
+    assert not report.has_drift
+    assert report.notes == (
+        "manifest.crm-sync: a create sent at 2026-11-23T10:00:00Z was never recorded (an apply "
+        "was killed or lost the answer); adopt the manifest if it exists "
+        "(`rlcm adopt manifest.crm-sync ID`), else apply with --force",
+    )
+    out = io.StringIO()
+    render_drift_markdown(report, out)
+    assert "> [!NOTE]\n> manifest.crm-sync: a create sent at" in out.getvalue()
 
 
 def test_no_drift_after_a_clean_apply() -> None:
