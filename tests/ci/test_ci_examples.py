@@ -27,6 +27,8 @@ WORKFLOWS = [*sorted((EXAMPLES / "github-actions").glob("*.yml")), EXAMPLES / "g
 # what each command may exit with in a pipeline run of the demo world:
 # plan --detailed-exitcode 2 (changes), apply 3 (E-umbrella fails by design), drift 0 or 2
 ALLOWED_EXITS = {"validate": {0}, "plan": {0, 2}, "apply": {0, 3}, "drift": {0, 2}}
+# variables the pipelines set for rlcm's command lines, as on a push (no manual --force)
+PIPELINE_VARS = {"RLCM_FORCE": ""}
 
 
 def _shell_scripts(document: object) -> Iterator[str]:
@@ -44,8 +46,9 @@ def _shell_scripts(document: object) -> Iterator[str]:
             yield from _shell_scripts(item)
 
 
-def rlcm_command_lines(path: Path) -> list[list[str]]:
-    """The `rlcm` invocations of a workflow as argument lists (redirections dropped)."""
+def rlcm_command_lines(path: Path, variables: dict[str, str] = PIPELINE_VARS) -> list[list[str]]:
+    """The `rlcm` invocations of a workflow as argument lists (redirections dropped,
+    `$NAME` of `variables` expanded as the shell would)."""
     found = []
     for script in _shell_scripts(yaml.safe_load(path.read_text())):
         joined = re.sub(r"\\\n\s*", " ", script)  # line continuations
@@ -54,6 +57,9 @@ def rlcm_command_lines(path: Path) -> list[list[str]]:
             if not line.startswith("rlcm "):
                 continue
             command = re.split(r"\s(?:>|\|\||;|&&)\s?", line)[0]  # drop shell plumbing after it
+            command = re.sub(
+                r"\$\{?(\w+)\}?", lambda m: variables.get(m[1], m[0]), command
+            )  # fmt: skip
             found.append(shlex.split(command)[1:])
     return found
 
@@ -123,3 +129,15 @@ def test_github_annotations_point_at_the_file_and_line(tmp_path: Path) -> None:
     assert f"file={config}" in line
     assert ",line=12," in line
     assert "asets" in line
+
+
+APPLYING = [EXAMPLES / "github-actions" / "rlcm-apply.yml", EXAMPLES / "gitlab-ci.yml"]
+
+
+@pytest.mark.parametrize("path", APPLYING, ids=lambda p: p.name)
+def test_apply_can_be_forced_by_hand(path: Path) -> None:
+    """A plan over the safety thresholds fails the apply job; docs/ci.md says to rerun it
+    by hand with --force. Each pipeline passes that flag through RLCM_FORCE."""
+    applies = [a for a in rlcm_command_lines(path, {"RLCM_FORCE": "--force"}) if a[0] == "apply"]
+    assert applies and all("--force" in a for a in applies)
+    assert not any("--force" in a for a in rlcm_command_lines(path) if a[0] == "apply")
