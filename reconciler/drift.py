@@ -143,12 +143,7 @@ def detect_drift(desired: DesiredState, state: State, live: LiveState) -> DriftR
     findings += _target_findings(desired, state, live)
     if not live.refreshed_targets:
         notes.append("target folders were not refreshed: target folder drift is not checked")
-    notes += [
-        f"manifest.{name}: a create sent at {pending.started_at} was never recorded (an "
-        "apply was killed or lost the answer); adopt the manifest if it exists "
-        f"(`rlcm adopt manifest.{name} ID`), else apply with --force"
-        for name, pending in sorted(state.pending.items())
-    ]
+    notes += [pending.warning() for _, pending in sorted(state.pending.items())]
     return DriftReport(
         findings=tuple(sorted(findings, key=_order())),
         refreshed_targets=live.refreshed_targets,

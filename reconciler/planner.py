@@ -153,11 +153,7 @@ def _create_change(
     reasons = ["not in state: a new manifest will be created"]
     pending = state.pending.get(name)
     if pending is not None:
-        warnings.append(
-            f"{address}: a create sent at {pending.started_at} was never recorded; if it "
-            f"exists in Workato, run `rlcm adopt {address} ID` instead of creating another "
-            "(apply creates it again only with --force)"
-        )
+        warnings.append(pending.warning())
         reasons.append("an earlier create was never recorded (see warnings)")
     return Change(
         address, "manifest", "create", name, reasons=tuple(reasons),

@@ -117,6 +117,15 @@ class PendingManifest(_Record):
     name: str
     started_at: str
 
+    def warning(self) -> str:
+        """What plan and drift say of the marker (apply refuses: reconciler/safety.py)."""
+        address = f"manifest.{self.name}"
+        return (
+            f"{address}: a create sent at {self.started_at} was never recorded; if it exists "
+            f"in Workato, run `rlcm adopt {address} ID` instead of creating another (apply "
+            "creates it again only with --force)"
+        )
+
 
 class State(_Record):
     format_version: int = FORMAT_VERSION

@@ -40,9 +40,9 @@ def test_an_unrecorded_manifest_create_is_noted_for_the_scheduled_job() -> None:
     report = detect_drift(desired, state, live)
     assert not report.has_drift
     assert report.notes == (
-        "manifest.crm-sync: a create sent at 2026-11-23T10:00:00Z was never recorded (an apply "
-        "was killed or lost the answer); adopt the manifest if it exists "
-        "(`rlcm adopt manifest.crm-sync ID`), else apply with --force",
+        "manifest.crm-sync: a create sent at 2026-11-23T10:00:00Z was never recorded; if it "
+        "exists in Workato, run `rlcm adopt manifest.crm-sync ID` instead of creating another "
+        "(apply creates it again only with --force)",
     )
     out = io.StringIO()
     render_drift_markdown(report, out)
