@@ -120,8 +120,8 @@ class RateLimiter:
             stale = bisect.bisect_right(hits, now - real_window - self.SLACK)
             del hits[:stale]
             # every hit that can share a window with this one
-            near = hits[bisect.bisect_right(hits, at - real_window) :]
-            near = near[: bisect.bisect_left(near, at + real_window)]
+            first = bisect.bisect_right(hits, at - real_window)
+            near = hits[first : bisect.bisect_left(hits, at + real_window, first)]
             wait = _over_limit(near, at, real_window, cap)
             if wait is not None:
                 return wait
