@@ -52,6 +52,12 @@ def sim() -> None:
 @click.option(
     "--latency", type=float, default=None, help="Simulated seconds added to every answer."
 )
+@click.option(
+    "--bare-environment",
+    type=click.Choice(["dev", "prod"]),
+    default=None,
+    help="What a bare customer id names for a customer with Environments (default dev).",
+)
 def serve(
     directory: Path,
     host: str,
@@ -61,6 +67,7 @@ def serve(
     time_scale: float | None,
     rate_limits: bool | None,
     latency: float | None,
+    bare_environment: str | None,
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
     from reconciler.simulator import Simulator
@@ -77,6 +84,8 @@ def serve(
         simulator.set_rate_limits(rate_limits)
     if latency is not None:
         simulator.set_latency(latency)
+    if bare_environment is not None:
+        simulator.set_bare_environment(bare_environment)
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:
