@@ -48,6 +48,8 @@ class RateLimits:
     import_status: float = 1000.0  # embedded import status
     other: float = 60.0  # every other RLCM call, one shared bucket
     dev_imports: float = 500.0 / 60.0  # developer-API imports (500/hour)
+    customers: float = 60.0  # GET /api/managed_users (Manage customers: 60/minute)
+    folders: float = 60.0  # GET|POST /api/managed_users/:id/folders
     # Quota windows (and their margin) are divided by this: 1 for Workato; N to match a
     # simulator served with `rlcm sim serve --time-scale N`, whose windows are N times shorter.
     time_scale: float = 1.0

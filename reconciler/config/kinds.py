@@ -106,6 +106,17 @@ class RateLimitsModel(ConfigModel):
         None,
         description="Developer-API imports, requests per minute (default 8.33, i.e. 500/hour).",
     )
+    customers: PositiveNumber | None = Field(
+        None,
+        description="Listing customers (a generated Fleet), requests per minute (default 60).",
+    )
+    folders: PositiveNumber | None = Field(
+        None,
+        description=(
+            "Listing and creating customer folders (Fleet `folder` paths), requests per "
+            "minute (default 60)."
+        ),
+    )
     time_scale: PositiveNumber | None = Field(
         None,
         description=(

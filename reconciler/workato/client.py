@@ -36,6 +36,8 @@ from reconciler.workato.download import check_zip, describe_url, read_capped, sa
 from reconciler.workato.limits import Bucket, QuotaLimiters, Turn, shared_limiters
 from reconciler.workato.models import (
     Asset,
+    Customer,
+    Folder,
     ImportJob,
     ManifestBody,
     ManifestView,
@@ -75,6 +77,19 @@ class _Call:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+PAGE_SIZE = 100  # the documented maximum of Embedded list endpoints
+MAX_PAGES = 10_000  # a million customers: beyond that, a server that never ends its list
+
+
+def _listed(payload: Any) -> Any:
+    """A list answer: bare, in `result` (unwrapped already), or under `items`/`data`."""
+    if isinstance(payload, dict):
+        for key in ("items", "data"):
+            if isinstance(payload.get(key), list):
+                return payload[key]
+    return payload
 
 
 class WorkatoClient:
@@ -319,6 +334,63 @@ class WorkatoClient:
             f"import {import_id}",
             paths.import_status(owner, import_id),
             lambda: self.import_status(owner, import_id),
+        )
+
+    # ---- customers and folders (a generated Fleet) -----------------------------------
+
+    async def list_customers(self, *, per_page: int = PAGE_SIZE) -> list[Customer]:
+        """Every customer of the partner workspace, page by page (`customers` bucket)."""
+        call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
+        return await self._pages(call, Customer, {}, per_page)
+
+    async def list_folders(
+        self, owner: str, parent_id: int | None = None, *, per_page: int = PAGE_SIZE
+    ) -> list[Folder]:
+        """The folders directly under `parent_id` (None: the top level) of a customer."""
+        call = self._call("folders_list", "GET", paths.folders(owner), "folders", READ)
+        params = {} if parent_id is None else {"parent_id": str(int(parent_id))}
+        return await self._pages(call, Folder, params, per_page)
+
+    async def create_folder(self, owner: str, name: str, parent_id: int | None) -> Folder:
+        # A second create would leave a twin folder: CREATE retries only when the server
+        # certainly did nothing (429, an unsent request). Callers list before creating.
+        body: dict[str, Any] = {"name": name}
+        if parent_id is not None:
+            body["parent_id"] = int(parent_id)
+        call = self._call("folder_create", "POST", paths.folders(owner), "folders", CREATE)
+        return await self._model(call, Folder, json=body)
+
+    async def _pages(
+        self, call: _Call, model: type[M], params: dict[str, str], per_page: int
+    ) -> list[M]:
+        """`page`/`per_page` until a short page; a page that repeats the last one (a server
+        ignoring `page`) ends it with an error rather than looping."""
+        found: list[M] = []
+        previous: Any = None
+        for page in range(1, MAX_PAGES + 1):
+            query = {**params, "page": str(page), "per_page": str(per_page)}
+            raw = _listed(unwrap_result(await self._json(call, params=query)))
+            if not isinstance(raw, list):
+                raise ProtocolError(
+                    f"unexpected {call.kind} answer: not a list",
+                    method=call.method,
+                    path=call.where,
+                )
+            if raw and raw == previous:
+                raise ProtocolError(
+                    f"{call.kind}: page {page} repeats page {page - 1} (is `page` ignored?)",
+                    method=call.method,
+                    path=call.where,
+                )
+            try:
+                found += [model.model_validate(item) for item in raw]
+            except pydantic.ValidationError as exc:
+                raise protocol_error(exc, call.kind, call.method, call.where) from exc
+            if len(raw) < per_page:
+                return found
+            previous = raw
+        raise ProtocolError(
+            f"{call.kind}: more than {MAX_PAGES} pages", method=call.method, path=call.where
         )
 
     # ---- layers ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Client-side quota buckets, so that Workato never has to answer 429 to us.
 
-Workato counts RLCM calls per partner workspace in four buckets (`Bucket`). Every
+Workato counts RLCM calls per partner workspace in four buckets, and the customers list
+and folders endpoints of a generated fleet in two more (`Bucket`). Every
 client in this process that talks to the same base URL with the same credentials shares
 one `QuotaLimiters` (see `shared_limiters`), so a fleet apply with hundreds of concurrent
 tasks still stays inside the quota as a whole.
@@ -23,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.config.desired import RateLimits
@@ -39,7 +40,7 @@ __all__ = [
     "window_for_rate",
 ]
 
-Bucket = Literal["imports", "import_status", "dev_imports", "other"]
+Bucket = Literal["imports", "import_status", "dev_imports", "other", "customers", "folders"]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -196,14 +197,21 @@ class SlidingWindowLimiter:
         return self._started[0].at + self.window
 
 
+def _per_minute_60() -> SlidingWindowLimiter:
+    return SlidingWindowLimiter.per_minute(60.0)
+
+
 @dataclass(frozen=True)
 class QuotaLimiters:
-    """The four quota buckets of one workspace."""
+    """The quota buckets of one workspace: the four RLCM ones, and the customers list and
+    folders endpoints of a generated fleet (quotas of their own, 60/minute each)."""
 
     imports: SlidingWindowLimiter
     import_status: SlidingWindowLimiter
     dev_imports: SlidingWindowLimiter
     other: SlidingWindowLimiter
+    customers: SlidingWindowLimiter = field(default_factory=_per_minute_60)
+    folders: SlidingWindowLimiter = field(default_factory=_per_minute_60)
 
     @classmethod
     def from_rates(
@@ -219,6 +227,8 @@ class QuotaLimiters:
             import_status=make(rates.import_status),
             dev_imports=make(rates.dev_imports),
             other=make(rates.other),
+            customers=make(rates.customers),
+            folders=make(rates.folders),
         )
 
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:

@@ -23,6 +23,8 @@ __all__ = [
     "IMPORT_RESULT_SUCCESSES",
     "KNOWN_ASSET_TYPES",
     "Asset",
+    "Customer",
+    "Folder",
     "ImportJob",
     "JobStatus",
     "ManifestBody",
@@ -195,3 +197,60 @@ class ImportJob(_Answer):
     def succeeded(self) -> bool:
         """Completed, and every recipe that was reported succeeded."""
         return self.status == "completed" and not self.failed_recipes
+
+
+def _environment_ids(value: Any) -> Any:
+    """`environments` as {"test": id, "prod": id}, from the list the Environments page
+    shows ([{id, environment_type}], the type also seen as `type`, `environment`, `name`)
+    or from a mapping; None and [] mean none provisioned."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, list):
+        return value  # fails validation: a shape nobody documents
+    out: dict[str, Any] = {}
+    for item in value:
+        if not isinstance(item, dict):
+            return value
+        kind = next(
+            (item[k] for k in ("environment_type", "type", "environment", "name") if k in item),
+            None,
+        )
+        if isinstance(kind, str) and "id" in item:
+            out[kind.strip().lower()] = item["id"]
+    return out
+
+
+class Customer(_Answer):
+    """One entry of GET /api/managed_users (docs.workato.com/oem/oem-api/managed-users)."""
+
+    id: int
+    external_id: str | None = None
+    name: str | None = None
+    plan_id: str | None = None
+    environments: Annotated[dict[str, int], BeforeValidator(_environment_ids)] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("external_id", "plan_id", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def ref(self) -> str:
+        """How rlcm addresses it: `E` + external id when it has one, else the number."""
+        return f"E{self.external_id}" if self.external_id else str(self.id)
+
+    @property
+    def has_environments(self) -> bool:
+        return bool(self.environments)
+
+
+class Folder(_Answer):
+    """One folder of a customer workspace (docs.workato.com/oem/oem-api/folders)."""
+
+    id: int
+    name: str
+    parent_id: int | None = None

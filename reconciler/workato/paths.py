@@ -12,9 +12,11 @@ from urllib.parse import quote
 from reconciler.facts import DATA_CENTERS
 
 __all__ = [
+    "CUSTOMERS",
     "DATA_CENTER_URLS",
     "export_status",
     "folder_assets",
+    "folders",
     "import_start",
     "import_status",
     "manifest",
@@ -28,6 +30,14 @@ DATA_CENTER_URLS = DATA_CENTERS
 
 def _prefix(owner: str) -> str:
     return f"/api/managed_users/{quote(owner, safe='')}"
+
+
+CUSTOMERS = "/api/managed_users"  # the partner's customers (Embedded only)
+
+
+def folders(owner: str) -> str:
+    """A customer workspace's folders (Embedded only; `owner` may carry `_test`...)."""
+    return f"{_prefix(owner)}/folders"
 
 
 def folder_assets(owner: str | None) -> str:
