@@ -172,6 +172,7 @@ class Recorder:
                 # the same job, now finished: it started when it was first recorded
                 new = new.model_copy(update={"started_at": old.started_at})  # noqa: PLW2901
             self.state.imports[key] = new
+            self.state.unadopted.pop(key, None)
         self._write_for(records)
 
     def import_forgotten(self, manifest: str, target: str) -> None:

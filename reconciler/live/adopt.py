@@ -1,4 +1,5 @@
-"""Adopt a live manifest that rlcm did not create (made in the UI or by an older script).
+"""Adopt what rlcm did not create: a live manifest (made in the UI or by an older script),
+or imports a script made (`read_target_folders`; the check is reconciler/plan/adoption.py).
 
 No API lists manifests, so the id comes from the user. The manifest is viewed, its name
 and folder are checked against the config, and it is recorded in state. The recorded
@@ -9,6 +10,8 @@ establish the baseline later plans and drift compare against.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reconciler.config.desired import DesiredState
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
     from reconciler.workato.models import ManifestView
 
-__all__ = ["ADOPTED_DIGEST", "adopt_manifest", "manifest_name"]
+__all__ = ["ADOPTED_DIGEST", "adopt_manifest", "manifest_name", "read_target_folders"]
 
 ADOPTED_DIGEST = "adopted"
 
@@ -87,3 +90,28 @@ async def _check_folder(
             f"manifest {view.id}{where} exports assets that are not in folder {folder_id} "
             f"({', '.join(outside)}), but the config says folder_id {folder_id}"
         )
+
+
+FolderRef = tuple[str, str | None, int]  # (workspace, customer or None, folder id)
+
+
+async def read_target_folders(
+    clients: Mapping[str, WorkatoClient], folders: Mapping[str, FolderRef]
+) -> dict[str, list[AssetStamp]]:
+    """One read per target (target address -> its folder): target -> assets.
+
+    folder_assets is the call that answers today with every asset and version (the
+    drift baseline the planner compares later reads with); it spends the shared 60/minute
+    "other" quota, so adopting N targets takes about N/60 minutes at Workato's quotas.
+    """
+
+    async def read(ref: FolderRef) -> list[AssetStamp]:
+        workspace, customer, folder_id = ref
+        assets = await clients[workspace].folder_assets(customer, folder_id)
+        return [
+            AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id, folder=a.folder)
+            for a in assets
+        ]
+
+    found = await asyncio.gather(*(read(ref) for ref in folders.values()))
+    return dict(zip(folders, found, strict=True))

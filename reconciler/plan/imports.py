@@ -95,8 +95,10 @@ def import_changes(
         planned: dict[str, str] = {}
         for name in target.manifests:
             fact = facts[name]
-            record = state.imports.get(import_key(name, target.address))
-            change = _import_change(target, fact, record, folder, planned)
+            key = import_key(name, target.address)
+            record = state.imports.get(key)
+            note = state.unadopted.get(key) if record is None else None
+            change = _import_change(target, fact, record, folder, planned, note)
             if change is not None:
                 planned[name] = change.address
                 changes.append(change)
@@ -109,9 +111,12 @@ def _import_change(
     record: ImportRecord | None,
     folder: Mapping[str, int | None] | None,
     planned: Mapping[str, str],
+    unadopted: str | None = None,
 ) -> Change | None:
     details: list[dict[str, Any]] = []
     reasons, resume, poll_only = _import_reasons(fact, record, folder, details)
+    if unadopted is not None:
+        reasons.append(f"`rlcm adopt` did not adopt it: {unadopted}")
     if not reasons:
         return None
     depends = [fact.export_address] if fact.export_address else []

@@ -68,6 +68,8 @@ class StateEncoder:
             "format_version": _dumps(state.format_version).encode(),
             "lineage": _dumps(state.lineage).encode(),
             "serial": _dumps(state.serial).encode(),
+            # small and rarely written (rlcm adopt): encoded whole, as json.dumps nests it
+            "unadopted": _dumps(state.unadopted).replace("\n", "\n  ").encode(),
         }
         for section in _SECTIONS:
             fields[section] = self._section(section, getattr(state, section))

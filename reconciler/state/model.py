@@ -103,6 +103,9 @@ class ImportRecord(_Record):
     folder_after: list[AssetStamp] | None = None  # the target folder after the import
     started_at: str = ""
     finished_at: str | None = None
+    # recorded by `rlcm adopt import...`: the target ran this package already, no import
+    # ran (import_id 0); folder_after is the folder as adoption read it
+    adopted: bool = False
 
 
 class PendingManifest(_Record):
@@ -135,6 +138,9 @@ class State(_Record):
     packages: dict[str, PackageRecord] = Field(default_factory=dict)
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
+    # import key -> why `rlcm adopt` did not adopt it (the plan shows it as the import's
+    # reason); dropped once the import is recorded
+    unadopted: dict[str, str] = Field(default_factory=dict)
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))
