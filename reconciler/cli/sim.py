@@ -58,6 +58,12 @@ def sim() -> None:
     default=None,
     help="What a bare customer id names for a customer with Environments (default dev).",
 )
+@click.option(
+    "--recipes-shape",
+    type=click.Choice(["result", "items", "bare"]),
+    default=None,
+    help="Wrap recipe lists in `result`, in `items` or not at all (default: as documented).",
+)
 def serve(
     directory: Path,
     host: str,
@@ -68,6 +74,7 @@ def serve(
     rate_limits: bool | None,
     latency: float | None,
     bare_environment: str | None,
+    recipes_shape: str | None,
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
     from reconciler.simulator import Simulator
@@ -86,6 +93,8 @@ def serve(
         simulator.set_latency(latency)
     if bare_environment is not None:
         simulator.set_bare_environment(bare_environment)
+    if recipes_shape is not None:
+        simulator.set_recipes_shape(recipes_shape)
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:

@@ -117,6 +117,18 @@ class RateLimitsModel(ConfigModel):
             "minute (default 60)."
         ),
     )
+    recipes: PositiveNumber | None = Field(
+        None,
+        description="Embedded Recipes API list and get, requests per minute (default 2000).",
+    )
+    recipe_actions: PositiveNumber | None = Field(
+        None,
+        description="Embedded Recipes API start and stop, requests per minute (default 1000).",
+    )
+    dev_recipes: PositiveNumber | None = Field(
+        None,
+        description="Developer-API recipe list, start and stop, requests per minute (default 60).",
+    )
     time_scale: PositiveNumber | None = Field(
         None,
         description=(

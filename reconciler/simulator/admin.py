@@ -26,6 +26,7 @@ ACTIONS = frozenset(
         "recipe_running", "managed_user_id", "request_counts", "clear_request_log",
         "add_customer", "remove_customer", "provision_environments", "seed_imported",
         "set_bare_environment", "customers", "add_folder", "folders",
+        "add_jobs", "set_connection_authorized", "set_recipes_shape",
     }
 )  # fmt: skip
 

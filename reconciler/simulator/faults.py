@@ -6,6 +6,10 @@ status 1,000/minute each, every other RLCM call 60/minute, developer-API imports
 their own (customers.py, folders.py). Windows are divided by the time scale. Counters
 live in memory per process; the switches live in controls.json so any process on DIR
 honours them.
+500/hour; the Recipes API's list and get 2,000/minute, start and stop 1,000/minute,
+the developer API's recipe calls 60/minute. Windows are divided by the time scale.
+Counters live in memory per process; the switches live in controls.json so any process
+on DIR honours them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "DEFAULT_QUOTAS",
     "ENDPOINT_KINDS",
     "FAULTS",
+    "RECIPE_KINDS",
     "RateLimiter",
     "corrupt",
     "fault_reply",
@@ -40,6 +45,10 @@ DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {  # bucket -> (requests, windo
     # the Manage customers and Folders pages give these families quotas of their own
     "customers": (60, 60),
     "folders": (60, 60),
+    # the Recipes API (recipes.py): embedded list/get, embedded start/stop, developer API
+    "recipes": (2000, 60),
+    "recipe_actions": (1000, 60),
+    "dev_recipes": (60, 60),
 }
 ENDPOINT_KINDS = (
     "folder_assets",
@@ -56,6 +65,8 @@ ENDPOINT_KINDS = (
 # calls of a generated fleet (customers.py, folders.py): apart from ENDPOINT_KINDS, whose
 # every kind a plain `rlcm apply` makes (the hardening fault matrix runs them all)
 CUSTOMER_KINDS = ("customers_list", "folders_list", "folder_create")
+# the Recipes API's calls (recipes.py); faults can be injected into them too
+RECIPE_KINDS = ("recipes_list", "recipe_view", "recipe_start", "recipe_stop")
 FAULTS = (
     "429",
     "500",

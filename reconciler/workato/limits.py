@@ -1,7 +1,8 @@
 """Client-side quota buckets, so that Workato never has to answer 429 to us.
 
-Workato counts RLCM calls per partner workspace in four buckets, and the customers list
-and folders endpoints of a generated fleet in two more (`Bucket`). Every
+Workato counts RLCM calls per partner workspace in four buckets, the Recipes API's in
+three more, and the customers list and folders endpoints of a generated fleet in two
+more (`Bucket`). Every
 client in this process that talks to the same base URL with the same credentials shares
 one `QuotaLimiters` (see `shared_limiters`), so a fleet apply with hundreds of concurrent
 tasks still stays inside the quota as a whole.
@@ -40,7 +41,17 @@ __all__ = [
     "window_for_rate",
 ]
 
-Bucket = Literal["imports", "import_status", "dev_imports", "other", "customers", "folders"]
+Bucket = Literal[
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "customers",
+    "folders",
+]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -197,21 +208,25 @@ class SlidingWindowLimiter:
         return self._started[0].at + self.window
 
 
-def _per_minute_60() -> SlidingWindowLimiter:
-    return SlidingWindowLimiter.per_minute(60.0)
+def _per_minute(rate: float) -> Callable[[], SlidingWindowLimiter]:
+    """A default bucket at Workato's quota, for QuotaLimiters built bucket by bucket."""
+    return lambda: SlidingWindowLimiter.per_minute(rate)
 
 
 @dataclass(frozen=True)
 class QuotaLimiters:
-    """The quota buckets of one workspace: the four RLCM ones, and the customers list and
-    folders endpoints of a generated fleet (quotas of their own, 60/minute each)."""
+    """The quota buckets of one workspace: the four RLCM ones, the Recipes API's, and the
+    customers list and folders endpoints of a generated fleet (60/minute each)."""
 
     imports: SlidingWindowLimiter
     import_status: SlidingWindowLimiter
     dev_imports: SlidingWindowLimiter
     other: SlidingWindowLimiter
-    customers: SlidingWindowLimiter = field(default_factory=_per_minute_60)
-    folders: SlidingWindowLimiter = field(default_factory=_per_minute_60)
+    recipes: SlidingWindowLimiter = field(default_factory=_per_minute(2000.0))
+    recipe_actions: SlidingWindowLimiter = field(default_factory=_per_minute(1000.0))
+    dev_recipes: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
+    customers: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
+    folders: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
 
     @classmethod
     def from_rates(
@@ -229,6 +244,9 @@ class QuotaLimiters:
             other=make(rates.other),
             customers=make(rates.customers),
             folders=make(rates.folders),
+            recipes=make(rates.recipes),
+            recipe_actions=make(rates.recipe_actions),
+            dev_recipes=make(rates.dev_recipes),
         )
 
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:
