@@ -30,6 +30,7 @@ from reconciler.state.model import (
     ManifestRecord,
     PackageRecord,
     PendingManifest,
+    ResolvedTarget,
     State,
     import_key,
 )
@@ -174,6 +175,12 @@ class Recorder:
             self.state.imports[key] = new
             self.state.unadopted.pop(key, None)
         self._write_for(records)
+
+    def target_resolved(self, address: str, record: ResolvedTarget) -> None:
+        """A target's folder (by path) or workspace, as apply resolved it; written with the
+        import records that follow (a lost one is only looked up again)."""
+        if self.state.targets.get(address) != record:
+            self.state.targets[address] = record
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)

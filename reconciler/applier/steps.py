@@ -40,6 +40,7 @@ from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.content.cache import PackageCache
 from reconciler.content.package import inspect_package
 from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.live.targets import ensure_folder
 from reconciler.plan import Change
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
 from reconciler.state.model import (
@@ -48,6 +49,7 @@ from reconciler.state.model import (
     ManifestRecord,
     PackageRecord,
     RecipeResult,
+    ResolvedTarget,
 )
 from reconciler.workato.retry import REFUSED
 
@@ -376,7 +378,8 @@ async def run_import(ctx: StepContext, change: Change) -> StepOutcome:
 async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
     data = change.data
     client = ctx.clients[data["workspace"]]
-    owner, folder_id = data.get("customer"), int(data["folder_id"])
+    owner = data.get("customer")
+    folder_id = await _target_folder(ctx, change, client)
     resume = data.get("resume_import_id")
     recorded = ctx.recorder.state.last_import(change.manifest, str(change.target))
     job: ImportJob | None = None
@@ -411,7 +414,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     if job is None:
         package = await package_for(ctx, change)
         package_id, digest = package.id, package.digest
-        started = await _atomic(_start_import(ctx, change, client, package))
+        started = await _atomic(_start_import(ctx, change, client, package, folder_id))
         job = await client.wait_import(owner, started.id)
     status = "completed" if job.status == "completed" else "failed"
     # A clean import's folder read (recipe names, drift baseline) waits for the end of the
@@ -441,13 +444,46 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     )
 
 
+async def _target_folder(ctx: StepContext, change: Change, client: WorkatoClient) -> int:
+    """The target folder's id. A folder named by path (live/targets.py) that does not exist
+    yet is created here (`create_folders`); a resolved path is recorded in state, so later
+    plans do not look it up again."""
+    data = change.data
+    folder_id = int(data["folder_id"])
+    path = data.get("folder_path")
+    if path is None:
+        return folder_id
+    if not folder_id:
+        folder_id = await ensure_folder(
+            client, str(data["customer"]), str(path), create=bool(data.get("create_folders"))
+        )
+    ctx.recorder.target_resolved(
+        str(change.target),
+        ResolvedTarget(
+            workspace=data["workspace"],
+            customer=data.get("customer"),
+            folder_path=path,
+            folder_id=folder_id,
+            fleet=data.get("fleet"),
+        ),
+    )
+    return folder_id
+
+
+def _folder_of(ctx: StepContext, change: Change) -> int:
+    """The folder an import went into: created during this apply if the plan had none."""
+    resolved = ctx.recorder.state.targets.get(str(change.target))
+    folder_id = int(change.data["folder_id"])
+    return resolved.folder_id if resolved is not None and not folder_id else folder_id
+
+
 async def _start_import(
-    ctx: StepContext, change: Change, client: WorkatoClient, package: Package
+    ctx: StepContext, change: Change, client: WorkatoClient, package: Package, folder_id: int
 ) -> ImportJob:
     data = change.data
     started = await client.start_import(
         data.get("customer"),
-        int(data["folder_id"]),
+        folder_id,
         package.data,
         restart_recipes=bool(data.get("restart_recipes")),
         include_tags=bool(data.get("include_tags")),
@@ -486,7 +522,7 @@ async def record_baseline(
     data = done[0][0].data
     client = ctx.clients[data["workspace"]]
     try:
-        folder = await client.folder_assets(data.get("customer"), int(data["folder_id"]))
+        folder = await client.folder_assets(data.get("customer"), _folder_of(ctx, done[0][0]))
     except RlcmError as exc:  # the imports succeeded: only their baseline is missing
         log.warning("baseline: folder read failed target=%s error=%s", done[0][0].target, exc)
         return []

@@ -7,6 +7,7 @@ of the click commands lets tests and benchmarks drive the same path without a te
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Inputs",
     "check_saved_plan",
+    "complete_targets",
     "load_inputs",
     "load_saved_plan",
     "open_clients",
@@ -51,6 +53,7 @@ def load_inputs(config: Path, state_path: Path) -> Inputs:
 def used_workspaces(desired: DesiredState) -> list[str]:
     """The source's workspace and every target's, in config order."""
     names = [desired.source.workspace] + [t.workspace for t in desired.targets.values()]
+    names += [f.template.workspace for f in desired.fleet_sources]
     return [n for n in dict.fromkeys(names) if n in desired.workspaces]
 
 
@@ -79,11 +82,30 @@ async def refresh_and_plan(
     from reconciler.live.refresh import refresh
     from reconciler.plan.planner import build_plan
 
+    warnings = await complete_targets(inputs, clients)
     live, counts = await refresh(
         inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
     )
     plan = build_plan(inputs.desired, inputs.state, live, prune=prune, targets=targets)
+    if warnings:
+        plan = dataclasses.replace(plan, warnings=(*warnings, *plan.warnings))
     return plan, live, counts
+
+
+async def complete_targets(inputs: Inputs, clients: dict[str, WorkatoClient]) -> list[str]:
+    """Generated fleets, folder paths and environments resolved from Workato, in place:
+    `inputs.desired` holds the complete targets afterwards. Returns the warnings."""
+    from reconciler.live.targets import resolve_targets
+
+    inputs.desired, reads = await resolve_targets(inputs.desired, inputs.state, clients)
+    if reads.customer_lists or reads.folder_lists:
+        log.info(
+            "targets: customer_lists=%d folder_lists=%d cached=%d",
+            reads.customer_lists,
+            reads.folder_lists,
+            reads.cached,
+        )
+    return reads.warnings
 
 
 async def plan_now(
@@ -124,6 +146,7 @@ async def read_live(
     from reconciler.live.refresh import refresh
 
     async with open_clients(inputs.desired) as clients:
+        await complete_targets(inputs, clients)
         live, _ = await refresh(
             inputs.desired,
             inputs.state,

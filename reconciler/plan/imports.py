@@ -117,6 +117,13 @@ def _import_change(
     reasons, resume, poll_only = _import_reasons(fact, record, folder, details)
     if unadopted is not None:
         reasons.append(f"`rlcm adopt` did not adopt it: {unadopted}")
+    if record is None and target.fleet is not None:
+        reasons.append(f"customer {target.customer} appeared in Workato (fleet {target.fleet})")
+    if target.folder_path is not None and not target.folder_id:
+        reasons.append(
+            f"folder {target.folder_path} does not exist in {target.customer} yet: "
+            "apply creates it (create_folders)"
+        )
     if not reasons:
         return None
     depends = [fact.export_address] if fact.export_address else []
@@ -135,6 +142,13 @@ def _import_change(
         "poll_only": poll_only,
         "first_import": record is None,
     }
+    if target.folder_path is not None or target.fleet is not None:
+        # only then: plans of configs without paths or generated fleets stay as they were
+        data.update(
+            folder_path=target.folder_path,
+            create_folders=target.create_folders,
+            fleet=target.fleet,
+        )
     return Change(
         address=f"import.{fact.name}@{target.address}",
         kind="import",

@@ -70,8 +70,9 @@ class Change:
       `restart_recipes`, `include_tags`, `folder_id_for_home_assets`, `package`
       (`{"id", "digest"}` when no export precedes it, else None), `resume_import_id` (an
       import in progress to poll first), `poll_only` (True: polling it is all there is to
-      do), `first_import`. Exports: `resume_package_id` set means poll that export
-      instead of starting one.
+      do), `first_import`, `folder_path` (a folder named by path; `folder_id` 0 when apply
+      must create it first), `create_folders`, `fleet` (the generated Fleet). Exports:
+      `resume_package_id` set means poll that export instead of starting one.
     """
 
     address: str

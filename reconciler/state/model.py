@@ -27,6 +27,7 @@ __all__ = [
     "PackageRecord",
     "PendingManifest",
     "RecipeResult",
+    "ResolvedTarget",
     "State",
     "import_key",
 ]
@@ -130,6 +131,18 @@ class PendingManifest(_Record):
         )
 
 
+class ResolvedTarget(_Record):
+    """A target whose folder (by path) or workspace (an Environment) was looked up in
+    Workato: kept so that a steady-state plan does not ask again. Recorded by apply and
+    adopt; `fleet` names the generated Fleet that listed the customer, if any."""
+
+    workspace: str
+    customer: str | None = None  # as addressed (with an environment suffix)
+    folder_path: str | None = None
+    folder_id: int
+    fleet: str | None = None
+
+
 class State(_Record):
     format_version: int = FORMAT_VERSION
     serial: int = 0
@@ -141,6 +154,8 @@ class State(_Record):
     # import key -> why `rlcm adopt` did not adopt it (the plan shows it as the import's
     # reason); dropped once the import is recorded
     unadopted: dict[str, str] = Field(default_factory=dict)
+    # target address -> its resolved folder and workspace (live/targets.py); optional cache
+    targets: dict[str, ResolvedTarget] = Field(default_factory=dict)
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))
