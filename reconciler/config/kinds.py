@@ -346,6 +346,9 @@ class TargetDoc(ConfigModel):
             "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
         ),
     )
+    environments: Annotated[list[Environment], Field(min_length=1)] | None = Field(
+        None, description="The same as `environment` with a list (give one of the two)."
+    )
     manifests: Annotated[list[Name], Field(min_length=1)] = Field(
         description="Manifests to import; each one's depends_on must be listed too."
     )
@@ -452,6 +455,9 @@ class FleetDoc(ConfigModel):
             "wave is set; without a Rollout these waves follow in list order). Addresses the "
             "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
         ),
+    )
+    environments: Annotated[list[Environment], Field(min_length=1)] | None = Field(
+        None, description="The same as `environment` with a list (give one of the two)."
     )
 
 

@@ -390,7 +390,13 @@ class _Resolver:
             listed = self.check_target_manifests(draft, manifests)
             ordered = tuple(name for name in order if name in listed)
             out.append(
-                _Draft(_replace_manifests(spec, ordered), draft.parsed, draft.entry, draft.label)
+                _Draft(
+                    _replace_manifests(spec, ordered),
+                    draft.parsed,
+                    draft.entry,
+                    draft.label,
+                    draft.implicit_wave,
+                )
             )
         return out
 
@@ -406,13 +412,26 @@ class _Resolver:
             return None
         return (folder_id or 0), folder
 
+    def environment_of(self, p: Parsed, model: TargetDoc | FleetDoc) -> str | list[str] | None:
+        """`environment` (one or a list) or `environments` (a list), not both."""
+        if model.environment is not None and model.environments is not None:
+            where = p.key_at("environments")
+            self.error(p.error("give environment or environments, not both", where))
+        if model.environments is not None:
+            return list(model.environments)
+        return (
+            model.environment
+            if isinstance(model.environment, str | None)
+            else list(model.environment)
+        )
+
     def target_drafts(self, p: Parsed, model: TargetDoc) -> list[_Draft]:
         folder = self.folder_of(p, (), model.folder_id, model.folder)
         if folder is None:
             return []
         folder_id, path = folder
-        envs, own_waves = _environments(model.environment)
-        if model.environment is not None and model.customer is None:
+        envs, own_waves = _environments(self.environment_of(p, model))
+        if (model.environment or model.environments) and model.customer is None:
             where = p.key_at("environment")
             self.error(p.error("environment needs a customer (an Embedded customer)", where))
             return []
@@ -461,7 +480,7 @@ class _Resolver:
         if folder is None:
             return []
         folder_id, folder_path = folder
-        envs, own_waves = _environments(model.environment)
+        envs, own_waves = _environments(self.environment_of(p, model))
         drafts = []
         for env in envs:
             address = target_address(entry.name, entry.customer, folder_path or folder_id, env)
