@@ -451,9 +451,9 @@ async def _target_folder(ctx: StepContext, change: Change, client: WorkatoClient
     data = change.data
     folder_id = int(data["folder_id"])
     path = data.get("folder_path")
-    if path is None:
+    if path is None and not data.get("environment") and data.get("fleet") is None:
         return folder_id
-    if not folder_id:
+    if path is not None and not folder_id:
         folder_id = await ensure_folder(
             client, str(data["customer"]), str(path), create=bool(data.get("create_folders"))
         )

@@ -143,7 +143,7 @@ def _adopt_imports(
                         int(c.data["folder_id"]),
                     )
                     for c in changes
-                    if c.data.get("package")
+                    if c.data.get("package") and c.data["folder_id"]
                 }
                 folders = await read_target_folders(clients, refs)
                 return adoption_plan(changes, state, folders, force=force, now=now_iso())
@@ -164,6 +164,7 @@ def _adopt_imports(
             for key in result.records:
                 state.unadopted.pop(key, None)
             state.unadopted.update(result.notes)
+            state.targets.update(result.targets)
             inputs.store.write(state)
     if result.refused:
         raise RlcmError(

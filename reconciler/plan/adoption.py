@@ -19,7 +19,14 @@ from typing import Literal
 from reconciler.config.desired import DesiredState
 from reconciler.errors import PlanError
 from reconciler.plan import Change, Plan
-from reconciler.state.model import AssetStamp, ImportRecord, PackageRecord, State, import_key
+from reconciler.state.model import (
+    AssetStamp,
+    ImportRecord,
+    PackageRecord,
+    ResolvedTarget,
+    State,
+    import_key,
+)
 
 __all__ = [
     "Adoption",
@@ -72,6 +79,7 @@ class AdoptionPlan:
     items: tuple[Adoption, ...]
     records: Mapping[str, ImportRecord] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # key -> why not adopted
+    targets: Mapping[str, ResolvedTarget] = field(default_factory=dict)  # resolved, to cache
 
     @property
     def adopted(self) -> list[Adoption]:
@@ -153,6 +161,7 @@ def adoption_plan(
     items: list[Adoption] = []
     records: dict[str, ImportRecord] = {}
     notes: dict[str, str] = {}
+    targets: dict[str, ResolvedTarget] = {}
     for change in changes:
         target = change.target or ""
         package = _current_package(change, state)
@@ -163,6 +172,13 @@ def adoption_plan(
                 Adoption(change.address, change.manifest, target, "no_package", reason=reason)
             )
             continue
+        if not change.data.get("folder_id"):
+            reason = f"its folder {change.data.get('folder_path')} does not exist yet"
+            items.append(
+                Adoption(change.address, change.manifest, target, "no_package", reason=reason)
+            )
+            notes[key] = reason
+            continue
         folder = folders.get(target, ())
         item = _check(
             change, package, folder, _other_recipes(by_target[target], change, state), force
@@ -170,9 +186,26 @@ def adoption_plan(
         items.append(item)
         if item.recorded:
             records[key] = _record(change, package, folder, now)
+            resolved = _resolved(change)
+            if resolved is not None:
+                targets[target] = resolved
         else:
             notes[key] = item.reason
-    return AdoptionPlan(tuple(items), records, notes)
+    return AdoptionPlan(tuple(items), records, notes, targets)
+
+
+def _resolved(change: Change) -> ResolvedTarget | None:
+    """A target resolved from Workato (path, environment, generated fleet), as state keeps it."""
+    data = change.data
+    if data.get("folder_path") is None and not data.get("environment") and not data.get("fleet"):
+        return None
+    return ResolvedTarget(
+        workspace=data["workspace"],
+        customer=data.get("customer"),
+        folder_path=data.get("folder_path"),
+        folder_id=int(data["folder_id"]),
+        fleet=data.get("fleet"),
+    )
 
 
 def _current_package(change: Change, state: State) -> PackageRecord | None:

@@ -142,12 +142,13 @@ def _import_change(
         "poll_only": poll_only,
         "first_import": record is None,
     }
-    if target.folder_path is not None or target.fleet is not None:
-        # only then: plans of configs without paths or generated fleets stay as they were
+    if target.folder_path is not None or target.fleet is not None or target.environment:
+        # only then: plans of configs without paths, fleets or environments stay as they were
         data.update(
             folder_path=target.folder_path,
             create_folders=target.create_folders,
             fleet=target.fleet,
+            environment=target.environment,
         )
     return Change(
         address=f"import.{fact.name}@{target.address}",

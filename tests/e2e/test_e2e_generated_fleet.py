@@ -156,3 +156,27 @@ def test_overrides_apply_by_customer_and_unknown_ones_are_reported(
     assert imports["E-cust-0003/Elsewhere"]["data"]["restart_recipes"] is False
     assert imports["E-cust-0001/Integrations/CRM"]["data"]["restart_recipes"] is True
     assert "customers lists E-nobody, which Workato's customer list does not" in result.stderr
+
+
+def test_adopting_a_generated_fleet_caches_its_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    sim = _world(tmp_path / "w", monkeypatch)
+    for i in range(1, 5):
+        customer = f"E-cust-000{i}"
+        sim.add_folder(customer, "CRM", sim.add_folder(customer, "Integrations"))
+    assert run_cli("apply", "--auto-approve", "-q", "--target", "export.crm").exit_code == 0
+    for i in range(1, 4):  # a script imported the package into three; the fourth is empty
+        crm_id = _crm_folder(sim, f"E-cust-000{i}")
+        assert crm_id is not None
+        sim.seed_imported(f"E-cust-000{i}", crm_id, ["crm"])
+    result = run_cli("adopt", "--all", "--auto-approve")
+    assert result.exit_code == 1  # the fourth lacks the package's recipes
+    assert "3 of 4 imports were not adopted" not in result.stderr
+    assert "1 of 4 imports were not adopted" in result.stderr
+    sim.clear_request_log()
+    plan = _imports(_plan(run_cli))
+    assert list(plan) == ["E-cust-0004/Integrations/CRM"]
+    counts = sim.request_counts()
+    # the adopted three come from the state cache; only the fourth is looked up again
+    assert counts["customers_list"] == 1 and counts["folders_list"] == 2
