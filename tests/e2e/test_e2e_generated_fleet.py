@@ -180,3 +180,22 @@ def test_adopting_a_generated_fleet_caches_its_folders(
     counts = sim.request_counts()
     # the adopted three come from the state cache; only the fourth is looked up again
     assert counts["customers_list"] == 1 and counts["folders_list"] == 2
+
+
+@pytest.mark.parametrize("processed", [False, True])
+def test_a_lost_folder_create_answer_makes_no_twin_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, processed: bool
+) -> None:
+    sim = _world(tmp_path / "w", monkeypatch, "create_folders: true\n")
+    sim.inject_fault("customers_list", "503")  # retried: a read
+    sim.inject_fault("folder_create", "drop", processed=processed)
+    first = run_cli("apply", "--auto-approve")
+    assert first.exit_code == 3, first.stdout + first.stderr  # one target failed
+    assert "POST /api/managed_users/" in first.stdout + first.stderr
+    again = run_cli("apply", "--auto-approve", "-q")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    for i in range(1, 5):
+        folders = sim.folders(f"E-cust-000{i}").values()
+        assert sum(1 for f in folders if f["name"] == "Integrations") == 1
+        assert sum(1 for f in folders if f["name"] == "CRM") == 1
+    assert run_cli("plan", "--detailed-exitcode").exit_code == 0
