@@ -184,4 +184,6 @@ class Recorder:
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)
+        if not any(r.target == target for r in self.state.imports.values()):
+            self.state.targets.pop(target, None)  # a pruned customer is no longer reported
         self._write()

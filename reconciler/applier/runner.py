@@ -108,7 +108,11 @@ async def run_plan(
     try:
         await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
         exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
-        await _imports(run, by_kind["import"])
+        imports = [c for c in by_kind["import"] if c.action != "forget"]
+        # a forget (--prune) has no wave: it only drops a state record, so it runs apart
+        forgets = [c for c in by_kind["import"] if c.action == "forget"]
+        await asyncio.gather(*(_step(run, c, run_import) for c in forgets))
+        await _imports(run, imports)
         await asyncio.gather(*exports)
     finally:
         ctx.recorder.flush()  # records batched for a group write (recorder.py)

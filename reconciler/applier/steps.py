@@ -372,6 +372,9 @@ async def _load(ctx: StepContext, package_id: int, digest: str) -> Package:
 
 async def run_import(ctx: StepContext, change: Change) -> StepOutcome:
     timer = _Timer()
+    if change.action == "forget":
+        ctx.recorder.import_forgotten(change.manifest, str(change.target))
+        return timer.outcome(change, "succeeded", message="removed from state only")
     return await _guarded(ctx, change, timer, _import(ctx, change, timer))
 
 

@@ -124,6 +124,9 @@ def test_a_generated_fleet_follows_workatos_customer_list(
     pruned = _plan(run_cli, "--prune")
     forgets = [c["address"] for c in pruned["changes"] if c["action"] == "forget"]
     assert forgets == ["import.crm@E-cust-0002/Integrations/CRM"]
+    assert run_cli("apply", "--auto-approve", "-q", "--prune").exit_code == 0
+    after = run_cli("plan", "--detailed-exitcode")
+    assert after.exit_code == 0 and "E-cust-0002" not in after.stderr  # forgotten for good
 
 
 def test_a_missing_folder_without_create_folders_is_one_clear_plan_error(
