@@ -31,6 +31,7 @@ from reconciler.state.model import (
     PackageRecord,
     PendingManifest,
     State,
+    TargetBaseline,
     import_key,
 )
 from reconciler.state.store import StateStore
@@ -173,6 +174,11 @@ class Recorder:
                 new = new.model_copy(update={"started_at": old.started_at})  # noqa: PLW2901
             self.state.imports[key] = new
         self._write_for(records)
+
+    def baseline_saved(self, baseline: TargetBaseline, *records: ImportRecord) -> None:
+        """A target's baseline, read after these finished imports (written with them)."""
+        self.state.baselines[baseline.target] = baseline
+        self.import_saved(*records)
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)
