@@ -40,6 +40,7 @@ from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.content.cache import PackageCache
 from reconciler.content.package import inspect_package
 from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.live import LiveRecipe
 from reconciler.live.recipes import read_target_recipes, recipe_folders, recipe_stamp
 from reconciler.plan import Change
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
@@ -502,15 +503,18 @@ async def record_baseline(
     except RlcmError as exc:  # the imports succeeded: only their baseline is missing
         log.warning("baseline: recipe read failed target=%s error=%s", target, exc)
         return []
-    names = {r.id: r.name for r in recipes}
+    by_id = {r.id: r for r in recipes}
     covered = {**(old.imports if old is not None else {})}
     named: list[StepOutcome] = []
     records: list[ImportRecord] = []
     for _, outcome, record in done:
         covered[record.manifest] = record.import_id
-        results = [r.model_copy(update={"name": names.get(r.id)}) for r in record.recipe_results]
+        results = [
+            r.model_copy(update={"name": found.name if (found := by_id.get(r.id)) else None})
+            for r in record.recipe_results
+        ]
         records.append(record.model_copy(update={"recipe_results": results}))
-        outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in results]
+        outcome_recipes = [_outcome(r, by_id.get(r.id)) for r in results]
         named.append(dataclasses.replace(outcome, recipes=outcome_recipes))
     baseline = TargetBaseline(
         target=target,
@@ -521,6 +525,21 @@ async def record_baseline(
     )
     ctx.recorder.baseline_saved(baseline, *records)
     return named
+
+
+def _outcome(result: RecipeResult, live: LiveRecipe | None) -> RecipeOutcome:
+    """A recipe's import result, with its health as the baseline read found it."""
+    if live is None:
+        return RecipeOutcome(result.id, result.name, result.import_result)
+    return RecipeOutcome(
+        result.id,
+        result.name,
+        result.import_result,
+        running=live.running,
+        stop_cause=live.stop_cause,
+        job_succeeded_count=live.job_succeeded_count,
+        job_failed_count=live.job_failed_count,
+    )
 
 
 async def _recipe_names(client: WorkatoClient, owner: str | None, folder_id: int) -> dict[int, str]:

@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 from reconciler.config.desired import DesiredState, TargetSpec
 from reconciler.errors import PlanError
 from reconciler.live import MANIFEST_GONE, LiveAsset, LiveRecipe, LiveState, asset_key
+from reconciler.live.recipes import health_row
 from reconciler.plan.compare import (
     Diff,
     live_edit_diffs,
@@ -106,6 +107,8 @@ class DriftReport:
     state_serial: int
     live_fingerprint: str
     notes: tuple[str, ...] = field(default=())
+    # target -> its imported recipes' health as read now (Recipes API), as in plans
+    recipe_health: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def has_drift(self) -> bool:
@@ -135,6 +138,7 @@ class DriftReport:
             "counts": self.counts(),
             "summary": self.summary_line(),
             "findings": [f.to_dict() for f in self.findings],
+            "recipe_health": {t: [dict(r) for r in rows] for t, rows in self.recipe_health.items()},
         }
 
     @classmethod
@@ -147,6 +151,10 @@ class DriftReport:
             state_serial=int(raw["state_serial"]),
             live_fingerprint=str(raw["live_fingerprint"]),
             notes=tuple(raw.get("notes", ())),
+            recipe_health={
+                str(t): tuple(dict(r) for r in rows)
+                for t, rows in (raw.get("recipe_health") or {}).items()
+            },
         )
 
 
@@ -174,7 +182,24 @@ def detect_drift(desired: DesiredState, state: State, live: LiveState) -> DriftR
         state_serial=state.serial,
         live_fingerprint=live.fingerprint(),
         notes=tuple(notes),
+        recipe_health=_recipe_health(desired, state, live),
     )
+
+
+def _recipe_health(
+    desired: DesiredState, state: State, live: LiveState
+) -> dict[str, tuple[dict[str, object], ...]]:
+    keys = _package_keys(state)
+    found: dict[str, tuple[dict[str, object], ...]] = {}
+    for address, recipes in (live.target_recipes or {}).items():
+        target = desired.targets.get(address)
+        if target is None:
+            continue
+        wanted = {k for m in target.manifests for k in keys.get(m, ())}
+        rows = tuple(health_row(r) for r in recipes if r.key in wanted)
+        if rows:
+            found[address] = rows
+    return found
 
 
 def _order() -> Any:

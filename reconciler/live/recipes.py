@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from reconciler.workato.models import Recipe
 
 __all__ = [
+    "HEALTH_FIELDS",
     "TargetRecipes",
+    "health_row",
     "live_recipe",
     "read_target_recipes",
     "recipe_folders",
@@ -32,6 +34,16 @@ __all__ = [
 ]
 
 TargetRecipes = tuple[LiveRecipe, ...]
+# a recipe's health as plans, drift reports and apply reports carry it
+HEALTH_FIELDS = (
+    "id", "name", "version", "running", "stop_cause", "stopped_at",
+    "job_succeeded_count", "job_failed_count", "last_run_at",
+)  # fmt: skip
+
+
+def health_row(recipe: LiveRecipe) -> dict[str, object]:
+    """A recipe's version, running state, stop cause and job counts, as last read."""
+    return {name: getattr(recipe, name) for name in HEALTH_FIELDS}
 
 
 def live_recipe(recipe: Recipe) -> LiveRecipe:

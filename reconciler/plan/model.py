@@ -188,6 +188,10 @@ class Plan:
     config_digest: str
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
+    # target -> its imported recipes' health as the refresh read it (Recipes API): id,
+    # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
+    # readers of the JSON plan; it plays no part in applying it.
+    recipe_health: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -232,6 +236,7 @@ class Plan:
             "warnings": list(self.warnings),
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
+            "recipe_health": {t: [dict(r) for r in rows] for t, rows in self.recipe_health.items()},
         }
 
     @classmethod
@@ -254,8 +259,12 @@ class Plan:
                 config_digest=str(raw["config_digest"]),
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
+                recipe_health={
+                    str(t): tuple(dict(r) for r in rows)
+                    for t, rows in (raw.get("recipe_health") or {}).items()
+                },
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
 
     def select(self, addresses: Sequence[str]) -> Plan:
@@ -270,6 +279,7 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            recipe_health=self.recipe_health,
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.config.desired import DesiredState
 from reconciler.live import MANIFEST_GONE, LiveState
+from reconciler.live.recipes import health_row
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
 from reconciler.plan.imports import (
@@ -80,7 +81,24 @@ def build_plan(
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
+        recipe_health=_recipe_health(desired, live, facts),
     )
+
+
+def _recipe_health(
+    desired: DesiredState, live: LiveState, facts: Mapping[str, ManifestFacts]
+) -> dict[str, tuple[dict[str, object], ...]]:
+    """Each refreshed target's recipes that its packages hold, with their health."""
+    found: dict[str, tuple[dict[str, object], ...]] = {}
+    for address, recipes in (live.target_recipes or {}).items():
+        target = desired.targets.get(address)
+        if target is None:
+            continue
+        keys = {k for m in target.manifests if m in facts for k in facts[m].package_keys}
+        rows = tuple(health_row(r) for r in recipes if r.key in keys)
+        if rows:
+            found[address] = rows
+    return found
 
 
 def _manifest_data(

@@ -77,6 +77,11 @@ class RecipeOutcome:
     id: int
     name: str | None
     import_result: str
+    # the recipe's health as read after the target's imports (Recipes API); None: not read
+    running: bool | None = None
+    stop_cause: str | None = None
+    job_succeeded_count: int | None = None
+    job_failed_count: int | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -140,6 +145,10 @@ class StepOutcome:
                 "name": r.name,
                 "import_result": r.import_result,
                 "succeeded": r.succeeded,
+                "running": r.running,
+                "stop_cause": r.stop_cause,
+                "job_succeeded_count": r.job_succeeded_count,
+                "job_failed_count": r.job_failed_count,
             }
             for r in self.recipes
         ]
@@ -154,7 +163,15 @@ class StepOutcome:
         if values["kind"] not in STEP_KINDS or values["status"] not in STEP_STATUSES:
             raise RlcmError(f"report: step {values['address']} has an unknown kind or status")
         recipes = [
-            RecipeOutcome(id=int(r["id"]), name=r.get("name"), import_result=r["import_result"])
+            RecipeOutcome(
+                id=int(r["id"]),
+                name=r.get("name"),
+                import_result=r["import_result"],
+                running=r.get("running"),
+                stop_cause=r.get("stop_cause"),
+                job_succeeded_count=r.get("job_succeeded_count"),
+                job_failed_count=r.get("job_failed_count"),
+            )
             for r in data.get("recipes") or []
         ]
         return cls(recipes=recipes, **values)  # type: ignore[arg-type]  # checked above
