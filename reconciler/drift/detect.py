@@ -53,6 +53,7 @@ DriftKind = Literal[
     "target_changed",
     "recipe_stopped",
     "jobs_failed",
+    "running_state",
     "never_imported",
 ]
 # Order of the report, and how a reviewer reads each class.
@@ -63,6 +64,7 @@ DRIFT_KINDS: dict[DriftKind, str] = {
     "target_changed": "target folder changed since the last import",
     "recipe_stopped": "recipe stopped since the last apply",
     "jobs_failed": "failed jobs since the last apply",
+    "running_state": "recipe not in its declared running state",
     "never_imported": "never imported",
 }
 
@@ -300,6 +302,9 @@ def _health(
     address = f"import.{name}@{target.address}"
     found: list[DriftFinding] = []
     for recipe in sorted(recipes, key=lambda r: r.name):
+        declared = target.recipes != "unchanged" and recipe.key in wanted
+        if declared and recipe.running != (target.recipes == "running"):
+            found.append(_declared(address, name, target, recipe))
         old = before.get(recipe.id)
         if old is None or recipe.key not in wanted:
             continue
@@ -325,6 +330,24 @@ def _stopped(address: str, name: str, target: str, recipe: LiveRecipe) -> DriftF
         "stopped_at": recipe.stopped_at,
     }
     return DriftFinding("recipe_stopped", address, name, message, target, (detail,))
+
+
+def _declared(address: str, name: str, target: TargetSpec, recipe: LiveRecipe) -> DriftFinding:
+    """A recipe that should run and does not (or the other way round)."""
+    if target.recipes == "running":
+        why = f" ({recipe.stop_cause})" if recipe.stop_cause else ""
+        message = f"recipe {recipe.name} should run (recipes: running) and does not{why}"
+    else:
+        message = f"recipe {recipe.name} should be stopped (recipes: stopped) and runs"
+    detail = {
+        "path": f"recipe[{recipe.name}].running",
+        "change": "changed",
+        "before": target.recipes == "running",
+        "after": recipe.running,
+        "recipe_id": recipe.id,
+        "stop_cause": recipe.stop_cause,
+    }
+    return DriftFinding("running_state", address, name, message, target.address, (detail,))
 
 
 def _failed(

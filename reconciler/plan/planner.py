@@ -23,6 +23,7 @@ from reconciler.plan.imports import (
     transitive_deps,
 )
 from reconciler.plan.manifest_body import ResolvedManifest, digest, resolve_manifests
+from reconciler.plan.recipes import recipe_changes
 from reconciler.state.model import PackageRecord, State
 
 __all__ = ["build_plan", "config_digest", "plan_lineage"]
@@ -67,9 +68,10 @@ def build_plan(
     if prune:
         manifests += _prune_manifests(desired, state, live)
     imports = import_changes(desired, state, live, facts)
+    starts = recipe_changes(desired, live, facts, imports)
     if prune:
         imports += prune_imports(desired, state)
-    changes = manifests + exports + imports
+    changes = manifests + exports + imports + starts
     if targets:
         changes = _narrow(changes, targets, warnings)
     return Plan(
@@ -296,7 +298,7 @@ def config_digest(desired: DesiredState) -> str:
     }
     targets = [
         [t.address, t.workspace, t.folder_id, list(t.manifests), t.customer, t.restart_recipes,
-         t.include_tags, t.folder_id_for_home_assets, t.wave]
+         t.include_tags, t.folder_id_for_home_assets, t.wave, t.recipes]
         for t in desired.targets.values()
     ]  # fmt: skip
     rollout = desired.rollout
