@@ -32,6 +32,7 @@ from reconciler.state.model import (
     PendingManifest,
     ResolvedTarget,
     State,
+    TargetBaseline,
     import_key,
 )
 from reconciler.state.store import StateStore
@@ -181,6 +182,11 @@ class Recorder:
         import records that follow (a lost one is only looked up again)."""
         if self.state.targets.get(address) != record:
             self.state.targets[address] = record
+
+    def baseline_saved(self, baseline: TargetBaseline, *records: ImportRecord) -> None:
+        """A target's baseline, read after these finished imports (written with them)."""
+        self.state.baselines[baseline.target] = baseline
+        self.import_saved(*records)
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)

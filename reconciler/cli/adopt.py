@@ -121,7 +121,12 @@ def _adopt_imports(
     from reconciler.cli.workflow import load_inputs, open_clients, refresh_and_plan
     from reconciler.errors import RlcmError
     from reconciler.live.adopt import FolderRef, read_target_folders
-    from reconciler.plan.adoption import AdoptionPlan, adoption_plan, select_imports
+    from reconciler.plan.adoption import (
+        AdoptionPlan,
+        adoption_plan,
+        recipe_paths,
+        select_imports,
+    )
     from reconciler.state.inputs import Inputs
 
     loaded = load_inputs(opts.config, opts.state_path)
@@ -141,6 +146,7 @@ def _adopt_imports(
                         c.data["workspace"],
                         c.data.get("customer"),
                         int(c.data["folder_id"]),
+                        recipe_paths([d for d in changes if d.target == c.target], state),
                     )
                     for c in changes
                     if c.data.get("package") and c.data["folder_id"]
@@ -165,6 +171,7 @@ def _adopt_imports(
                 state.unadopted.pop(key, None)
             state.unadopted.update(result.notes)
             state.targets.update(result.targets)
+            state.baselines.update(result.baselines)
             inputs.store.write(state)
     if result.refused:
         raise RlcmError(

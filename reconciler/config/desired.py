@@ -31,6 +31,7 @@ __all__ = [
     "ManifestSpec",
     "PollSettings",
     "RateLimits",
+    "RecipesState",
     "RetrySettings",
     "RolloutSpec",
     "SafetySpec",
@@ -42,6 +43,7 @@ __all__ = [
 
 DEFAULT_WAVE = "default"
 AuthStyle = Literal["bearer", "legacy"]
+RecipesState = Literal["running", "stopped", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,8 @@ class TargetSpec:
     include_tags: bool = False
     folder_id_for_home_assets: int | None = None
     wave: str = DEFAULT_WAVE
+    # the running state of the imported recipes after apply: running | stopped | unchanged
+    recipes: RecipesState = "unchanged"
     location: Location | None = None
     # A folder named by path (`Integrations/CRM`) in the customer's workspace: folder_id is
     # 0 until live/targets.py resolves it (from state, or the folders API); it stays 0 when

@@ -75,6 +75,8 @@ Globs = Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_len
 GlobOrGlobs = Annotated[StrictStr, Field(min_length=1)] | Globs
 EnvName = Annotated[StrictStr, Field(pattern=ENV_PATTERN)]
 FolderId = Annotated[StrictInt, Field(ge=1)]
+# the running state a target's imported recipes should have after apply
+RecipesState = Literal["running", "stopped", "unchanged"]
 PositiveNumber = Annotated[StrictFloat, Field(gt=0)]
 CustomerId = Annotated[
     StrictStr,
@@ -361,6 +363,13 @@ class TargetDoc(ConfigModel):
         None, description="Folder for assets that live in the source's home folder."
     )
     wave: Name | None = Field(None, description='Rollout wave of this target (default "default").')
+    recipes: RecipesState = Field(
+        "unchanged",
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
+    )
 
 
 class FleetCustomerModel(ConfigModel):
@@ -383,6 +392,7 @@ class FleetCustomerModel(ConfigModel):
     )
     include_tags: StrictBool | None = Field(None, description="Overrides the fleet's include_tags.")
     wave: Name | None = Field(None, description="Overrides the fleet's wave.")
+    recipes: RecipesState | None = Field(None, description="Overrides the fleet's recipes.")
 
 
 class FleetSelectModel(ConfigModel):
@@ -421,6 +431,13 @@ class FleetDoc(ConfigModel):
     include_tags: StrictBool = Field(False, description="Import the packages' tags.")
     wave: Name | None = Field(
         None, description='Rollout wave of the customers (default "default").'
+    )
+    recipes: RecipesState = Field(
+        "unchanged",
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
     )
     customers: Annotated[list[FleetCustomerModel], Field(min_length=1)] | None = Field(
         None,

@@ -1,12 +1,12 @@
 """Adopting imports: what `rlcm adopt import.NAME@TARGET` would record, and why. No I/O.
 
 A target that already runs a manifest's current package (imported by hand or by a
-script before rlcm) needs no import: rlcm reads its folder once, checks that the
-package's recipes are there by name, and records the package and the folder as the
-baseline of a completed import, as if it had imported it. Recipes of the folder that no
-package of the target holds are reported (the folder may hold the customer's own); a
-recipe of the package that the folder lacks is a mismatch: not adopted unless forced,
-and the plan then shows the import with the reason.
+script before rlcm) needs no import: rlcm reads its recipes once (the Recipes API),
+checks that the package's recipes are there by name, and records the package as a
+completed import and the recipes as the target's baseline, as if it had imported it.
+Recipes of the folder that no package of the target holds are reported (the folder may
+hold the customer's own); a recipe of the package that the folder lacks is a mismatch:
+not adopted unless forced, and the plan then shows the import with the reason.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Literal
 
 from reconciler.config.desired import DesiredState
 from reconciler.errors import PlanError
+from reconciler.live import LiveRecipe
+from reconciler.live.recipes import recipe_folders, recipe_stamp
 from reconciler.plan import Change, Plan
 from reconciler.state.model import (
     AssetStamp,
@@ -25,6 +27,7 @@ from reconciler.state.model import (
     PackageRecord,
     ResolvedTarget,
     State,
+    TargetBaseline,
     import_key,
 )
 
@@ -80,6 +83,7 @@ class AdoptionPlan:
     records: Mapping[str, ImportRecord] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # key -> why not adopted
     targets: Mapping[str, ResolvedTarget] = field(default_factory=dict)  # resolved, to cache
+    baselines: Mapping[str, TargetBaseline] = field(default_factory=dict)  # target -> read
 
     @property
     def adopted(self) -> list[Adoption]:
@@ -145,15 +149,27 @@ def _named(
     raise PlanError(f"{address}: target {target} does not list manifest {name!r}")
 
 
+def recipe_paths(changes: Iterable[Change], state: State) -> tuple[str, ...]:
+    """The subfolder paths (below the target folder) that the packages put recipes in."""
+    paths = {
+        s.folder
+        for c in changes
+        if (package := state.packages.get(c.manifest)) is not None
+        for s in package.asset_versions
+        if s.type == "recipe" and s.folder
+    }
+    return tuple(sorted(paths))
+
+
 def adoption_plan(
     changes: Iterable[Change],
     state: State,
-    folders: Mapping[str, Sequence[AssetStamp]],
+    folders: Mapping[str, Sequence[LiveRecipe]],
     *,
     force: bool,
     now: str,
 ) -> AdoptionPlan:
-    """Check each import against its target's folder (`folders`: target -> assets)."""
+    """Check each import against its target's recipes (`folders`: target -> recipes)."""
     changes = list(changes)
     by_target: dict[str, list[Change]] = {}
     for change in changes:
@@ -162,6 +178,7 @@ def adoption_plan(
     records: dict[str, ImportRecord] = {}
     notes: dict[str, str] = {}
     targets: dict[str, ResolvedTarget] = {}
+    baselines: dict[str, TargetBaseline] = {}
     for change in changes:
         target = change.target or ""
         package = _current_package(change, state)
@@ -179,19 +196,38 @@ def adoption_plan(
             )
             notes[key] = reason
             continue
-        folder = folders.get(target, ())
-        item = _check(
-            change, package, folder, _other_recipes(by_target[target], change, state), force
-        )
+        recipes = folders.get(target, ())
+        others = _other_recipes(by_target[target], change, state)
+        item = _check(change, package, recipes, others, force)
         items.append(item)
         if item.recorded:
-            records[key] = _record(change, package, folder, now)
+            records[key] = _record(change, package, now)
+            baselines[target] = _baseline(change, baselines.get(target), state, recipes, now)
             resolved = _resolved(change)
             if resolved is not None:
                 targets[target] = resolved
         else:
             notes[key] = item.reason
-    return AdoptionPlan(tuple(items), records, notes, targets)
+    return AdoptionPlan(tuple(items), records, notes, targets, baselines)
+
+
+def _baseline(
+    change: Change,
+    so_far: TargetBaseline | None,
+    state: State,
+    recipes: Sequence[LiveRecipe],
+    now: str,
+) -> TargetBaseline:
+    """The target's recipes as adopt read them: the baseline of its adopted imports (id 0)."""
+    target = change.target or ""
+    old = so_far or state.baselines.get(target)
+    return TargetBaseline(
+        target=target,
+        imports={**(old.imports if old is not None else {}), change.manifest: 0},
+        read_at=now,
+        folders=recipe_folders(recipes, int(change.data["folder_id"])),
+        recipes=[recipe_stamp(r) for r in recipes],
+    )
 
 
 def _resolved(change: Change) -> ResolvedTarget | None:
@@ -244,12 +280,12 @@ def _other_recipes(chain: Sequence[Change], change: Change, state: State) -> set
 def _check(
     change: Change,
     package: PackageRecord,
-    folder: Sequence[AssetStamp],
+    recipes: Sequence[LiveRecipe],
     others: set[str],
     force: bool,
 ) -> Adoption:
     wanted = _recipes(package.asset_versions)
-    present = set(_recipes(folder))
+    present = {r.name for r in recipes}
     missing = tuple(n for n in wanted if n not in present)
     extra = tuple(sorted(present - set(wanted) - others))
     verdict: Verdict = "adopt" if not missing else ("forced" if force else "mismatch")
@@ -276,9 +312,7 @@ def _check(
     )
 
 
-def _record(
-    change: Change, package: PackageRecord, folder: Sequence[AssetStamp], now: str
-) -> ImportRecord:
+def _record(change: Change, package: PackageRecord, now: str) -> ImportRecord:
     return ImportRecord(
         manifest=change.manifest,
         target=change.target or "",
@@ -286,7 +320,6 @@ def _record(
         package_id=package.package_id,
         package_digest=package.digest or "",
         status="completed",
-        folder_after=list(folder),
         started_at=now,
         finished_at=now,
         adopted=True,

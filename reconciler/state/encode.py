@@ -21,7 +21,8 @@ from reconciler.state.model import State
 
 __all__ = ["StateEncoder", "encode_state"]
 
-_SECTIONS = ("imports", "manifests", "packages", "pending", "targets")  # dicts of records
+# the dict-valued fields of records, sorted
+_SECTIONS = ("baselines", "imports", "manifests", "packages", "pending", "targets")
 _RECORD_INDENT = " " * 4  # records sit two levels deep: top level, then their section
 
 

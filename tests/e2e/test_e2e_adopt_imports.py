@@ -102,13 +102,14 @@ def test_a_script_imported_fleet_of_50_is_adopted_with_zero_imports(
     assert refused.exit_code == 1 and "--auto-approve" in refused.stderr
     assert StateStore(state_path).read().imports == {}
 
-    reads_before = sim.request_counts().get("folder_assets", 0)
+    sim.clear_request_log()
     adopted = run_cli("adopt", "--all", "--auto-approve")
     assert adopted.exit_code == 0, adopted.stderr
     assert "Adopted 50 imports" in adopted.stdout
     assert sim.jobs("import") == []  # nothing was imported
-    # one folder read per target, plus the plan's source folder
-    assert sim.request_counts()["folder_assets"] - reads_before == 50 + 1
+    # one Recipes API read per target; the scarce bucket only for the plan's source folder
+    counts = sim.request_counts()
+    assert counts["recipes_list"] == 50 and counts["folder_assets"] == 1
     state = StateStore(state_path).read()
     assert len(state.imports) == 50 and all(r.adopted for r in state.imports.values())
 
