@@ -8,8 +8,8 @@ Set-up, as a partner migrating would: N customers in the simulator, each with an
 current packages put into every folder as a script would have (`Simulator.seed_imported`);
 `rlcm adopt --all`. Then two plans are measured: without target refresh (the customer list,
 source folders and manifest views only: the target is 1 minute real time at 1,000 customers;
-measured at time scale 1) and with it (one folder_assets per customer in the 60/minute
-bucket; measured time-scaled, like the set-up).
+measured at time scale 1) and with it (one Recipes API list per customer, 2,000/minute;
+measured time-scaled, like the set-up).
 """
 
 from __future__ import annotations
