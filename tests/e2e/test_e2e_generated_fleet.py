@@ -181,8 +181,10 @@ def test_adopting_a_generated_fleet_caches_its_folders(
     plan = _imports(_plan(run_cli))
     assert list(plan) == ["E-cust-0004/Integrations/CRM"]
     counts = sim.request_counts()
-    # the adopted three come from the state cache; only the fourth is looked up again
-    assert counts["customers_list"] == 1 and counts["folders_list"] == 2
+    # the export's apply recorded every resolved folder: no target is looked up again
+    assert counts["customers_list"] == 1 and "folders_list" not in counts
+    state = StateStore(tmp_path / "w" / "rlcm.state.json").read()
+    assert len(state.targets) == 4 and len(state.baselines) == 3
 
 
 @pytest.mark.parametrize("processed", [False, True])
