@@ -93,6 +93,7 @@ class WorkspaceSpec:
     request_timeout: float = 40.0  # seconds; Workato's own limit
     poll: PollSettings = DEFAULT_POLL
     retry: RetrySettings = DEFAULT_RETRY
+    max_package_bytes: int = 100 * 1024 * 1024  # `api.max_package_mb`; Workato's guide: 100 MB
     location: Location | None = None
 
 

@@ -35,7 +35,9 @@ __all__ = [
     "package_digest",
 ]
 
-MAX_PACKAGE_BYTES = 30 * 1024 * 1024  # Workato's cap on packages
+# Workato's import guide caps packages at 100 MB (an older page says 30 MB); the cap is
+# `api.max_package_mb` in config, and this the default
+MAX_PACKAGE_BYTES = 100 * 1024 * 1024
 MAX_UNCOMPRESSED = 256 * 1024 * 1024  # all entries together, uncompressed
 MAX_JSON_ENTRY = 16 * 1024 * 1024  # one JSON entry, uncompressed
 MAX_RATIO = 200  # uncompressed / compressed for one entry; text compresses ~10x
@@ -65,10 +67,13 @@ def package_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def inspect_package(data: bytes, *, where: str = "package") -> PackageInfo:
+def inspect_package(
+    data: bytes, *, where: str = "package", max_bytes: int = MAX_PACKAGE_BYTES
+) -> PackageInfo:
     """Check a package and list its assets; PackageError (one line, naming `where`) if unsafe."""
-    if len(data) > MAX_PACKAGE_BYTES:
-        raise PackageError(f"{where} is {len(data)} bytes, over Workato's 30 MB cap")
+    if len(data) > max_bytes:
+        cap = f"{max_bytes / (1024 * 1024):g} MB"
+        raise PackageError(f"{where} is {len(data)} bytes, over the {cap} cap (api.max_package_mb)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:

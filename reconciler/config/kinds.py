@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 
-CUSTOMER_PATTERN = r"^([0-9]+|E\S+)$"
+# External ids are free text chosen by the partner (spaces, slashes, `@`, any script):
+# anything after the `E` is valid; the client sends it as one URL-encoded path segment.
+CUSTOMER_PATTERN = r"^([0-9]+|E.+)$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^\S(.*\S)?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
@@ -166,11 +168,12 @@ class ApiModel(ConfigModel):
             "Give either base_url or data_center."
         ),
     )
-    data_center: Literal["us", "eu", "jp", "sg", "au", "il", "kr", "trial"] | None = Field(
+    data_center: Literal["us", "eu", "jp", "sg", "au", "il", "kr", "cn", "trial"] | None = Field(
         None,
         description=(
             "Workato data center whose API to use: us (www.workato.com), eu, jp, sg, au, il, "
-            "kr (app.<dc>.workato.com) or trial (app.trial.workato.com). "
+            "kr (app.<dc>.workato.com), cn (app.workatoapp.cn) or trial "
+            "(app.trial.workato.com). "
             "Give either base_url or data_center."
         ),
     )
@@ -196,6 +199,13 @@ class ApiModel(ConfigModel):
         None, description="Request timeout in seconds (default 40, Workato's own limit)."
     )
     poll: PollModel | None = Field(None, description="Polling of asynchronous export/import jobs.")
+    max_package_mb: PositiveNumber | None = Field(
+        None,
+        description=(
+            "Largest package rlcm downloads or imports, in MB (default 100, the cap of "
+            "Workato's import guide; an older page says 30)."
+        ),
+    )
     retry: RetryModel | None = Field(
         None, description="Retries of failed requests; defaults suit Workato's quotas."
     )

@@ -196,6 +196,7 @@ class _Resolver:
             request_timeout=api.timeout if api.timeout is not None else 40.0,
             poll=poll,
             retry=retry,
+            max_package_bytes=int((api.max_package_mb or 100) * 1024 * 1024),
             location=p.doc.location,
         )
 

@@ -84,9 +84,19 @@ class PackageRecord(_Record):
 
 
 class RecipeResult(_Record):
-    id: int
+    id: int | None = None  # Workato's OpenAPI makes it optional: then `position` names it
     name: str | None = None
     import_result: str
+    position: int | None = None  # 1-based place in the answer's recipe_status
+
+    @property
+    def label(self) -> str:
+        """The recipe's name, else `recipe <id>`, else `recipe #<position> (no id)`."""
+        if self.name:
+            return self.name
+        if self.id is not None:
+            return f"recipe {self.id}"
+        return f"recipe #{self.position or '?'} (no id)"
 
 
 class ImportRecord(_Record):
