@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.desired import DesiredState
+from reconciler.config.desired import DesiredState
 from reconciler.errors import ConfigError, ConfigErrors, Location
 
 __all__ = ["LoadedConfig", "load_config", "load_desired"]

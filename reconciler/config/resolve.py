@@ -11,18 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reconciler.config.kinds import (
-    DATA_CENTERS,
-    KNOWN_ASSET_TYPES,
-    FleetDoc,
-    ManifestDoc,
-    RolloutDoc,
-    SourceDoc,
-    TargetDoc,
-    WorkspaceDoc,
-)
-from reconciler.config.validation import Parsed, did_you_mean
-from reconciler.desired import (
+from reconciler.config.desired import (
     DEFAULT_POLL,
     DEFAULT_RATE_LIMITS,
     DEFAULT_RETRY,
@@ -40,6 +29,17 @@ from reconciler.desired import (
     TargetSpec,
     WorkspaceSpec,
 )
+from reconciler.config.kinds import (
+    DATA_CENTERS,
+    KNOWN_ASSET_TYPES,
+    FleetDoc,
+    ManifestDoc,
+    RolloutDoc,
+    SourceDoc,
+    TargetDoc,
+    WorkspaceDoc,
+)
+from reconciler.config.validation import Parsed, did_you_mean
 from reconciler.errors import ConfigError, Location
 
 __all__ = ["Resolution", "resolve"]

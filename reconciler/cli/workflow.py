@@ -9,19 +9,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.desired import DesiredState
+from reconciler.config.desired import DesiredState
 from reconciler.errors import StalePlanError
 from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
+from reconciler.state.inputs import Inputs
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
 if TYPE_CHECKING:
-    from reconciler.refresh import RefreshCounts
+    from reconciler.live.refresh import RefreshCounts
     from reconciler.workato.client import WorkatoClient
 
 __all__ = [
@@ -38,20 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Inputs:
-    """The config and the state, as read at the start of a command."""
-
-    desired: DesiredState
-    store: StateStore
-    state: State
-
-    @property
-    def cache_dir(self) -> Path:
-        """Packages by digest, beside the state: `.rlcm/cache/`."""
-        return self.store.path.parent / ".rlcm" / "cache"
 
 
 def load_inputs(config: Path, state_path: Path) -> Inputs:
@@ -71,7 +57,7 @@ def used_workspaces(desired: DesiredState) -> list[str]:
 @contextlib.asynccontextmanager
 async def open_clients(desired: DesiredState) -> AsyncIterator[dict[str, WorkatoClient]]:
     """One client per workspace in use; a missing token is reported before any call."""
-    from reconciler.connect import open_client
+    from reconciler.cli.connect import open_client
 
     async with contextlib.AsyncExitStack() as stack:
         clients: dict[str, WorkatoClient] = {}
@@ -90,8 +76,8 @@ async def refresh_and_plan(
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
-    from reconciler.planner import build_plan
-    from reconciler.refresh import refresh
+    from reconciler.live.refresh import refresh
+    from reconciler.plan.planner import build_plan
 
     live, counts = await refresh(
         inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
@@ -122,7 +108,7 @@ async def plan_now(
 
 async def preview_now(inputs: Inputs, plan: Plan) -> list[ContentPreview]:
     """`plan --diff-content`: what each planned export would change, recipe by recipe."""
-    from reconciler.content_preview import preview_content
+    from reconciler.content.preview import preview_content
 
     async with open_clients(inputs.desired) as clients:
         return await preview_content(inputs, clients, plan)
@@ -135,7 +121,7 @@ async def read_live(
     on_read: Callable[[str], None] | None = None,
 ) -> LiveState:
     """Connect and refresh only (`rlcm drift`)."""
-    from reconciler.refresh import refresh
+    from reconciler.live.refresh import refresh
 
     async with open_clients(inputs.desired) as clients:
         live, _ = await refresh(
@@ -161,7 +147,7 @@ def load_saved_plan(path: Path) -> Plan:
 
 def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
     """Refuse a saved plan made against another state or another live state."""
-    from reconciler.planner import plan_lineage
+    from reconciler.plan.planner import plan_lineage
 
     lineage = plan_lineage(state)
     if plan.state_lineage != lineage:
