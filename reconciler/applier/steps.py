@@ -41,6 +41,7 @@ from reconciler.content.cache import PackageCache
 from reconciler.content.package import inspect_package
 from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
 from reconciler.plan import Change
+from reconciler.redact import redact
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
 from reconciler.state.model import (
     AssetStamp,
@@ -113,7 +114,12 @@ class _Timer:
 
 
 async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -> StepOutcome:
-    """Run a step; its own failure is a failed outcome, an auth failure stops the apply."""
+    """Run a step; its own failure is a failed outcome, an auth failure stops the apply.
+
+    Any exception at all fails the step (and, through the runner, what depends on it):
+    one that escaped used to kill the export task and leave its imports waiting forever
+    on a package nobody would deliver, with the lock held.
+    """
     try:
         outcome: StepOutcome = await work
         return outcome
@@ -123,6 +129,11 @@ async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -
         return timer.outcome(change, "failed", message=str(exc))
     except RlcmError as exc:
         return timer.outcome(change, "failed", message=str(exc))
+    except Exception as exc:  # a bug or an input nobody foresaw: this step fails, not all
+        log.debug("step: unexpected error address=%s", change.address, exc_info=True)
+        text = " ".join(str(exc).split())[:200]
+        message = f"unexpected error {type(exc).__name__}" + (f": {text}" if text else "")
+        return timer.outcome(change, "failed", message=redact(message))
 
 
 # -- manifests ---------------------------------------------------------------------------
@@ -236,10 +247,14 @@ def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> Mani
 
 async def run_export(ctx: StepContext, change: Change) -> StepOutcome:
     timer = _Timer()
-    outcome = await _guarded(ctx, change, timer, _export(ctx, change, timer))
-    if outcome.status != "succeeded":
-        ctx.board.fail(change.manifest, StepFailed(f"{change.address} failed"))
-    return outcome
+    outcome: StepOutcome | None = None
+    try:
+        outcome = await _guarded(ctx, change, timer, _export(ctx, change, timer))
+        return outcome
+    finally:
+        # whatever ended the export (even a cancel), its imports stop waiting for it
+        if outcome is None or outcome.status != "succeeded":
+            ctx.board.fail(change.manifest, StepFailed(f"{change.address} failed"))
 
 
 async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
