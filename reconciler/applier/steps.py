@@ -87,9 +87,22 @@ class StepContext:
     fatal: list[str] = field(default_factory=list)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.recorder.on_failure = self.state_write_failed
+
     @property
     def source(self) -> WorkatoClient:
         return self.clients[self.source_workspace]
+
+    def state_write_failed(self, exc: BaseException) -> None:
+        """Stop at once, as on a 401: a job started now could not be recorded, and the next
+        apply would start it again."""
+        reason = str(exc) if isinstance(exc, RlcmError) else f"cannot write state: {exc}"
+        self.fatal.append(
+            f"{reason}; nothing new starts: free disk space or fix the state file's "
+            "permissions, then run `rlcm apply` again (it polls what was started)"
+        )
+        self.stop.set()
 
 
 @dataclass
