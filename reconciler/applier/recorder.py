@@ -29,6 +29,7 @@ from reconciler.state.model import (
     ImportRecord,
     ManifestRecord,
     PackageRecord,
+    PendingImport,
     PendingManifest,
     State,
     import_key,
@@ -181,9 +182,28 @@ class Recorder:
 
     # -- imports -------------------------------------------------------------------------
 
+    def import_pending(self, marker: PendingImport) -> None:
+        """Before an import POST: on disk at once (see steps.py on the window)."""
+        self.state.pending_imports[import_key(marker.manifest, marker.target)] = marker
+        self._write()
+
+    def import_unpending(self, manifest: str, target: str) -> None:
+        """An import Workato refused (or that rlcm never sent): nothing to find out."""
+        if self.state.pending_imports.pop(import_key(manifest, target), None) is not None:
+            self._write()
+
+    def import_answer_lost(self, manifest: str, target: str, why: str) -> None:
+        key = import_key(manifest, target)
+        marker = self.state.pending_imports.get(key)
+        if marker is not None:
+            self.state.pending_imports[key] = marker.model_copy(update={"lost_answer": why})
+            self._write()
+
     def import_saved(self, *records: ImportRecord) -> None:
+        """Also clears each record's pending marker, in the same write."""
         for new in records:
             key = import_key(new.manifest, new.target)
+            self.state.pending_imports.pop(key, None)
             old = self.state.imports.get(key)
             if old is not None and old.import_id == new.import_id and old.started_at:
                 # the same job, now finished: it started when it was first recorded
