@@ -32,6 +32,10 @@ _ROWS = (
     ("unrecorded manifest creates adopted", "pending_adopted", False),
     ("unrecorded manifest creates forced", "pending_forced", False),
     ("state corruptions", "corruptions", True),
+    ("byte-flipped packages inspected", "fuzz_packages", False),
+    ("byte-flipped packages refused", "fuzz_refused", False),
+    ("byte-flipped exports run to their end", "fuzz_runs_ended", False),
+    ("byte-flipped applies ended, lock released", "fuzz_applies", False),
 )
 
 

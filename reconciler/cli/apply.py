@@ -62,6 +62,7 @@ def apply(
     from reconciler.cli.workflow import load_inputs
 
     inputs = load_inputs(opts.config, opts.state_path)
+    _sigterm_interrupts()
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
@@ -174,22 +175,38 @@ class _Session:
             raise RlcmError("apply cancelled; nothing was changed")
 
 
+def _sigterm_interrupts() -> None:
+    """Until the run starts, SIGTERM (a CI cancel) interrupts like Ctrl-C: the lock is
+    released on the way out and the exit code is 130, instead of dying with the lock held."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (tests)
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _interrupts() -> Iterator[asyncio.Event]:
-    """First Ctrl-C: start nothing new, let in-flight jobs finish and record them.
-    Second Ctrl-C: abort at once (state still holds every job id already started)."""
+    """First Ctrl-C or SIGTERM (a CI cancel): start nothing new, let in-flight jobs finish
+    and record them. A second one: abort at once (state still holds every job id already
+    started)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
     presses = 0
 
-    def on_sigint() -> None:
+    def on_signal(name: str) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
+            which = "" if name == "SIGINT" else f" ({name})"
             click.echo(
-                "\nStopping: no new steps start; in-flight jobs finish and are recorded. "
-                "Press Ctrl-C again to abort.",
+                f"\nStopping{which}: no new steps start; in-flight jobs finish and are "
+                "recorded. Press Ctrl-C again to abort.",
                 err=True,
             )
             stop.set()
@@ -197,14 +214,17 @@ def _interrupts() -> Iterator[asyncio.Event]:
             task.cancel()
 
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig.name)
     except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
         yield stop
         return
     try:
         yield stop
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+        _sigterm_interrupts()  # removing the handler restored SIGTERM's default (death)
 
 
 @contextlib.contextmanager

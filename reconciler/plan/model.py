@@ -104,6 +104,12 @@ class Change:
         kind, action = raw["kind"], raw["action"]
         if kind not in KINDS or action not in ACTIONS:
             raise PlanError(f"saved plan: unknown change {kind}/{action} at {raw.get('address')}")
+        from reconciler.plan.payload import check_payload
+
+        data = raw.get("data", {})
+        if not isinstance(data, Mapping):
+            raise PlanError(f"change {raw.get('address')}: data is not an object")
+        check_payload(str(raw["address"]), kind, action, data)
         return cls(
             address=str(raw["address"]),
             kind=cast(Kind, kind),

@@ -25,6 +25,7 @@ __all__ = [
     "JobStatus",
     "ManifestRecord",
     "PackageRecord",
+    "PendingImport",
     "PendingManifest",
     "RecipeResult",
     "State",
@@ -137,6 +138,25 @@ class PendingManifest(_Record):
         )
 
 
+class PendingImport(_Record):
+    """An import POST that was sent but whose job id was not recorded yet.
+
+    Written before the POST (as `PendingManifest` before a manifest create) and replaced
+    by the `in_progress` import record in the write that records the id. A marker left
+    on disk means the run was killed meanwhile, or the answer was lost (a 504, a dropped
+    connection, a timeout): Workato may have started the import. The next run reads the
+    target folder and, when it shows the package, records the import instead of sending
+    the package again (reconciler/applier/steps.py).
+    """
+
+    manifest: str
+    target: str
+    package_id: int
+    package_digest: str
+    started_at: str  # with milliseconds
+    lost_answer: str | None = None  # what became of the POST's answer, when known
+
+
 class State(_Record):
     format_version: int = FORMAT_VERSION
     serial: int = 0
@@ -145,6 +165,7 @@ class State(_Record):
     packages: dict[str, PackageRecord] = Field(default_factory=dict)
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
+    pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))
@@ -155,4 +176,5 @@ class State(_Record):
         found += [f"export.{n}" for n in self.packages]
         found += [f"import.{k}" for k in self.imports]
         found += [f"pending.{n}" for n in self.pending]
+        found += [f"pending.import.{k}" for k in self.pending_imports]
         return sorted(found)
