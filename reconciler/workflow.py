@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.desired import DesiredState
+from reconciler.desired import DesiredState, StateSpec
 from reconciler.errors import StalePlanError
 from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
+from reconciler.state.backends import StateBackend
 from reconciler.state.model import State
-from reconciler.state.store import StateStore
 
 if TYPE_CHECKING:
     from reconciler.refresh import RefreshCounts
@@ -30,6 +30,7 @@ __all__ = [
     "load_inputs",
     "load_saved_plan",
     "open_clients",
+    "open_state",
     "plan_now",
     "preview_now",
     "read_live",
@@ -45,21 +46,39 @@ class Inputs:
     """The config and the state, as read at the start of a command."""
 
     desired: DesiredState
-    store: StateStore
+    store: StateBackend
     state: State
 
     @property
     def cache_dir(self) -> Path:
-        """Packages by digest, beside the state: `.rlcm/cache/`."""
-        return self.store.path.parent / ".rlcm" / "cache"
+        """Packages by digest, beside the state file (or the config): `.rlcm/cache/`."""
+        return self.store.local_dir / ".rlcm" / "cache"
 
 
-def load_inputs(config: Path, state_path: Path) -> Inputs:
+def load_inputs(config: Path, state_path: Path, *, explicit_state: bool = True) -> Inputs:
+    """The config and the state its backend holds. `state_path` is the file backend's path;
+    `explicit_state`: it came from --state (an error when the config names PostgreSQL)."""
     from reconciler.config import load_desired
 
     desired = load_desired(config)
-    store = StateStore(state_path)
+    store = open_state(desired.state, config, state_path, explicit_state=explicit_state)
     return Inputs(desired, store, store.read())
+
+
+def open_state(
+    spec: StateSpec, config: Path, state_path: Path, *, explicit_state: bool
+) -> StateBackend:
+    """The backend of a config's `kind: State` (the file at `state_path` without one)."""
+    from reconciler.errors import StateError
+    from reconciler.state.backends import open_backend
+
+    if spec.backend != "file" and explicit_state:
+        raise StateError(
+            f"--state {state_path} names a state file, but the config keeps its state in "
+            f"PostgreSQL ({spec.location}); `rlcm state pull` writes a copy to a file"
+        )
+    local_dir = config if config.is_dir() else config.parent
+    return open_backend(spec, state_file=state_path, local_dir=local_dir)
 
 
 def used_workspaces(desired: DesiredState) -> list[str]:

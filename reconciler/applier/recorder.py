@@ -25,6 +25,7 @@ import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from reconciler.state.backends import StateBackend
 from reconciler.state.model import (
     ImportRecord,
     ManifestRecord,
@@ -33,7 +34,6 @@ from reconciler.state.model import (
     State,
     import_key,
 )
-from reconciler.state.store import StateStore
 
 __all__ = ["Recorder", "now_iso", "now_iso_ms"]
 
@@ -51,7 +51,7 @@ def now_iso_ms() -> str:
 class Recorder:
     def __init__(
         self,
-        store: StateStore,
+        store: StateBackend,
         state: State,
         *,
         batch_window: float = 0.0,

@@ -25,7 +25,7 @@ def adopt(opts: GlobalOptions, address: str, manifest_id: int) -> None:
     from reconciler.state.model import ManifestRecord
     from reconciler.workflow import load_inputs, open_clients
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     name = manifest_name(address, inputs.desired)
     with inputs.store.lock("adopt") as held:
         if held.warning:

@@ -61,7 +61,7 @@ def apply(
     from reconciler.cli.common import run_async, warn
     from reconciler.workflow import load_inputs
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)

@@ -67,7 +67,7 @@ def plan(
     from reconciler.render.plan_json import dumps_plan
     from reconciler.workflow import load_inputs, plan_now, preview_now
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     # plan --out takes the lock: the saved plan is only valid for the state it saw
     locked = inputs.store.lock("plan --out") if out else contextlib.nullcontext()
     with locked as held:
