@@ -160,8 +160,7 @@ class _PgCluster:
 
     def dsn(self, dbname: str = "postgres") -> str:
         return (
-            f"host=127.0.0.1 port={self.port} user={PG_USER} password={PG_PASSWORD} "
-            f"dbname={dbname}"
+            f"host=127.0.0.1 port={self.port} user={PG_USER} password={PG_PASSWORD} dbname={dbname}"
         )
 
 

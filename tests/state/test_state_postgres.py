@@ -74,7 +74,7 @@ def test_a_schema_from_a_newer_rlcm_is_refused(
     make().read()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO rlcm.schema_version VALUES (%s)", (LATEST_SCHEMA + 1,))
-    with pytest.raises(StateError, match="newer than this rlcm knows.*upgrade rlcm"):
+    with pytest.raises(StateError, match=r"newer than this rlcm knows.*upgrade rlcm"):
         make().read()
 
 
@@ -109,9 +109,8 @@ def test_configs_sharing_a_database_each_have_their_key(
 
 def test_a_second_locker_is_refused_naming_the_holder(make: Callable[..., PostgresBackend]) -> None:
     with make().lock("apply") as held:
-        with pytest.raises(LockError) as refused:
-            with make().lock("plan --out"):
-                pass
+        with pytest.raises(LockError) as refused, make().lock("plan --out"):
+            pass
         message = str(refused.value)
         assert f"pid {os.getpid()}" in message and "apply" in message
         assert held.info.host in message and held.info.started_at in message
@@ -125,9 +124,8 @@ def test_a_second_locker_is_refused_naming_the_holder(make: Callable[..., Postgr
 def test_lock_timeout_waits_for_the_holder(make: Callable[..., PostgresBackend]) -> None:
     waiting = make(lock_timeout=0.5)
     started = time.monotonic()
-    with make().lock("apply"), pytest.raises(LockError, match=r"waited 0.5s"):
-        with waiting.lock("apply"):
-            pass
+    with make().lock("apply"), pytest.raises(LockError, match=r"waited 0\.5s"), waiting.lock("x"):
+        pass
     assert time.monotonic() - started >= 0.5
 
 
@@ -150,9 +148,8 @@ def test_a_killed_holders_lock_ends_with_its_session(
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        with pytest.raises(LockError, match=f"pid {proc.pid}"):
-            with make().lock("apply"):
-                pass
+        with pytest.raises(LockError, match=f"pid {proc.pid}"), make().lock("apply"):
+            pass
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -195,7 +192,7 @@ def test_history_keeps_every_serial_up_to_the_retention(
     assert [e.serial for e in entries] == [3, 4, 5]
     assert {e.command for e in entries} == {"apply"}
     assert make().read_serial(4).serial == 4
-    with pytest.raises(StateError, match="no serial 1; kept serials: 3..5"):
+    with pytest.raises(StateError, match=r"no serial 1; kept serials: 3\.\.5"):
         make().read_serial(1)
 
 
@@ -223,11 +220,10 @@ def test_a_server_restart_while_locked_is_a_clear_error_and_loses_nothing(
 ) -> None:
     backend = make()
     state = state_factory(imports=2)
-    with pytest.raises(StateError) as lost:
-        with backend.lock("apply"):
-            backend.write(state)
-            pg_restart()
-            backend.write(state)
+    with pytest.raises(StateError) as lost, backend.lock("apply"):
+        backend.write(state)
+        pg_restart()
+        backend.write(state)
     assert "lost the connection to PostgreSQL" in str(lost.value)
     assert "everything written before is kept" in str(lost.value)
     assert make().read().serial == 1 == state.serial

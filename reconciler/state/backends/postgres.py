@@ -150,7 +150,9 @@ class PostgresBackend(StateBackend):
         lock_timeout: float = 0.0,
         local_dir: Path = Path("."),
         config_where: str = "",
+        dsn: str | None = None,
     ) -> None:
+        """`dsn` given (tests, programs) is used instead of `$dsn_env`, as secret."""
         self.dsn_env = dsn_env
         self.key = key
         self.schema = schema
@@ -160,6 +162,9 @@ class PostgresBackend(StateBackend):
         self.config_where = config_where
         self.where = f"PostgreSQL state {key!r}"
         self._dsn: str | None = None
+        if dsn is not None:
+            _register_password(dsn)
+            self._dsn = dsn
         self._held: PgHeldLock | None = None
         self._encoder = StateEncoder()
         self._summarizer = Summarizer()
