@@ -232,39 +232,51 @@ class PostgresBackend(StateBackend):
         return sql.SQL(text).format(s=sql.Identifier(self.schema))
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        """Create the schema on first use and bring it to LATEST_SCHEMA, step by step."""
+        """Create the schema on first use and bring it to LATEST_SCHEMA, step by step.
+
+        A schema already at the latest version is only read (a role without the right to
+        create schemas can use one made for it); otherwise the steps run in one
+        transaction under an advisory lock, so two first runs cannot race."""
         if self._migrated:
             return
         import psycopg
 
         try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-                conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {s}"))
-                conn.execute(
-                    self._sql("CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer)")
-                )
-                row = conn.execute(self._sql("SELECT max(version) FROM {s}.schema_version"))
-                found = row.fetchone()
-                version = int(found[0]) if found and found[0] is not None else 0
-                if version > LATEST_SCHEMA:
-                    raise StateError(
-                        f"{self.where}: schema {self.schema} is at version {version}, newer "
-                        f"than this rlcm knows ({LATEST_SCHEMA}); upgrade rlcm"
-                    )
-                for step in range(version + 1, LATEST_SCHEMA + 1):
-                    for statement in MIGRATIONS[step]:
-                        conn.execute(self._sql(statement))
+            if self._version(conn) != LATEST_SCHEMA:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+                    conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {s}"))
                     conn.execute(
-                        self._sql("INSERT INTO {s}.schema_version (version) VALUES (%s)"),
-                        (step,),
+                        self._sql("CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer)")
                     )
-                    log.info("state: migrated schema=%s version=%s", self.schema, step)
+                    self._upgrade(conn, self._version(conn))
         except psycopg.Error as exc:
             raise StateError(
                 f"{self.where}: cannot create or migrate schema {self.schema}: {_reason(exc)}"
             ) from None
         self._migrated = True
+
+    def _version(self, conn: psycopg.Connection[Any]) -> int:
+        """The schema's version; 0 before rlcm's first use; StateError if newer than ours."""
+        name = f'"{self.schema}".schema_version'
+        made = conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()
+        if made is None or made[0] is None:
+            return 0
+        found = conn.execute(self._sql("SELECT max(version) FROM {s}.schema_version")).fetchone()
+        version = int(found[0]) if found and found[0] is not None else 0
+        if version > LATEST_SCHEMA:
+            raise StateError(
+                f"{self.where}: schema {self.schema} is at version {version}, newer "
+                f"than this rlcm knows ({LATEST_SCHEMA}); upgrade rlcm"
+            )
+        return version
+
+    def _upgrade(self, conn: psycopg.Connection[Any], version: int) -> None:
+        for step in range(version + 1, LATEST_SCHEMA + 1):
+            for statement in MIGRATIONS[step]:
+                conn.execute(self._sql(statement))
+            conn.execute(self._sql("INSERT INTO {s}.schema_version (version) VALUES (%s)"), (step,))
+            log.info("state: migrated schema=%s version=%s", self.schema, step)
 
     # -- state ---------------------------------------------------------------------------
 
