@@ -108,14 +108,29 @@ async def refresh_and_plan(
     targets: Sequence[str] = (),
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
+    rollback_to: int | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
+    """Refresh and plan; with `rollback_to`, for the packages recorded at that serial (the
+    same refresh every time, so a saved rollback plan is checked as any other)."""
+    import dataclasses
+
     from reconciler.planner import build_plan
     from reconciler.refresh import refresh
 
+    desired, notes = inputs.desired, []
+    if rollback_to is not None:
+        from reconciler.rollback import rollback_desired
+
+        then = inputs.store.read_serial(rollback_to)
+        desired, notes = rollback_desired(desired, then, rollback_to)
     live, counts = await refresh(
-        inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
+        desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
     )
-    plan = build_plan(inputs.desired, inputs.state, live, prune=prune, targets=targets)
+    plan = build_plan(
+        desired, inputs.state, live, prune=prune, targets=targets, rollback_to=rollback_to
+    )
+    if notes:
+        plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
     return plan, live, counts
 
 
@@ -126,6 +141,7 @@ async def plan_now(
     targets: Sequence[str] = (),
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
+    rollback_to: int | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
     """Connect, refresh and plan in one go (`rlcm plan`)."""
     async with open_clients(inputs.desired) as clients:
@@ -136,6 +152,7 @@ async def plan_now(
             targets=targets,
             refresh_targets=refresh_targets,
             on_read=on_read,
+            rollback_to=rollback_to,
         )
 
 

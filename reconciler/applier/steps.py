@@ -227,6 +227,7 @@ def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> Mani
         assets=assets,
         spec_digest=str(data["spec_digest"]),
         updated_at=now_iso(),
+        rollback_serial=data.get("rollback_serial"),
     )
 
 

@@ -39,6 +39,12 @@ __all__ = ["apply"]
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the result to FILE: .json, .md or .xml (JUnit). Repeatable.",
 )
+@click.option(
+    "--rollback-to",
+    type=click.IntRange(min=1),
+    metavar="SERIAL",
+    help="As for `rlcm plan`: apply the packages recorded at state serial SERIAL.",
+)
 @format_option
 @common_options
 def apply(
@@ -51,6 +57,7 @@ def apply(
     force: bool,
     reports: tuple[Path, ...],
     output_format: str,
+    rollback_to: int | None,
 ) -> None:
     """Apply a plan: create/update manifests, export once, import into every target.
 
@@ -67,6 +74,7 @@ def apply(
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
+        session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:
             report = run_async(session.run(auto_approve=auto_approve, force=force))
@@ -105,6 +113,7 @@ class _Session:
         self.opts, self.inputs, self.planfile = opts, inputs, planfile
         self.targets, self.prune, self.refresh_targets = targets, prune, refresh_targets
         self.plan_stream: TextIO = sys.stdout
+        self.rollback_to: int | None = None
 
     async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
@@ -132,6 +141,7 @@ class _Session:
                 clients,
                 refresh_targets=saved.refreshed_targets,
                 on_read=read_progress(self.opts),
+                rollback_to=saved.rollback_to,
             )
             end_progress_line()
             check_saved_plan(saved, self.inputs.state, live)
@@ -143,6 +153,7 @@ class _Session:
             targets=self.targets,
             refresh_targets=self.refresh_targets,
             on_read=read_progress(self.opts),
+            rollback_to=self.rollback_to,
         )
         end_progress_line()
         for message in plan.warnings:
