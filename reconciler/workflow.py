@@ -117,7 +117,7 @@ async def refresh_and_plan(
     from reconciler.planner import build_plan
     from reconciler.refresh import refresh
 
-    desired, notes = inputs.desired, []
+    desired, notes = inputs.desired, list[str]()
     if rollback_to is not None:
         from reconciler.rollback import rollback_desired
 
