@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from reconciler.cli.connect import open_client
 from reconciler.config import load_desired
-from reconciler.connect import open_client
-from reconciler.desired import DesiredState
+from reconciler.config.desired import DesiredState
 
 
 async def roll_out(desired: DesiredState) -> dict[str, object]:

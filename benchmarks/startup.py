@@ -40,7 +40,7 @@ def planner(targets: int = 10_000) -> dict[str, Any]:
 
     from planner_world import applied, make_desired, make_live, make_state
 
-    from reconciler.planner import build_plan
+    from reconciler.plan.planner import build_plan
 
     desired = make_desired(extra_customers=targets - 13)
     state, live = make_state(), make_live(target_folders={})

@@ -33,7 +33,7 @@ from reconciler.applier.steps import (
     run_manifest,
 )
 from reconciler.plan import Change, Plan
-from reconciler.progress import SOURCE_ROW, ApplyProgress, NullProgress
+from reconciler.render.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
 
 __all__ = ["RunSettings", "run_plan"]

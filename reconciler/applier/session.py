@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from reconciler.applier.packages import PackageCache
 from reconciler.applier.recorder import Recorder
 from reconciler.applier.runner import RunSettings, run_plan
 from reconciler.applier.steps import StepContext
+from reconciler.content.cache import PackageCache
 from reconciler.plan import Plan
-from reconciler.progress import ApplyProgress
+from reconciler.render.progress import ApplyProgress
 from reconciler.report import ApplyReport
 
 if TYPE_CHECKING:
+    from reconciler.state.inputs import Inputs
     from reconciler.workato.client import WorkatoClient
-    from reconciler.workflow import Inputs
 
 __all__ = ["BATCH_WINDOW", "COMMIT_WINDOW", "apply_plan"]
 

@@ -14,7 +14,7 @@ The one window where a crash can still duplicate something:
   rlcm writing the new id to state, a crash leaves a manifest rlcm does not know. A
   `pending` marker is written *before* the request, so the next plan warns and names
   `rlcm adopt`, and the next apply refuses to create it again without --force
-  (reconciler/safety.py) instead of silently leaving a second one. The window is one HTTP round
+  (reconciler/plan/safety.py) instead of silently leaving a second one. The window is one HTTP round
   trip plus one state write. A create Workato refuses (a 4xx answer) clears the marker:
   nothing was created.
 - (Exports and imports have the same gap between the POST and the write of the job id;
@@ -35,10 +35,11 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconciler.applier.packages import Package, PackageBoard, PackageCache
+from reconciler.applier.packages import Package, PackageBoard
 from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
+from reconciler.content.cache import PackageCache
+from reconciler.content.package import inspect_package
 from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
-from reconciler.package import inspect_package
 from reconciler.plan import Change
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
 from reconciler.state.model import (

@@ -19,11 +19,11 @@ def adopt(opts: GlobalOptions, address: str, manifest_id: int) -> None:
     The manifest is viewed and its name and folder checked first. Nothing changes in
     Workato; the next plan shows what it takes to match the config.
     """
-    from reconciler.adopt import adopt_manifest, manifest_name
     from reconciler.cli.common import run_async, warn
+    from reconciler.cli.workflow import load_inputs, open_clients
     from reconciler.errors import StateError
+    from reconciler.live.adopt import adopt_manifest, manifest_name
     from reconciler.state.model import ManifestRecord
-    from reconciler.workflow import load_inputs, open_clients
 
     inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     name = manifest_name(address, inputs.desired)

@@ -17,10 +17,10 @@ from reconciler.cli.options import GlobalOptions, common_options
 
 if TYPE_CHECKING:
     from reconciler.plan import Plan
-    from reconciler.progress import ApplyProgress
+    from reconciler.render.progress import ApplyProgress
     from reconciler.report import ApplyReport
+    from reconciler.state.inputs import Inputs
     from reconciler.workato.client import WorkatoClient
-    from reconciler.workflow import Inputs
 
 __all__ = ["apply"]
 
@@ -66,7 +66,7 @@ def apply(
     Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
     """
     from reconciler.cli.common import run_async, warn
-    from reconciler.workflow import load_inputs
+    from reconciler.cli.workflow import load_inputs
 
     inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     with inputs.store.lock("apply") as held:
@@ -117,7 +117,7 @@ class _Session:
 
     async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
-        from reconciler.workflow import open_clients
+        from reconciler.cli.workflow import open_clients
 
         async with open_clients(self.inputs.desired) as clients:
             plan = await self._plan(clients)
@@ -132,7 +132,7 @@ class _Session:
 
     async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
         from reconciler.cli.common import end_progress_line, read_progress, render_plan
-        from reconciler.workflow import check_saved_plan, load_saved_plan, refresh_and_plan
+        from reconciler.cli.workflow import check_saved_plan, load_saved_plan, refresh_and_plan
 
         if self.planfile is not None:
             saved = load_saved_plan(self.planfile)
@@ -164,7 +164,7 @@ class _Session:
 
     def _check_safety(self, plan: Plan, force: bool) -> None:
         from reconciler.errors import UnsafePlanError
-        from reconciler.safety import unsafe_reasons
+        from reconciler.plan.safety import unsafe_reasons
 
         reasons = unsafe_reasons(plan, self.inputs.state, self.inputs.desired.rollout.safety)
         if reasons and not force:
@@ -221,7 +221,7 @@ def _interrupts() -> Iterator[asyncio.Event]:
 @contextlib.contextmanager
 def _progress(opts: GlobalOptions) -> Iterator[ApplyProgress]:
     """Live per-wave counts on a terminal, timestamped lines otherwise, on stderr."""
-    from reconciler.progress import NullProgress, make_progress
+    from reconciler.render.progress import NullProgress, make_progress
 
     progress: ApplyProgress = NullProgress()
     if not opts.quiet:

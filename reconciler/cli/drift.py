@@ -39,9 +39,9 @@ def drift(
         run_async,
         write_text_atomic,
     )
+    from reconciler.cli.workflow import load_inputs, read_live
     from reconciler.drift import detect_drift
     from reconciler.errors import RlcmError
-    from reconciler.workflow import load_inputs, read_live
 
     for path in reports:  # refuse a bad --report before spending API calls
         if path.suffix.lower() not in _REPORT_FORMATS:

@@ -14,7 +14,7 @@ from reconciler.cli.options import GlobalOptions, common_options
 
 if TYPE_CHECKING:  # imported lazily at run time: `rlcm --help` stays fast
     from reconciler.plan import Plan
-    from reconciler.workflow import Inputs
+    from reconciler.state.inputs import Inputs
 
 __all__ = ["plan"]
 
@@ -72,8 +72,8 @@ def plan(
         warn,
         write_text_atomic,
     )
+    from reconciler.cli.workflow import load_inputs, plan_now, preview_now
     from reconciler.render.plan_json import dumps_plan
-    from reconciler.workflow import load_inputs, plan_now, preview_now
 
     inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     # plan --out takes the lock: the saved plan is only valid for the state it saw
@@ -115,7 +115,7 @@ def _with_safety_warnings(the_plan: Plan, inputs: Inputs) -> Plan:
     without --force, rather than let the reviewer find out when apply runs."""
     import dataclasses
 
-    from reconciler.safety import unsafe_reasons
+    from reconciler.plan.safety import unsafe_reasons
 
     reasons = unsafe_reasons(the_plan, inputs.state, inputs.desired.rollout.safety)
     if not reasons:

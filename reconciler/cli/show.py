@@ -20,7 +20,7 @@ __all__ = ["show"]
 def show(opts: GlobalOptions, planfile: Path | None, output_format: str) -> None:
     """Render a saved plan (default: rlcm.plan.json beside the config)."""
     from reconciler.cli.common import render_plan
-    from reconciler.workflow import load_saved_plan
+    from reconciler.cli.workflow import load_saved_plan
 
     if planfile is None:
         base = opts.config if opts.config.is_dir() else opts.config.parent

@@ -22,8 +22,8 @@ def _backend(opts: GlobalOptions) -> StateBackend:
     """--state FILE: that file. Otherwise the config's `kind: State` (only that document is
     read, so a lock can be repaired while the rest of the config is broken), else the
     file beside the config."""
-    from reconciler.desired import StateSpec
-    from reconciler.workflow import open_state
+    from reconciler.cli.workflow import open_state
+    from reconciler.config.desired import StateSpec
 
     spec = StateSpec()
     if opts.state_file is None:

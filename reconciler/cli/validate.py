@@ -10,7 +10,7 @@ import click
 from reconciler.cli.options import GlobalOptions, common_options
 
 if TYPE_CHECKING:
-    from reconciler.desired import DesiredState
+    from reconciler.config.desired import DesiredState
     from reconciler.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.desired import DesiredState, StateSpec
+from reconciler.config.desired import DesiredState, StateSpec
 from reconciler.errors import ConfigError, ConfigErrors, Location
 
 __all__ = ["LoadedConfig", "load_config", "load_desired", "load_state_spec"]

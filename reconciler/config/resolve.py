@@ -11,19 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reconciler.config.kinds import (
-    DATA_CENTERS,
-    KNOWN_ASSET_TYPES,
-    FleetDoc,
-    ManifestDoc,
-    RolloutDoc,
-    SourceDoc,
-    StateDoc,
-    TargetDoc,
-    WorkspaceDoc,
-)
-from reconciler.config.validation import Parsed, did_you_mean
-from reconciler.desired import (
+from reconciler.config.desired import (
     DEFAULT_POLL,
     DEFAULT_RATE_LIMITS,
     DEFAULT_RETRY,
@@ -42,6 +30,18 @@ from reconciler.desired import (
     TargetSpec,
     WorkspaceSpec,
 )
+from reconciler.config.kinds import (
+    DATA_CENTERS,
+    KNOWN_ASSET_TYPES,
+    FleetDoc,
+    ManifestDoc,
+    RolloutDoc,
+    SourceDoc,
+    StateDoc,
+    TargetDoc,
+    WorkspaceDoc,
+)
+from reconciler.config.validation import Parsed, did_you_mean
 from reconciler.errors import ConfigError, Location
 
 __all__ = ["Resolution", "resolve"]

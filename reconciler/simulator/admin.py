@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from reconciler.simulator.messages import Reply, Request, json_reply
-
-if TYPE_CHECKING:
-    from reconciler.simulator.engine import Engine
 
 __all__ = ["ACTIONS", "handle_admin"]
 
@@ -31,10 +28,16 @@ ACTIONS = frozenset(
 )  # fmt: skip
 
 
-def handle_admin(engine: Engine, request: Request) -> Reply:
-    from reconciler.simulator.core import Simulator
+class Controls(Protocol):
+    """The Simulator (core.py), seen from here: its request log and one method per action.
 
-    sim = Simulator.from_engine(engine)
+    admin.py does not import core.py, which routes `/__sim/` here (no import cycle)."""
+
+    def request_log(self) -> list[Any]: ...
+    def request_counts(self) -> dict[str, int]: ...
+
+
+def handle_admin(sim: Controls, request: Request) -> Reply:
     tail = request.raw_path.rstrip("/").removeprefix("/__sim").strip("/")
     if request.method == "GET" and tail == "log":
         return json_reply(200, {"result": [asdict(r) for r in sim.request_log()]})

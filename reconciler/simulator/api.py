@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from reconciler.simulator import model
@@ -24,7 +24,7 @@ from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.packages import MAX_PACKAGE_BYTES, BadPackage, build_zip, read_zip
 
 if TYPE_CHECKING:
-    from reconciler.simulator.engine import Engine
+    from reconciler.simulator.store import Store
 
 __all__ = ["ApiError", "Route", "match_route"]
 
@@ -59,9 +59,24 @@ class Route:
     args: tuple[str, ...] = ()
 
 
+class Jobs(Protocol):
+    """What the handlers need of the engine (engine.py implements it; api.py does not
+    import it, so the routes stay a leaf the engine is built on)."""
+
+    store: Store
+
+    def settle_jobs(self, ws: Json) -> None: ...
+    def start_export(self, call: Call, manifest: Json) -> Json: ...
+    def start_import(self, call: Call, blob: bytes, params: ImportParams) -> Json: ...
+    def poll_job(self, call: Call, job: Json) -> None: ...
+    def job_json(self, call: Call, job: Json) -> Json: ...
+    def download_url(self, request: Request, job: Json) -> str: ...
+    def package_key(self, package_id: int) -> str: ...
+
+
 @dataclass
 class Call:
-    engine: Engine
+    engine: Jobs
     request: Request
     route: Route
     ws: Json = field(default_factory=dict)
@@ -412,7 +427,7 @@ def import_create(call: Call) -> Reply:
     return json_reply(200, call.engine.job_json(call, job))
 
 
-def run_import(engine: Engine, ws: Json, job: Json) -> None:
+def run_import(engine: Jobs, ws: Json, job: Json) -> None:
     blob = engine.store.package(job["id"]) or b""
     params = ImportParams(**job["params"])
     new_id = lambda: engine.store.next_id("asset")  # noqa: E731

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.simulator import model
+from reconciler.simulator.admin import handle_admin
 from reconciler.simulator.engine import Engine
 from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
@@ -54,7 +55,7 @@ class Simulator:
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Simulator:
-        """A Simulator over an engine that is already serving (the admin endpoint's view)."""
+        """A Simulator over an engine that exists already (its files are shared)."""
         sim = cls.__new__(cls)
         sim.directory = engine.store.directory
         sim.engine = engine
@@ -62,7 +63,8 @@ class Simulator:
 
     # -- requests ------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
-        return self.engine.handle(request)
+        """Answer one request; `/__sim/` reaches this Simulator's controls (admin.py)."""
+        return self.engine.handle(request, admin=lambda r: handle_admin(self, r))
 
     # -- seeding -------------------------------------------------------------
     def seed_demo(self, customers: int = 0) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,12 @@ from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.model import new_workspace, now_iso
 from reconciler.simulator.store import OWN, Store, workspace_key
 
-__all__ = ["DEFAULT_AUTH", "Engine"]
+__all__ = ["DEFAULT_AUTH", "AdminHandler", "Engine"]
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
+# answers `/__sim/` (admin.py through core.Simulator); the engine itself knows no controls
+AdminHandler = Callable[[Request], Reply]
 DEFAULT_AUTH: Json = {"tokens": ["demo-token"], "legacy": {"ops@partner.example": "demo-token"}}
 CREDENTIAL_HEADERS = (
     "authorization",
@@ -84,11 +87,12 @@ class Engine:
         return None
 
     # -- the pipeline ----------------------------------------------------------
-    def handle(self, request: Request) -> Reply:
+    def handle(self, request: Request, admin: AdminHandler | None = None) -> Reply:
+        """Answer one request; `/__sim/` goes to `admin` (the Simulator's controls), if given."""
         started = time.perf_counter()
         with self.store.locked():
             try:
-                reply, route = self._handle(request)
+                reply, route = self._handle(request, admin)
             except Exception:
                 log.exception(
                     "simulator: internal error on %s %s", request.method, request.raw_path
@@ -101,11 +105,11 @@ class Engine:
             self.store.append_log(self._log_entry(request, route, reply, started))
         return reply
 
-    def _handle(self, request: Request) -> tuple[Reply, api.Route | None]:
-        if request.raw_path.rstrip("/").startswith("/__sim"):
-            from reconciler.simulator.admin import handle_admin
-
-            return handle_admin(self, request), None
+    def _handle(
+        self, request: Request, admin: AdminHandler | None
+    ) -> tuple[Reply, api.Route | None]:
+        if admin is not None and request.raw_path.rstrip("/").startswith("/__sim"):
+            return admin(request), None
         route = api.match_route(request.method, request.raw_path, request.query)
         if route is None:
             return json_reply(404, {"message": "Not found"}), None

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from reconciler.simulator.core import Simulator
 from reconciler.simulator.engine import Engine
 from reconciler.simulator.messages import Request
 
@@ -61,7 +62,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             host=self.headers.get("host") or f"127.0.0.1:{self.server.server_address[1]}",
             arrived=arrived,
         )
-        reply = self.server.engine.handle(request)
+        reply = self.server.answer(request)
         if reply.delay > 0:
             time.sleep(reply.delay)
         if reply.drop:
@@ -88,6 +89,7 @@ class SimHTTPServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], engine: Engine) -> None:
         self.engine = engine
+        self.answer = Simulator.from_engine(engine).handle
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -135,7 +137,7 @@ def asgi_app(directory: Path, time_scale: float | None = None) -> Any:
     """The same engine as an ASGI app (for uvicorn); drops become a closed 502."""
     import anyio
 
-    engine = Engine(Path(directory), time_scale=time_scale)
+    handle = Simulator.from_engine(Engine(Path(directory), time_scale=time_scale)).handle
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -155,7 +157,7 @@ def asgi_app(directory: Path, time_scale: float | None = None) -> Any:
             body=body,
             host=headers.get("host", "127.0.0.1"),
         )
-        reply = await anyio.to_thread.run_sync(engine.handle, request)
+        reply = await anyio.to_thread.run_sync(handle, request)
         if reply.delay > 0:
             await anyio.sleep(reply.delay)
         status = 502 if reply.drop else reply.status

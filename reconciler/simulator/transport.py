@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import httpx
 
+from reconciler.simulator.core import Simulator
 from reconciler.simulator.engine import Engine
 from reconciler.simulator.messages import Reply, Request
 
@@ -21,10 +22,11 @@ __all__ = ["SimTransport"]
 class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
     def __init__(self, directory: Path, *, time_scale: float | None = None) -> None:
         self.engine = Engine(Path(directory), time_scale=time_scale)
+        self._handle = Simulator.from_engine(self.engine).handle
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        reply = self.engine.handle(_to_request(request, body))
+        reply = self._handle(_to_request(request, body))
         timeout = _read_timeout(request)
         if reply.delay > 0:
             time.sleep(min(reply.delay, timeout if timeout is not None else reply.delay))
@@ -37,7 +39,7 @@ class SimTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
         # concurrent tasks (and the lock) never stall it.
         call = _to_request(request, body)
         call.arrived = arrived
-        reply = await anyio.to_thread.run_sync(self.engine.handle, call)
+        reply = await anyio.to_thread.run_sync(self._handle, call)
         timeout = _read_timeout(request)
         if reply.delay > 0:
             await anyio.sleep(min(reply.delay, timeout if timeout is not None else reply.delay))

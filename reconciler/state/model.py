@@ -121,7 +121,7 @@ class PendingManifest(_Record):
     started_at: str
 
     def warning(self) -> str:
-        """What plan and drift say of the marker (apply refuses: reconciler/safety.py)."""
+        """What plan and drift say of the marker (apply refuses: reconciler/plan/safety.py)."""
         address = f"manifest.{self.name}"
         return (
             f"{address}: a create sent at {self.started_at} was never recorded; if it exists "

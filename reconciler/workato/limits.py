@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.desired import RateLimits
+from reconciler.config.desired import RateLimits
 
 __all__ = [
     "Bucket",

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reconciler.desired import DEFAULT_POLL, DEFAULT_RATE_LIMITS, PollSettings, RateLimits
+from reconciler.config.desired import DEFAULT_POLL, DEFAULT_RATE_LIMITS, PollSettings, RateLimits
 from reconciler.workato.download import MAX_PACKAGE_BYTES
 from reconciler.workato.limits import QuotaLimiters
 

@@ -21,7 +21,8 @@ import pytest
 
 from reconciler.applier.recorder import Recorder
 from reconciler.applier.session import COMMIT_WINDOW, apply_plan
-from reconciler.connect import SIM_BASE_URL
+from reconciler.cli.connect import SIM_BASE_URL
+from reconciler.cli.workflow import load_inputs, refresh_and_plan
 from reconciler.errors import StateError
 from reconciler.report import ApplyReport
 from reconciler.simulator.transport import SimTransport
@@ -29,7 +30,6 @@ from reconciler.state.model import ImportRecord
 from reconciler.state.store import StateStore
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import QuotaLimiters
-from reconciler.workflow import load_inputs, refresh_and_plan
 from tests.e2e.apply_fixtures import World
 
 STATUS = re.compile(r"/(imports|exports)/(\d+)$")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.desired import RateLimits
+from reconciler.config.desired import RateLimits
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import QuotaLimiters
 

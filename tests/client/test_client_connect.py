@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.connect import SIM_BASE_URL, open_client
-from reconciler.desired import PollSettings, RateLimits, WorkspaceSpec
+from reconciler.cli.connect import SIM_BASE_URL, open_client
+from reconciler.config.desired import PollSettings, RateLimits, WorkspaceSpec
 from reconciler.errors import RlcmError
 from reconciler.redact import redact
 from reconciler.workato.client import WorkatoClient

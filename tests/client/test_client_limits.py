@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.desired import RateLimits
+from reconciler.config.desired import RateLimits
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import (
     QuotaLimiters,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.desired import PollSettings
+from reconciler.config.desired import PollSettings
 from reconciler.errors import (
     ApiTimeoutError,
     AuthError,

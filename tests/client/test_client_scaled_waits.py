@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.desired import RateLimits
+from reconciler.config.desired import RateLimits
 from reconciler.errors import RateLimitedError
 from reconciler.simulator import Simulator
 from reconciler.simulator.transport import SimTransport

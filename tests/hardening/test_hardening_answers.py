@@ -18,7 +18,7 @@ from hardening_world import record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import RateLimits
+from reconciler.config.desired import RateLimits
 from reconciler.errors import ApiError
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import QuotaLimiters

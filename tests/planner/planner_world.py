@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from reconciler.desired import (
+from reconciler.config.desired import (
     AssetRef,
     AutoGenerate,
     DesiredState,
@@ -24,7 +24,7 @@ from reconciler.desired import (
 from reconciler.errors import Location
 from reconciler.live import LiveAsset, LiveManifest, LiveState
 from reconciler.plan import Plan
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 from reconciler.state.model import (
     AssetStamp,
     ImportRecord,

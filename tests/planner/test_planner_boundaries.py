@@ -17,7 +17,7 @@ from reconciler.live import LiveAsset
 def test_planner_drift_and_renderers_do_not_import_heavy_libraries() -> None:
     code = (
         "import sys\n"
-        "import reconciler.planner, reconciler.drift\n"
+        "import reconciler.plan.planner, reconciler.drift\n"
         "import reconciler.render.plan_text, reconciler.render.plan_json\n"
         "import reconciler.render.plan_markdown, reconciler.render.drift_text\n"
         "import reconciler.render.drift_json, reconciler.render.drift_markdown\n"

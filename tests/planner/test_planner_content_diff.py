@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.content_diff import diff_packages
+from reconciler.content.diff import diff_packages
 from reconciler.errors import PackageError
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from planner_world import demo_manifests, in_sync, make_desired, make_live, make_state
 
 from reconciler.live import LiveAsset
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 
 
 def test_no_package_yet_needs_an_export() -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from planner_world import in_sync, make_desired, make_live, make_state, target_folders_of
 
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 from reconciler.state.model import RecipeResult
 
 

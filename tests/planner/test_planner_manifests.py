@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from planner_world import demo_manifests, in_sync, loc, make_desired, make_live, make_state
 
-from reconciler.desired import AssetRef
+from reconciler.config.desired import AssetRef
 from reconciler.errors import PlanError
 from reconciler.live import LiveAsset
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 from reconciler.state.model import PendingManifest
 
 

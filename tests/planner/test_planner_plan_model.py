@@ -10,7 +10,7 @@ from planner_world import in_sync, make_desired, make_live, make_state
 
 from reconciler.errors import PlanError
 from reconciler.plan import Change, Plan, PlanSummary
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 from reconciler.render.plan_json import dumps_plan, load_plan
 from reconciler.render.plan_markdown import render_plan_markdown
 from reconciler.render.plan_text import render_plan_text

@@ -9,7 +9,7 @@ from dataclasses import replace
 from planner_world import demo_manifests, in_sync, make_desired, make_live, make_state
 
 from reconciler.plan import Plan
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 from reconciler.render.common import GITHUB_COMMENT_LIMIT
 from reconciler.render.plan_json import render_plan_json
 from reconciler.render.plan_markdown import render_plan_markdown

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from planner_world import applied, make_desired, make_live, make_state
 
-from reconciler.planner import build_plan
+from reconciler.plan.planner import build_plan
 
 
 def test_a_plan_for_10000_targets_of_three_manifests() -> None:

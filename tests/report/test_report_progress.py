@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from reconciler.progress import (
+from reconciler.render.progress import (
     LiveProgress,
     NullProgress,
     PlainProgress,

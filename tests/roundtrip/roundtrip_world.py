@@ -13,8 +13,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from reconciler.connect import open_client
-from reconciler.desired import PollSettings, RateLimits, WorkspaceSpec
+from reconciler.cli.connect import open_client
+from reconciler.config.desired import PollSettings, RateLimits, WorkspaceSpec
 from reconciler.simulator import Simulator
 from reconciler.workato.client import WorkatoClient
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pytest
 from roundtrip_world import EMAIL, TOKEN, UNLIMITED, World, run
 
-from reconciler.connect import SIM_BASE_URL
+from reconciler.cli.connect import SIM_BASE_URL
 from reconciler.errors import (
     ApiError,
     ApiTimeoutError,

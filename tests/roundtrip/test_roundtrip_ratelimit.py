@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from roundtrip_world import POLL, TOKEN, UNLIMITED, World, run
 
-from reconciler.connect import SIM_BASE_URL, open_client
-from reconciler.desired import RateLimits, WorkspaceSpec
+from reconciler.cli.connect import SIM_BASE_URL, open_client
+from reconciler.config.desired import RateLimits, WorkspaceSpec
 from reconciler.errors import RateLimitedError
 from reconciler.simulator import Simulator
 from reconciler.simulator.seed import CUSTOMERS

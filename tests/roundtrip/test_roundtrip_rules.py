@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from roundtrip_world import POLL, TOKEN, World, run
 
-from reconciler.connect import open_client
-from reconciler.desired import PollSettings
+from reconciler.cli.connect import open_client
+from reconciler.config.desired import PollSettings
 from reconciler.errors import ApiTimeoutError, NotFoundError, PackageError, ValidationError
 from reconciler.workato.client import WorkatoClient
 from reconciler.workato.models import ImportJob, ManifestBody, PackageJob

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.desired import StateSpec
+from reconciler.config.desired import StateSpec
 from reconciler.state.backends.base import HeldLockLike, HistoryEntry, StateBackend
 from reconciler.state.backends.file import DEFAULT_FILE_HISTORY, FileBackend
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from reconciler.live import LiveAsset, LiveManifest, asset_key
-from reconciler.manifest_body import ResolvedManifest
+from reconciler.plan.manifest_body import ResolvedManifest
 from reconciler.state.model import AssetStamp, ManifestRecord
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.desired import WorkspaceSpec
+from reconciler.config.desired import WorkspaceSpec
 
 if TYPE_CHECKING:
     import httpx

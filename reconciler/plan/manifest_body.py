@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.desired import AssetRef, DesiredState, ManifestSpec
+from reconciler.config.desired import AssetRef, DesiredState, ManifestSpec
 from reconciler.errors import PlanError
 from reconciler.live import LiveAsset, LiveState, asset_key
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.desired import DesiredState, StateSpec
+from reconciler.config.desired import DesiredState, StateSpec
 from reconciler.errors import StalePlanError
 from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
 from reconciler.state.backends import StateBackend
+from reconciler.state.inputs import Inputs
 from reconciler.state.model import State
 
 if TYPE_CHECKING:
-    from reconciler.refresh import RefreshCounts
+    from reconciler.live.refresh import RefreshCounts
     from reconciler.workato.client import WorkatoClient
 
 __all__ = [
@@ -39,20 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Inputs:
-    """The config and the state, as read at the start of a command."""
-
-    desired: DesiredState
-    store: StateBackend
-    state: State
-
-    @property
-    def cache_dir(self) -> Path:
-        """Packages by digest, beside the state file (or the config): `.rlcm/cache/`."""
-        return self.store.local_dir / ".rlcm" / "cache"
 
 
 def load_inputs(config: Path, state_path: Path, *, explicit_state: bool = True) -> Inputs:
@@ -90,7 +76,7 @@ def used_workspaces(desired: DesiredState) -> list[str]:
 @contextlib.asynccontextmanager
 async def open_clients(desired: DesiredState) -> AsyncIterator[dict[str, WorkatoClient]]:
     """One client per workspace in use; a missing token is reported before any call."""
-    from reconciler.connect import open_client
+    from reconciler.cli.connect import open_client
 
     async with contextlib.AsyncExitStack() as stack:
         clients: dict[str, WorkatoClient] = {}
@@ -114,12 +100,12 @@ async def refresh_and_plan(
     same refresh every time, so a saved rollback plan is checked as any other)."""
     import dataclasses
 
-    from reconciler.planner import build_plan
-    from reconciler.refresh import refresh
+    from reconciler.live.refresh import refresh
+    from reconciler.plan.planner import build_plan
 
     desired, notes = inputs.desired, list[str]()
     if rollback_to is not None:
-        from reconciler.rollback import rollback_desired
+        from reconciler.plan.rollback import rollback_desired
 
         then = inputs.store.read_serial(rollback_to)
         desired, notes = rollback_desired(desired, then, rollback_to)
@@ -158,7 +144,7 @@ async def plan_now(
 
 async def preview_now(inputs: Inputs, plan: Plan) -> list[ContentPreview]:
     """`plan --diff-content`: what each planned export would change, recipe by recipe."""
-    from reconciler.content_preview import preview_content
+    from reconciler.content.preview import preview_content
 
     async with open_clients(inputs.desired) as clients:
         return await preview_content(inputs, clients, plan)
@@ -171,7 +157,7 @@ async def read_live(
     on_read: Callable[[str], None] | None = None,
 ) -> LiveState:
     """Connect and refresh only (`rlcm drift`)."""
-    from reconciler.refresh import refresh
+    from reconciler.live.refresh import refresh
 
     async with open_clients(inputs.desired) as clients:
         live, _ = await refresh(
@@ -197,7 +183,7 @@ def load_saved_plan(path: Path) -> Plan:
 
 def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
     """Refuse a saved plan made against another state or another live state."""
-    from reconciler.planner import plan_lineage
+    from reconciler.plan.planner import plan_lineage
 
     lineage = plan_lineage(state)
     if plan.state_lineage != lineage:

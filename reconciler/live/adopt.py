@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.desired import DesiredState
+from reconciler.config.desired import DesiredState
 from reconciler.errors import PlanError
 from reconciler.state.model import AssetStamp, ManifestRecord
 

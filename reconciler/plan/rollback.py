@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.desired import AssetRef, DesiredState, ManifestSpec, TargetSpec
+from reconciler.config.desired import AssetRef, DesiredState, ManifestSpec, TargetSpec
 from reconciler.errors import PlanError
 from reconciler.state.model import ManifestRecord, PackageRecord, State, import_key
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.compare import folder_diffs, live_versions
-from reconciler.desired import DesiredState, TargetSpec
+from reconciler.config.desired import DesiredState, TargetSpec
 from reconciler.facts import IMPORT_RESULT_SUCCESSES
 from reconciler.live import LiveState, asset_key
-from reconciler.manifest_body import ResolvedManifest
 from reconciler.plan import Change
+from reconciler.plan.compare import folder_diffs, live_versions
+from reconciler.plan.manifest_body import ResolvedManifest
 from reconciler.state.model import ImportRecord, PackageRecord, State, import_key
 
 __all__ = [

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from reconciler.applier.packages import PackageCache
+from reconciler.content.cache import PackageCache
+from reconciler.content.package import inspect_package
 from reconciler.errors import RlcmError
-from reconciler.package import inspect_package
 from reconciler.plan import ContentPreview, Plan
 
 if TYPE_CHECKING:
+    from reconciler.state.inputs import Inputs
     from reconciler.workato.client import WorkatoClient
-    from reconciler.workflow import Inputs
 
 __all__ = ["ContentPreview", "preview_content"]
 
@@ -67,7 +67,7 @@ async def _preview(
     except RlcmError as exc:
         return ContentPreview(name, note=f"no preview: {exc}")
     cache.put(info.digest, data)
-    from reconciler.content_diff import diff_packages  # deepdiff: only when asked for
+    from reconciler.content.diff import diff_packages  # deepdiff: only when asked for
 
     changes = diff_packages(old, data)
     sentences = tuple(c.sentence for c in changes)

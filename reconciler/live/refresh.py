@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from reconciler.desired import DesiredState, TargetSpec
+from reconciler.config.desired import DesiredState, TargetSpec
 from reconciler.errors import NotFoundError
 from reconciler.live import MANIFEST_GONE, LiveAsset, LiveManifest, LiveState
 from reconciler.state.model import State

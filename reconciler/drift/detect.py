@@ -12,19 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from reconciler.compare import (
+from reconciler.config.desired import DesiredState
+from reconciler.errors import PlanError
+from reconciler.live import MANIFEST_GONE, LiveState, asset_key
+from reconciler.plan.compare import (
     Diff,
     folder_diffs,
     live_edit_diffs,
     live_versions,
     package_diffs,
 )
-from reconciler.desired import DesiredState
-from reconciler.errors import PlanError
-from reconciler.live import MANIFEST_GONE, LiveState, asset_key
-from reconciler.manifest_body import resolve_manifest
-from reconciler.planner_imports import targets_in_wave_order
-from reconciler.rollback import pinned_by_rollback
+from reconciler.plan.imports import targets_in_wave_order
+from reconciler.plan.manifest_body import resolve_manifest
+from reconciler.plan.rollback import pinned_by_rollback
 from reconciler.state.model import State, import_key
 
 __all__ = [

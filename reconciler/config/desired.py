@@ -156,7 +156,7 @@ class TargetSpec:
 
 @dataclass(frozen=True, slots=True)
 class SafetySpec:
-    """Above these, `rlcm apply` needs --force (see reconciler/safety.py)."""
+    """Above these, `rlcm apply` needs --force (see reconciler/plan/safety.py)."""
 
     max_first_wave_share: float = 0.25
     min_existing_targets: int = 10

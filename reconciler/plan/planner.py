@@ -12,17 +12,17 @@ from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from reconciler.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
-from reconciler.desired import DesiredState
+from reconciler.config.desired import DesiredState
 from reconciler.live import MANIFEST_GONE, LiveState
-from reconciler.manifest_body import ResolvedManifest, digest, resolve_manifests
 from reconciler.plan import Action, Change, Plan
-from reconciler.planner_imports import (
+from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
+from reconciler.plan.imports import (
     ManifestFacts,
     import_changes,
     prune_imports,
     transitive_deps,
 )
+from reconciler.plan.manifest_body import ResolvedManifest, digest, resolve_manifests
 from reconciler.state.model import PackageRecord, State
 
 __all__ = ["build_plan", "config_digest", "plan_lineage"]

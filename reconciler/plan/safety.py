@@ -18,7 +18,7 @@ Two rules, with defaults a partner can tune in the Rollout's `safety`:
 
 from __future__ import annotations
 
-from reconciler.desired import SafetySpec
+from reconciler.config.desired import SafetySpec
 from reconciler.plan import Plan
 from reconciler.state.model import State
 
