@@ -159,20 +159,17 @@ class Summarizer:
 
     def summary(self, state: State) -> str:
         changed: list[str] = []
-        removed = 0
         for section in _SECTIONS:
             now: dict[str, BaseModel] = getattr(state, section)
             before = self._seen.get(section, {})
             for key, record in now.items():
                 if before.get(key) is not record:
                     changed.append(f"{_PREFIX[section]}.{key}{_status(record)}")
-            removed += len(before.keys() - now.keys())
+            changed += [f"{_PREFIX[section]}.{key} removed" for key in before.keys() - now.keys()]
             self._seen[section] = dict(now)
         parts = changed[:3]
         if len(changed) > 3:
             parts.append(f"+{len(changed) - 3} more")
-        if removed:
-            parts.append(f"{removed} removed")
         return ", ".join(parts) or "no record changed"
 
 
