@@ -443,12 +443,13 @@ class StateDoc(ConfigModel):
     history: Annotated[StrictInt, Field(ge=0)] | None = Field(
         None,
         description=(
-            "Written serials kept for `rlcm state history` and `plan --rollback-to` "
-            "(default 20 for file, in .rlcm/history/; 1000 for postgres; 0 keeps none)."
+            "Written serials kept for `rlcm state history` and `plan --rollback-to`: "
+            "the file backend keeps 20 unless told (in .rlcm/history/), postgres 1000; "
+            "0 keeps none."
         ),
     )
-    lock_timeout: Annotated[StrictFloat, Field(ge=0)] | Annotated[StrictInt, Field(ge=0)] = Field(
-        0,
+    lock_timeout: Annotated[StrictFloat, Field(ge=0)] = Field(
+        0.0,
         description=(
             "Seconds a command waits for the state lock before it fails naming the holder "
             "(default 0: fail at once). PostgreSQL backend only."
