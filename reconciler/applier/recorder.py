@@ -24,8 +24,8 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
-from reconciler.state.backends import StateBackend
 from reconciler.state.model import (
     ImportRecord,
     ManifestRecord,
@@ -35,7 +35,13 @@ from reconciler.state.model import (
     import_key,
 )
 
-__all__ = ["Recorder", "now_iso", "now_iso_ms"]
+__all__ = ["Recorder", "StateWriter", "now_iso", "now_iso_ms"]
+
+
+class StateWriter(Protocol):
+    """All the recorder needs of a state backend (state/backends): a checked write."""
+
+    def write(self, state: State) -> None: ...
 
 
 def now_iso() -> str:
@@ -51,7 +57,7 @@ def now_iso_ms() -> str:
 class Recorder:
     def __init__(
         self,
-        store: StateBackend,
+        store: StateWriter,
         state: State,
         *,
         batch_window: float = 0.0,
