@@ -166,9 +166,16 @@ class _PgCluster:
 
 @pytest.fixture(scope="session")
 def _pg_cluster() -> Any:
+    import pwd
+
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.skip("running as root without a `nobody` user to run initdb as")
     cluster = _PgCluster(bindir)
     yield cluster
     cluster.stop()

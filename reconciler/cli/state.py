@@ -42,11 +42,19 @@ def state() -> None:
 @common_options
 def list_(opts: GlobalOptions) -> None:
     """Print every address in state, one per line, sorted (the lock holder on stderr)."""
+    from reconciler.errors import LockError
+
     backend = _backend(opts)
     for address in backend.read().addresses():
         click.echo(address)
-    holder = backend.holder()
-    if holder is not None and not opts.quiet:
+    if opts.quiet:
+        return
+    try:
+        holder = backend.holder()
+    except LockError as exc:  # an unreadable lock file: say so, the listing stands
+        click.echo(f"Locked: {exc}", err=True)
+        return
+    if holder is not None:
         click.echo(f"Locked by {holder.describe()}", err=True)
 
 
