@@ -107,3 +107,16 @@ def test_a_stale_rollback_plan_is_refused(
     refused = run_cli("apply", str(saved), "--auto-approve")
     assert refused.exit_code == 1
     assert "saved plan is stale" in refused.stderr
+
+
+def test_apply_rollback_to_plans_and_applies_in_one_go(
+    applied_config: DemoWorld, run_cli: RunCli
+) -> None:
+    world = applied_config
+    first = _bump_and_apply(world, run_cli)
+    serial = world.state().serial
+    _bump_and_apply(world, run_cli)
+    result = run_cli("apply", "--rollback-to", str(serial), "--auto-approve", "-q")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert set(_target_versions(world).values()) == {first}
+    assert run_cli("drift").exit_code == 0
