@@ -39,7 +39,14 @@ from reconciler.applier.packages import Package, PackageBoard
 from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.content.cache import PackageCache
 from reconciler.content.package import PackageInfo, inspect_package
-from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    PackageError,
+    RlcmError,
+    StateError,
+)
 from reconciler.plan import Change
 from reconciler.redact import redact
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
@@ -137,16 +144,18 @@ class _Timer:
 
 
 async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -> StepOutcome:
-    """Run a step; its own failure is a failed outcome, an auth failure stops the apply.
+    """Run a step; its own failure is a failed outcome. An auth failure stops the apply, and
+    so does a state that cannot be written (a full disk, a lost PostgreSQL connection):
+    every further step would start a job whose id could not be recorded.
 
-    Any exception at all fails the step (and, through the runner, what depends on it):
-    one that escaped used to kill the export task and leave its imports waiting forever
-    on a package nobody would deliver, with the lock held.
+    Any other exception fails the step (and, through the runner, what depends on it): one
+    that escaped used to kill the export task and leave its imports waiting forever on a
+    package nobody would deliver, with the lock held.
     """
     try:
         outcome: StepOutcome = await work
         return outcome
-    except AuthError as exc:
+    except (AuthError, StateError) as exc:
         ctx.fatal.append(str(exc))
         ctx.stop.set()  # every further call would be refused the same way
         return timer.outcome(change, "failed", message=str(exc))
@@ -262,6 +271,7 @@ def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> Mani
         assets=assets,
         spec_digest=str(data["spec_digest"]),
         updated_at=now_iso(),
+        rollback_serial=data.get("rollback_serial"),
     )
 
 

@@ -67,6 +67,9 @@ class ManifestRecord(_Record):
     assets: list[AssetStamp] = Field(default_factory=list)  # as last sent (resolved ids)
     spec_digest: str  # digest of the body last sent; a change means an update is due
     updated_at: str = ""
+    # set by `rlcm plan --rollback-to N`: the body pins the versions of serial N, so drift
+    # measures the source against those pins, not against the config (None: the config)
+    rollback_serial: int | None = None
 
 
 class PackageRecord(_Record):
