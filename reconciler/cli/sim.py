@@ -53,6 +53,16 @@ def sim() -> None:
     "--latency", type=float, default=None, help="Simulated seconds added to every answer."
 )
 @click.option(
+    "--dialect",
+    "dialects",
+    multiple=True,
+    metavar="NAME",
+    help=(
+        "Answer in a dialect of Workato where its sources disagree (repeatable): processing, "
+        "unknown_status, recipe_ids_missing, octet_stream, folder_asset_status, one_import."
+    ),
+)
+@click.option(
     "--bare-environment",
     type=click.Choice(["dev", "prod"]),
     default=None,
@@ -73,6 +83,7 @@ def serve(
     time_scale: float | None,
     rate_limits: bool | None,
     latency: float | None,
+    dialects: tuple[str, ...],
     bare_environment: str | None,
     recipes_shape: str | None,
 ) -> None:
@@ -91,6 +102,11 @@ def serve(
         simulator.set_rate_limits(rate_limits)
     if latency is not None:
         simulator.set_latency(latency)
+    if dialects:
+        try:
+            simulator.set_dialect(dialects)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dialect") from None
     if bare_environment is not None:
         simulator.set_bare_environment(bare_environment)
     if recipes_shape is not None:

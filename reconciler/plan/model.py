@@ -112,6 +112,12 @@ class Change:
         kind, action = raw["kind"], raw["action"]
         if kind not in KINDS or action not in ACTIONS:
             raise PlanError(f"saved plan: unknown change {kind}/{action} at {raw.get('address')}")
+        from reconciler.plan.payload import check_payload
+
+        data = raw.get("data", {})
+        if not isinstance(data, Mapping):
+            raise PlanError(f"change {raw.get('address')}: data is not an object")
+        check_payload(str(raw["address"]), kind, action, data)
         return cls(
             address=str(raw["address"]),
             kind=cast(Kind, kind),
@@ -205,6 +211,7 @@ class Plan:
     # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
     # readers of the JSON plan; it plays no part in applying it.
     recipe_health: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    rollback_to: int | None = None  # `plan --rollback-to N`: the packages of serial N
 
     @property
     def is_empty(self) -> bool:
@@ -241,6 +248,7 @@ class Plan:
         return {c.address: c for c in self.changes}
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -251,6 +259,7 @@ class Plan:
             "refreshed_targets": self.refreshed_targets,
             "waves": list(self.waves),
             "warnings": list(self.warnings),
+            **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
             "recipe_health": {t: [dict(r) for r in rows] for t, rows in self.recipe_health.items()},
@@ -280,6 +289,7 @@ class Plan:
                     str(t): tuple(dict(r) for r in rows)
                     for t, rows in (raw.get("recipe_health") or {}).items()
                 },
+                rollback_to=None if raw.get("rollback_to") is None else int(raw["rollback_to"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
@@ -297,6 +307,7 @@ class Plan:
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
             recipe_health=self.recipe_health,
+            rollback_to=self.rollback_to,
         )
 
 
