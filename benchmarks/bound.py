@@ -24,7 +24,9 @@ Apply of M manifests to N targets (d = job duration, L = latency of one answer):
 The package download goes to the storage host (no quota) and is taken as instantaneous.
 A plan reads S source folders and V manifest views (by id in state) in the "other" bucket
 and, with target refresh, one recipe list per target in the recipes bucket:
-LB = max(window_bound(S + V, 60), window_bound(N, 2000)) + L.
+LB = max(window_bound(S + V, 60), window_bound(N, 2000)) + L. Drift reads the same, and
+each target's other assets with folder_assets in the "other" bucket:
+LB = max(window_bound(S + V + N, 60), window_bound(N, 2000)) + L.
 """
 
 from __future__ import annotations
@@ -88,3 +90,15 @@ def plan_bound(targets: int, world: World, *, views: int, refresh_targets: bool)
     if terms[binding] == 0:
         binding = "latency"
     return Bound(max(terms.values()) + world.latency, binding, other, recipes)
+
+
+def drift_bound(targets: int, world: World, *, views: int) -> Bound:
+    other = world.source_folders + views + targets
+    terms = {
+        '"other" quota (60/min)': window_bound(other, world.quota_other, world.window),
+        "recipes quota (2,000/min)": window_bound(targets, world.quota_recipes, world.window),
+    }
+    binding = max(terms, key=lambda k: terms[k])
+    if terms[binding] == 0:
+        binding = "latency"
+    return Bound(max(terms.values()) + world.latency, binding, other, targets)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks.__main__ import _extrapolate_baseline
-from benchmarks.bound import apply_bound, plan_bound, window_bound
+from benchmarks.bound import apply_bound, drift_bound, plan_bound, window_bound
 from benchmarks.fleet import baseline_case, rlcm_case
 from benchmarks.world import World
 
@@ -41,6 +41,8 @@ def test_the_lower_bound_follows_the_quotas() -> None:
     assert small.seconds == pytest.approx((5 + 4 * 0.25) + 3 * (5 + 0.25) + 0.25)
     plan = plan_bound(1000, world, views=3, refresh_targets=True)
     assert plan.seconds == pytest.approx(world.latency) and plan.recipe_calls == 1000
+    drift = drift_bound(1000, world, views=3)
+    assert drift.seconds == pytest.approx(16 * 60 + world.latency)  # 1,006 folder reads
 
 
 def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
@@ -58,6 +60,9 @@ def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
         "folder_assets": 3, "manifest_view": 3, "recipes_list": 10,
     }  # fmt: skip
     assert runs["plan_refresh"]["calls_by_bucket"] == {"other": 6, "recipes": 10}
+    # drift also reads each target's other assets, in the "other" bucket
+    assert runs["drift"]["exit_code"] == 0
+    assert runs["drift"]["calls_by_bucket"] == {"other": 6 + 10, "recipes": 10}
     assert runs["plan_no_refresh"]["calls"] == {"folder_assets": 3, "manifest_view": 3}
 
     case["baseline"] = baseline_case(10, FAST, tmp_path)
