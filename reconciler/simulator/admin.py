@@ -23,7 +23,7 @@ ACTIONS = frozenset(
         "set_request_logging", "set_home_assets_project", "bump_recipe_version", "change_asset",
         "rename_asset", "delete_asset", "start_recipe", "stop_recipe", "edit_manifest",
         "archive_manifest", "add_managed_user", "folder_assets", "asset", "manifest", "job",
-        "recipe_running", "managed_user_id", "request_counts", "clear_request_log",
+        "recipe_running", "managed_user_id", "request_counts", "clear_request_log", "overview",
     }
 )  # fmt: skip
 
@@ -57,5 +57,7 @@ def handle_admin(sim: Controls, request: Request) -> Reply:
     try:
         result: Any = getattr(sim, action)(**args)
     except (KeyError, ValueError, TypeError) as exc:
-        return json_reply(422, {"error": str(exc)})
+        # str(KeyError) quotes its message; say it as written
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return json_reply(422, {"error": str(message)})
     return json_reply(200, {"result": result})
