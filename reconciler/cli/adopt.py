@@ -19,13 +19,13 @@ def adopt(opts: GlobalOptions, address: str, manifest_id: int) -> None:
     The manifest is viewed and its name and folder checked first. Nothing changes in
     Workato; the next plan shows what it takes to match the config.
     """
-    from reconciler.cli.common import run_async, warn
-    from reconciler.cli.workflow import load_inputs, open_clients
+    from reconciler.cli.common import load_checked_inputs, run_async, warn
+    from reconciler.cli.workflow import open_clients
     from reconciler.errors import StateError
     from reconciler.live.adopt import adopt_manifest, manifest_name
     from reconciler.state.model import ManifestRecord
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_checked_inputs(opts)
     name = manifest_name(address, inputs.desired)
     with inputs.store.lock("adopt") as held:
         if held.warning:

@@ -117,12 +117,29 @@ def seed() -> None:
     show_default=True,
     help="Extra generic customers E-cust-0001...",
 )
-def seed_demo(directory: Path, customers: int) -> None:
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Seed the sim://DIR of this config's source workspace instead of --dir.",
+)
+def seed_demo(directory: Path, customers: int, config: Path | None) -> None:
     """(Re)create the demo world: template, 13 customers, own workspace."""
+    from reconciler.cli.sim_admin import config_endpoint
     from reconciler.simulator import Simulator
 
     if customers < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--customers")
+    if config is not None:
+        endpoint = config_endpoint(config)
+        if endpoint.directory is None:
+            raise click.UsageError(
+                f"{config} uses {endpoint.url}: seed a server with "
+                f"`rlcm sim action seed_demo --url {endpoint.url}`"
+            )
+        directory = endpoint.directory
     Simulator(directory).seed_demo(customers=customers)
     click.echo(f"seeded demo world in {directory} ({13 + customers} customers)")
 

@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["DEFAULT_DIR", "SimEndpoint", "endpoint_options", "parse_assignments", "send"]
+__all__ = [
+    "DEFAULT_DIR",
+    "SimEndpoint",
+    "config_endpoint",
+    "endpoint_options",
+    "parse_assignments",
+    "send",
+]
 
 DEFAULT_DIR = Path(".rlcm/sim")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,11 +88,11 @@ def _endpoint(directory: Path | None, url: str | None, config: Path | None) -> S
     if url is not None:
         return SimEndpoint(url=url.rstrip("/"))
     if config is not None:
-        return _from_config(config)
+        return config_endpoint(config)
     return SimEndpoint(directory=directory or DEFAULT_DIR)
 
 
-def _from_config(config: Path) -> SimEndpoint:
+def config_endpoint(config: Path) -> SimEndpoint:
     from reconciler.config import load_desired
     from reconciler.errors import RlcmError
 
