@@ -40,6 +40,10 @@ DEFAULT_WAVE = "default"
 AuthStyle = Literal["bearer", "legacy"]
 
 
+def _subject(what: str, location: Location | None) -> str:
+    return f"{what} ({location})" if location is not None else what
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """Requests per minute for each quota bucket of one workspace."""
@@ -104,6 +108,11 @@ class SourceSpec:
     managed_user: str | None = None  # None: the workspace's own environment (developer API)
     location: Location | None = None
 
+    @property
+    def subject(self) -> str:
+        """`source E-template (workspace.yaml:14:1)`, or `source own workspace (...)`."""
+        return _subject(f"source {self.managed_user or 'own workspace'}", self.location)
+
 
 @dataclass(frozen=True, slots=True)
 class AssetRef:
@@ -136,6 +145,11 @@ class ManifestSpec:
     auto_generate: AutoGenerate | None = None
     location: Location | None = None
 
+    @property
+    def subject(self) -> str:
+        """How an error names it: `manifest crm-sync (manifests.yaml:12:1)`."""
+        return _subject(f"manifest {self.name}", self.location)
+
 
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
@@ -151,6 +165,11 @@ class TargetSpec:
     folder_id_for_home_assets: int | None = None
     wave: str = DEFAULT_WAVE
     location: Location | None = None
+
+    @property
+    def subject(self) -> str:
+        """How an error names it: `target acme (targets.yaml:3:1)`."""
+        return _subject(f"target {self.address}", self.location)
 
 
 @dataclass(frozen=True, slots=True)
