@@ -63,11 +63,14 @@ def build_plan(
         exports += [export] if export else []
         deps = transitive_deps(desired, name)
         facts[name] = ManifestFacts.build(manifest, state.packages.get(name), export, deps)
+    unconfigured = _prune_manifests(desired, state, live) + prune_imports(desired, state)
     if prune:
-        manifests += _prune_manifests(desired, state, live)
+        manifests += [c for c in unconfigured if c.kind == "manifest"]
+    elif unconfigured:
+        warnings.append(_unpruned_warning(unconfigured))
     imports = import_changes(desired, state, live, facts)
     if prune:
-        imports += prune_imports(desired, state)
+        imports += [c for c in unconfigured if c.kind == "import"]
     changes = manifests + exports + imports
     if targets:
         changes = _narrow(changes, targets, warnings)
@@ -250,6 +253,27 @@ def _prune_manifests(desired: DesiredState, state: State, live: LiveState) -> li
             action = "delete"
         changes.append(Change(address, "manifest", action, name, reasons=(reason,), data=data))
     return changes
+
+
+def _unpruned_warning(changes: list[Change]) -> str:
+    """Records in state the config no longer has: left alone without --prune; say so, and
+    what --prune would do, instead of ignoring them silently."""
+    deletes = sum(1 for c in changes if c.action == "delete")
+    forgets = len(changes) - deletes
+    listed = ", ".join(c.address for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+    would = []
+    if deletes:
+        would.append(f"delete {_count(deletes, 'manifest')} in Workato (apply needs --force)")
+    if forgets:
+        would.append(f"forget {_count(forgets, 'record')} (nothing changes in Workato)")
+    return (
+        f"{_count(len(changes), 'state record')} no longer in the config ({listed}): left "
+        f"alone; `--prune` would {' and '.join(would)}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str]) -> list[Change]:
