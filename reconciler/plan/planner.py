@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.config.desired import DesiredState
-from reconciler.live import MANIFEST_GONE, LiveState
+from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
 from reconciler.plan.imports import (
@@ -160,8 +160,27 @@ def _create_change(
         reasons.append("an earlier create was never recorded (see warnings)")
     return Change(
         address, "manifest", "create", name, reasons=tuple(reasons),
-        data=_manifest_data(manifest, desired, None),
+        details=_create_details(manifest), data=_manifest_data(manifest, desired, None),
     )  # fmt: skip
+
+
+def _create_details(manifest: ResolvedManifest) -> tuple[dict[str, Any], ...]:
+    """What a new manifest will hold, for the reviewer: its folder and each asset with the
+    version the first package will carry (pinned, latest now, or picked by Workato)."""
+    spec = manifest.spec
+    pinned = {asset_key(a.type, a.name) for a in spec.assets or () if a.version is not None}
+    how = "auto-generated" if spec.auto_generate is not None else "latest"
+    details: list[dict[str, Any]] = [
+        {"path": "folder_id", "change": "added", "after": spec.folder_id},
+        {"path": "include_tags", "change": "added", "after": spec.include_tags},
+    ]
+    for key in sorted(manifest.expected):
+        version = manifest.expected[key].get("version")
+        detail: dict[str, Any] = {"path": f"assets[{key}]", "change": "added"}
+        if version is not None:  # connections have none
+            detail["after"] = f"version {version} ({'pinned' if key in pinned else how})"
+        details.append(detail)
+    return tuple(details)
 
 
 def _sentences(diffs: Sequence[Diff], fallback: str) -> str:
