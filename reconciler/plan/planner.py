@@ -12,6 +12,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.config.desired import DesiredState
+from reconciler.errors import PlanError
 from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
@@ -73,6 +74,7 @@ def build_plan(
         imports += [c for c in unconfigured if c.kind == "import"]
     changes = manifests + exports + imports
     if targets:
+        _check_patterns(desired, state, targets)
         changes = _narrow(changes, targets, warnings)
     return Plan(
         changes=tuple(changes),
@@ -295,6 +297,32 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def known_addresses(desired: DesiredState, state: State) -> list[str]:
+    """Every address a change could have: of the config, and of the records in state."""
+    found = [f"{kind}.{name}" for name in desired.manifests for kind in ("manifest", "export")]
+    found += [f"import.{m}@{t.address}" for t in desired.targets.values() for m in t.manifests]
+    found += [f"manifest.{name}" for name in state.manifests]
+    found += [f"import.{key}" for key in state.imports]
+    return sorted(set(found))
+
+
+def _check_patterns(desired: DesiredState, state: State, patterns: Sequence[str]) -> None:
+    """A --target that can match no address at all is a typo: refuse it, with the closest
+    addresses, rather than plan nothing and exit 0."""
+    import difflib
+
+    known = known_addresses(desired, state)
+    for pattern in patterns:
+        if any(fnmatchcase(a, pattern) for a in known):
+            continue
+        close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise PlanError(
+            f"--target {pattern} matches no address of this config (addresses are "
+            f"manifest.NAME, export.NAME, import.NAME@TARGET; globs allowed){hint}"
+        )
+
+
 def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str]) -> list[Change]:
     """Keep the changes matching a pattern plus everything they depend on (transitively)."""
     by_address = {c.address: c for c in changes}
@@ -302,7 +330,7 @@ def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str])
     for pattern in patterns:
         matched = [a for a in by_address if fnmatchcase(a, pattern)]
         if not matched:
-            warnings.append(f"--target {pattern} matches no planned change")
+            warnings.append(f"--target {pattern} matches no planned change (it is up to date)")
         keep.update(matched)
     todo = list(keep)
     while todo:
