@@ -108,9 +108,18 @@ def _target_block(out: _Writer, target: str, steps: list[StepOutcome]) -> None:
             out.line(_recipe_line(out, recipe))
 
 
+# success values in plain words: Workato's names read like riddles on a first apply
+_SUCCESS_GLOSS = {
+    "no_update_or_update_without_restart": "imported; no restart was needed",
+    "no_update_or_updated_without_restart": "imported; no restart was needed",
+    "restarted": "imported and restarted",
+}
+
+
 def _recipe_line(out: _Writer, recipe: RecipeOutcome) -> str:
     if recipe.succeeded:
-        return f"        {recipe.label}: {recipe.import_result}"
+        gloss = _SUCCESS_GLOSS.get(recipe.import_result)
+        return f"        {recipe.label}: {recipe.import_result}" + (f" ({gloss})" if gloss else "")
     result = out.paint(recipe.import_result, "failed", bold=True)
     return f"      ! {recipe.label}: {result} ({recipe.explanation})"
 
