@@ -1,0 +1,31 @@
+"""A user's repository for the CI tests: the demo config as `workato/`, made fast, with its
+simulator seeded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from reconciler.simulator import Simulator
+
+__all__ = ["ROOT", "make_checkout"]
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = {
+    "poll: {interval: 0.5, max_interval: 5}": "poll: {interval: 0.01, max_interval: 0.05}",
+    "rate_limits: {other: 600}": "rate_limits: {other: 100000}",
+}
+
+
+def make_checkout(root: Path) -> Path:
+    """`root/workato/` holds examples/manifests with quick polling; returns `root`."""
+    config = root / "workato"
+    shutil.copytree(ROOT / "examples" / "manifests", config, ignore=shutil.ignore_patterns(".*"))
+    workspace = config / "workspace.yaml"
+    text = workspace.read_text()
+    for slow, fast in FAST.items():
+        assert slow in text, "examples/manifests/workspace.yaml changed shape"
+        text = text.replace(slow, fast)
+    workspace.write_text(text)
+    Simulator(config / ".rlcm" / "sim").seed_demo()
+    return root
