@@ -28,9 +28,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-__all__ = ["ActionRun", "FakeGitHub", "StepResult", "fake_github", "run_action"]
+__all__ = [
+    "ActionRun",
+    "FakeGitHub",
+    "StepResult",
+    "fake_github",
+    "run_action",
+    "run_rlcm_action",
+]
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+ACTION_DIR = Path(__file__).resolve().parents[2]  # the repository: action.yml at its root
+# a runner with rlcm's dependencies at hand and no network (see conftest.runner_python)
+OFFLINE_PIP = "--no-deps --no-build-isolation --no-index"
 
 
 @dataclass
@@ -227,3 +237,28 @@ def fake_github() -> Iterator[FakeGitHub]:
 def clean_env() -> dict[str, str]:
     """The runner's environment: this process's, without a config or colour overrides."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("RLCM_", "GITHUB_"))}
+
+
+def run_rlcm_action(
+    checkout: Path,
+    runner_bin: Path,
+    github: FakeGitHub,
+    event: str,
+    inputs: Mapping[str, str],
+    env: Mapping[str, str] | None = None,
+) -> ActionRun:
+    """rlcm's action in `checkout` on `event`, with the runner's Python first on PATH, the
+    demo token, and the comment API at `github`; pull requests are number 7."""
+    environ = {**clean_env(), **(env or {})}
+    environ["PATH"] = f"{runner_bin}{os.pathsep}{environ.get('PATH', '')}"
+    environ.setdefault("WORKATO_API_TOKEN", "demo-token")
+    environ["PIP_NO_INDEX"] = "1"
+    context: dict[str, Any] = {
+        "token": "ghs_faketoken",
+        "event_name": event,
+        "repository": "acme/workato-config",
+        "api_url": github.url,
+        "event": {"pull_request": {"number": 7}} if event == "pull_request" else {},
+    }
+    given = {"pip-args": OFFLINE_PIP, **inputs}
+    return run_action(ACTION_DIR, given, workdir=checkout, env=environ, github=context)

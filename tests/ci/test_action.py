@@ -8,68 +8,17 @@ comment step talks to a fake GitHub API on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
-import site
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-from action_runner import ActionRun, FakeGitHub, clean_env, fake_github, run_action
-from ci_world import ROOT, make_checkout
+from action_runner import ActionRun, FakeGitHub, run_rlcm_action
 
 from reconciler.simulator import Simulator
-
-OFFLINE_PIP = "--no-deps --no-build-isolation --no-index"  # what the runner has, no network
-
-
-@pytest.fixture(scope="module")
-def runner_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv without rlcm, as a fresh runner's Python: it sees this one's packages (pip,
-    the build backend, rlcm's dependencies) but has no `rlcm` command until the action
-    installs it."""
-    venv = tmp_path_factory.mktemp("runner") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    (purelib,) = venv.glob("lib/python3*/site-packages")
-    (purelib / "runner-base.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    assert not (venv / "bin" / "rlcm").exists()
-    return venv / "bin"
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    return make_checkout(tmp_path)
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with fake_github() as fake:
-        yield fake
 
 
 def _run(
     checkout: Path, runner_python: Path, github: FakeGitHub, event: str, **inputs: str
 ) -> ActionRun:
-    env = clean_env()
-    env["PATH"] = f"{runner_python}{os.pathsep}{env.get('PATH', '')}"
-    env["WORKATO_API_TOKEN"] = "demo-token"
-    env["PIP_NO_INDEX"] = "1"
-    context: dict[str, Any] = {
-        "token": "ghs_faketoken",
-        "event_name": event,
-        "repository": "acme/workato-config",
-        "api_url": github.url,
-        "event": {"pull_request": {"number": 7}} if event == "pull_request" else {},
-    }
-    return run_action(
-        ROOT,
-        {"config": "workato", "pip-args": OFFLINE_PIP, **inputs},
-        workdir=checkout,
-        env=env,
-        github=context,
-    )
+    return run_rlcm_action(checkout, runner_python, github, event, {"config": "workato", **inputs})
 
 
 def test_plan_on_a_pull_request_writes_the_summary_and_one_updated_comment(
