@@ -45,3 +45,4 @@ def test_a_successful_recipe_result_is_glossed_in_plain_words(
     assert (
         "Sync accounts: no_update_or_update_without_restart (imported; no restart was needed)"
     ) in result.stdout
+    assert result.stdout.count("(imported; no restart was needed)") == 1  # once, not per line
