@@ -66,10 +66,28 @@ def change_asset(endpoint: SimEndpoint, owner: str, asset: str, folder_id: int |
     click.echo(f"asset {asset!r} in {owner} changed (version {version})")
 
 
+def _manifest_id(endpoint: SimEndpoint, owner: str, ref: str) -> int:
+    """A manifest id, or the id of OWNER's manifest named `ref` (ids depend on the order
+    an apply created them in; names are the config's)."""
+    if ref.isdigit():
+        return int(ref)
+    for ws in send(endpoint, "overview")["workspaces"]:
+        if owner in (ws["owner"], str(ws["user_id"])):
+            found = [m["id"] for m in ws["manifests"] if m["name"] == ref]
+            if found:
+                return int(found[-1])
+            names = ", ".join(m["name"] for m in ws["manifests"]) or "none"
+            raise click.ClickException(f"no manifest {ref!r} in {owner} (manifests: {names})")
+    raise click.ClickException(f"no workspace {owner!r} (see `rlcm sim ids`)")
+
+
+_manifest = click.argument("manifest", metavar="MANIFEST")
+
+
 @click.command("edit-manifest")
 @endpoint_options
 @_owner
-@click.argument("manifest_id", type=int)
+@_manifest
 @click.option(
     "--set",
     "changes",
@@ -80,10 +98,11 @@ def change_asset(endpoint: SimEndpoint, owner: str, asset: str, folder_id: int |
     'assets=\'[{"type": "recipe", "name": "Sync accounts"}]\'. Repeatable.',
 )
 def edit_manifest(
-    endpoint: SimEndpoint, owner: str, manifest_id: int, changes: tuple[str, ...]
+    endpoint: SimEndpoint, owner: str, manifest: str, changes: tuple[str, ...]
 ) -> None:
-    """Change a manifest as in the UI (the next plan or drift shows it)."""
+    """Change a manifest (an id, or a name) as in the UI; the next plan or drift shows it."""
     fields = parse_assignments(changes, "--set")
+    manifest_id = _manifest_id(endpoint, owner, manifest)
     send(endpoint, "edit_manifest", owner=owner, manifest_id=manifest_id, **fields)
     click.echo(f"manifest {manifest_id} in {owner}: {', '.join(fields)} changed")
 
@@ -91,9 +110,10 @@ def edit_manifest(
 @click.command("archive-manifest")
 @endpoint_options
 @_owner
-@click.argument("manifest_id", type=int)
-def archive_manifest(endpoint: SimEndpoint, owner: str, manifest_id: int) -> None:
-    """Delete a manifest as in the UI (the next plan recreates it)."""
+@_manifest
+def archive_manifest(endpoint: SimEndpoint, owner: str, manifest: str) -> None:
+    """Delete a manifest (an id, or a name) as in the UI; the next plan recreates it."""
+    manifest_id = _manifest_id(endpoint, owner, manifest)
     send(endpoint, "archive_manifest", owner=owner, manifest_id=manifest_id)
     click.echo(f"manifest {manifest_id} in {owner} archived")
 

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from e2e_world import TOKEN, TOKEN_ENV, invoke
+from e2e_world import TOKEN, TOKEN_ENV, invoke, make_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN = ROOT / "examples" / "own-workspace"
@@ -59,3 +59,23 @@ def test_an_empty_sim_directory_is_named_with_how_to_seed_it(own_example: Path) 
     assert seeded.exit_code == 0, seeded.stderr
     again = invoke("plan", "-c", "examples/own-workspace")
     assert again.exit_code == 0 and "holds no simulator" not in again.stderr
+
+
+def test_readme_simulator_controls_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's `rlcm sim` block, after `make demo`, then a plan that shows what they did."""
+    world = make_demo(tmp_path / "examples" / "manifests")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.delenv("RLCM_CONFIG", raising=False)
+    assert invoke("apply", "-c", "examples/manifests", "--auto-approve", "-q").exit_code == 3
+    commands = [c for c in _readme_commands(ROOT / "README.md") if c[0] == "sim"]
+    assert len(commands) >= 6
+    for args in commands:
+        result = invoke(*args)
+        assert result.exit_code == 0, f"rlcm {shlex.join(args)}: {result.stderr}"
+    assert world.sim.asset("E-template", "Sync contacts")["version"] == 3
+    plan = invoke("plan", "-c", "examples/manifests")
+    assert "~ manifest.crm-sync" in plan.stdout  # include_tags edited in the "UI"
+    assert "recipe Sync contacts: version 2 -> 3" in plan.stdout

@@ -72,6 +72,17 @@ def test_edit_and_archive_a_manifest(run: Run, sim: Simulator) -> None:
     assert found is not None and found["status"] == "archived"
 
 
+def test_a_manifest_is_named_by_its_name_too(run: Run, sim: Simulator) -> None:
+    manifest_id = _create_manifest(sim)
+    edited = run("edit-manifest", "E-template", "m", "--set", "folder_id=113")
+    assert edited.exit_code == 0, edited.output
+    found = sim.manifest("E-template", manifest_id)
+    assert found is not None and found["folder_id"] == 113
+    missing = run("archive-manifest", "E-template", "nope")
+    assert missing.exit_code == 1
+    assert "no manifest 'nope' in E-template (manifests: m)" in missing.stderr
+
+
 def test_fail_next_import_and_clear(run: Run, sim: Simulator) -> None:
     result = run("fail-next-import", "E-acme-001", "1827", "--result", "restart_failed")
     assert result.exit_code == 0, result.output
