@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.sim_admin import DEFAULT_DIR
 from reconciler.cli.sim_controls import CONTROLS
+
+if TYPE_CHECKING:
+    from reconciler.simulator import Simulator
 
 __all__ = ["sim"]
 
@@ -148,7 +151,7 @@ for _control in CONTROLS:
     sim.add_command(_control)
 
 
-def _introduce(simulator: Any, directory: Path, url: str) -> None:
+def _introduce(simulator: Simulator, directory: Path, url: str) -> None:
     """What a user needs next: the token, the config line, the seeded ids, the controls."""
     from reconciler.cli.sim_admin import SimEndpoint
     from reconciler.cli.sim_controls import render_ids
