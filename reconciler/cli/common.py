@@ -59,7 +59,7 @@ def load_checked_inputs(opts: GlobalOptions) -> Inputs:
     from reconciler.cli.connect import empty_simulators
     from reconciler.cli.workflow import load_inputs, used_workspaces
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     desired = inputs.desired
     for message in empty_simulators([desired.workspaces[n] for n in used_workspaces(desired)]):
         warn(opts, message)

@@ -104,6 +104,12 @@ class Change:
         kind, action = raw["kind"], raw["action"]
         if kind not in KINDS or action not in ACTIONS:
             raise PlanError(f"saved plan: unknown change {kind}/{action} at {raw.get('address')}")
+        from reconciler.plan.payload import check_payload
+
+        data = raw.get("data", {})
+        if not isinstance(data, Mapping):
+            raise PlanError(f"change {raw.get('address')}: data is not an object")
+        check_payload(str(raw["address"]), kind, action, data)
         return cls(
             address=str(raw["address"]),
             kind=cast(Kind, kind),
@@ -188,6 +194,7 @@ class Plan:
     config_digest: str
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
+    rollback_to: int | None = None  # `plan --rollback-to N`: the packages of serial N
 
     @property
     def is_empty(self) -> bool:
@@ -220,6 +227,7 @@ class Plan:
         return {c.address: c for c in self.changes}
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -230,6 +238,7 @@ class Plan:
             "refreshed_targets": self.refreshed_targets,
             "waves": list(self.waves),
             "warnings": list(self.warnings),
+            **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
         }
@@ -254,6 +263,7 @@ class Plan:
                 config_digest=str(raw["config_digest"]),
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
+                rollback_to=None if raw.get("rollback_to") is None else int(raw["rollback_to"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
@@ -270,6 +280,7 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            rollback_to=self.rollback_to,
         )
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from reconciler.simulator import Simulator
 
-__all__ = ["ROOT", "make_checkout"]
+__all__ = ["ROOT", "Reference", "load_ci_yaml", "make_checkout"]
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {
@@ -29,3 +32,23 @@ def make_checkout(root: Path) -> Path:
     workspace.write_text(text)
     Simulator(config / ".rlcm" / "sim").seed_demo()
     return root
+
+
+class Reference(list[str]):
+    """GitLab's `!reference [job, key]`: another job's list, spliced in where it stands."""
+
+
+class _CiLoader(yaml.SafeLoader):
+    pass
+
+
+_CiLoader.add_constructor(
+    "!reference",
+    lambda loader, node: Reference(loader.construct_sequence(node)),  # type: ignore[arg-type]
+)
+
+
+def load_ci_yaml(source: Path | str) -> Any:
+    """A CI file (or its text) as safe YAML, GitLab's `!reference` tags kept as `Reference`s."""
+    text = source.read_text() if isinstance(source, Path) else source
+    return yaml.load(text, Loader=_CiLoader)

@@ -20,23 +20,42 @@ from typing import Any
 import pytest
 import yaml
 from action_runner import FakeGitHub, run_rlcm_action
-from ci_world import ROOT
+from ci_world import ROOT, Reference, load_ci_yaml
 from click.testing import CliRunner
 
 from reconciler.cli import cli
 
 EXAMPLES = ROOT / "examples" / "ci"
 GITHUB = sorted((EXAMPLES / "github-actions").glob("*.yml"))
+GITLABS = sorted(EXAMPLES.glob("gitlab-ci*.yml"))
 GITLAB = EXAMPLES / "gitlab-ci.yml"
+WORKFLOWS = [*GITHUB, *GITLABS]
 TEMPLATE = ROOT / "templates" / "rlcm.yml"
 ACTION = re.compile(r"^[\w.-]+/rlcm@[\w.-]+$")  # `uses: OWNER/rlcm@v0.1.0`
 # what each command may exit with in a pipeline run of the demo world:
 # plan --detailed-exitcode 2 (changes), apply 3 (E-umbrella fails by design), drift 0 or 2
 ALLOWED_EXITS = {"validate": {0}, "plan": {0, 2}, "apply": {0, 3}, "drift": {0, 2}}
-# GitHub expressions the workflows pass to the action, as a push (no manual force) sees them
-PUSH = {"inputs.force && '--force' || ''": "", "secrets.WORKATO_API_TOKEN": "demo-token"}
-FORCED = {**PUSH, "inputs.force && '--force' || ''": "--force"}
-EVENTS = {"rlcm-plan.yml": "pull_request", "rlcm-apply.yml": "push", "rlcm-drift.yml": "schedule"}
+# the variables of a pipeline run by hand with --force, and of an ordinary push
+PIPELINE_VARS = {"RLCM_FORCE": "", "RLCM_ARGS": ""}
+FORCED_VARS = {"RLCM_FORCE": "--force", "RLCM_ARGS": "--force"}
+
+
+def github_expressions(variables: Mapping[str, str]) -> dict[str, str]:
+    """The GitHub expressions the workflows pass to the action, as that run sees them."""
+    return {
+        "inputs.force && '--force' || ''": variables.get("RLCM_FORCE", ""),
+        "secrets.WORKATO_API_TOKEN": "demo-token",
+    }
+
+
+PUSH = github_expressions(PIPELINE_VARS)
+FORCED = github_expressions(FORCED_VARS)
+EVENTS = {
+    "rlcm-plan.yml": "pull_request",
+    "rlcm-apply.yml": "push",
+    "rlcm-apply-postgres.yml": "push",
+    "rlcm-drift.yml": "schedule",
+}
 
 
 # -- GitHub --------------------------------------------------------------------------------
@@ -93,27 +112,20 @@ def test_github_workflows_run_the_action_against_the_simulator(
         assert (checkout / "drift.md").exists()
 
 
-def test_github_apply_can_be_forced_by_hand() -> None:
-    """A plan over the safety thresholds fails the apply job; docs/ci.md says to rerun it
-    by hand with the `force` box ticked, which passes --force to rlcm."""
-    [forced] = action_steps(EXAMPLES / "github-actions" / "rlcm-apply.yml", FORCED)
-    [pushed] = action_steps(EXAMPLES / "github-actions" / "rlcm-apply.yml", PUSH)
-    assert forced["args"] == "--force" and pushed["args"] == ""
-
-
 # -- GitLab --------------------------------------------------------------------------------
 
 
 def gitlab_jobs(path: Path = GITLAB) -> dict[str, dict[str, Any]]:
     """The pipeline's jobs with `extends:` resolved against templates/rlcm.yml, its
-    `$[[ inputs.NAME ]]` filled from the include's inputs (or their defaults)."""
-    pipeline = yaml.safe_load(path.read_text())
+    `$[[ inputs.NAME ]]` filled from the include's inputs (or their defaults), and every
+    `!reference [job, key]` spliced in."""
+    pipeline = load_ci_yaml(path)
     [include] = [i for i in pipeline["include"] if str(i.get("remote", "")).endswith("/rlcm.yml")]
-    spec, _jobs = TEMPLATE.read_text().split("\n---\n", 1)
+    spec, jobs = TEMPLATE.read_text().split("\n---\n", 1)
     inputs = {k: v.get("default") for k, v in yaml.safe_load(spec)["spec"]["inputs"].items()}
     inputs.update(include.get("inputs") or {})
-    text = re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]", lambda m: str(inputs[m[1]]), _jobs)
-    every = {**yaml.safe_load(text), **pipeline}
+    text = re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]", lambda m: str(inputs[m[1]]), jobs)
+    every = {**load_ci_yaml(text), **pipeline}
 
     def resolved(name: str) -> dict[str, Any]:
         job = every[name]
@@ -123,8 +135,22 @@ def gitlab_jobs(path: Path = GITLAB) -> dict[str, dict[str, Any]]:
             merged = _merge(merged, resolved(parent))
         return _merge(merged, {k: v for k, v in job.items() if k != "extends"})
 
+    def spliced(items: list[Any]) -> list[str]:
+        out: list[str] = []
+        for item in items:
+            if isinstance(item, Reference):
+                out += spliced(resolved(item[0])[item[1]])
+            else:
+                out.append(str(item))
+        return out
+
     reserved = {"include", "stages", "variables", "default", "workflow"}
-    return {n: resolved(n) for n in pipeline if n not in reserved and not n.startswith(".")}
+    found = {n: resolved(n) for n in pipeline if n not in reserved and not n.startswith(".")}
+    for job in found.values():
+        for key in ("before_script", "script", "after_script"):
+            if key in job:
+                job[key] = spliced(job[key])
+    return found
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +170,7 @@ def _script_lines(job: Mapping[str, Any]) -> Iterator[str]:
             yield from str(item).splitlines()
 
 
-def rlcm_command_lines(job: Mapping[str, Any], variables: Mapping[str, str]) -> list[list[str]]:
+def job_command_lines(job: Mapping[str, Any], variables: Mapping[str, str]) -> list[list[str]]:
     """The `rlcm` invocations of a job as argument lists (shell plumbing after them dropped,
     `$NAME` of the job's and the pipeline's variables expanded as the shell would)."""
     known = {**{k: str(v) for k, v in (job.get("variables") or {}).items()}, **variables}
@@ -159,47 +185,82 @@ def rlcm_command_lines(job: Mapping[str, Any], variables: Mapping[str, str]) -> 
     return found
 
 
-def test_gitlab_jobs_extend_the_template_and_copy_no_rlcm_steps() -> None:
-    pipeline = yaml.safe_load(GITLAB.read_text())
-    jobs = gitlab_jobs()
+def action_command_line(inputs: Mapping[str, str]) -> list[str]:
+    """The rlcm command line action.yml's rlcm step runs for these inputs (its `case`)."""
+    config, extra = inputs.get("config", "."), shlex.split(inputs.get("args", ""))
+    folder = inputs.get("report-dir", "rlcm-reports")
+    command = inputs["command"]
+    if command == "validate":
+        return ["validate", "-c", config, "--format", "github", *extra]
+    if command == "plan":
+        out = f"{folder}/rlcm.plan.json"
+        return ["plan", "-c", config, "--format", "markdown", "--detailed-exitcode", "--out",
+                out, *extra]  # fmt: skip
+    if command == "apply":
+        reports = [f"--report={folder}/apply.{ext}" for ext in ("json", "md", "xml")]
+        return ["apply", "-c", config, "--auto-approve", *extra, *reports]
+    assert command == "drift", command
+    return ["drift", "-c", config, "--format", "markdown", "--report", f"{folder}/drift.md",
+            *extra]  # fmt: skip
+
+
+def rlcm_command_lines(path: Path, variables: Mapping[str, str] = PIPELINE_VARS) -> list[list[str]]:
+    """Every rlcm command line a pipeline runs, in order: a GitHub workflow's through rlcm's
+    action, a GitLab pipeline's through the template's jobs."""
+    if path.parent.name == "github-actions":
+        steps = action_steps(path, github_expressions(variables))
+        return [action_command_line(inputs) for inputs in steps]
+    return [
+        line for job in gitlab_jobs(path).values() for line in job_command_lines(job, variables)
+    ]
+
+
+def test_the_action_command_lines_are_the_actions_own() -> None:
+    """action_command_line mirrors action.yml's rlcm step: each line it gives is there."""
+    script = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"][2]["run"]
+    joined = re.sub(r"\\\n\s*", " ", script)
+    for fragment in ("rlcm validate -c \"$RLCM_CONFIG_PATH\" --format github",
+                     "rlcm plan -c \"$RLCM_CONFIG_PATH\" --format markdown --detailed-exitcode",
+                     "rlcm apply -c \"$RLCM_CONFIG_PATH\" --auto-approve $RLCM_ARGS",
+                     "rlcm drift -c \"$RLCM_CONFIG_PATH\" --format markdown --report"):  # fmt: skip
+        assert fragment in joined
+
+
+@pytest.mark.parametrize("path", GITLABS, ids=lambda p: p.name)
+def test_gitlab_jobs_extend_the_template_and_copy_no_rlcm_steps(path: Path) -> None:
+    pipeline = load_ci_yaml(path)
+    jobs = gitlab_jobs(path)
     assert set(jobs) == {"validate", "plan", "apply", "drift"}
     for name, job in jobs.items():
         assert pipeline[name]["extends"] == f".rlcm-{name}"
-        assert any('pip install --quiet "git+https://' in s for s in job["before_script"])
-        assert rlcm_command_lines(job, {}), f"{name} runs no rlcm command"
+        assert any("pip install --quiet " in s and "git+https://" in s
+                   for s in job["before_script"])  # fmt: skip
+        assert job_command_lines(job, {}), f"{name} runs no rlcm command"
     # the commands live in the template
     assert not re.search(r"\brlcm (validate|plan|apply|drift)\b", str(pipeline))
+    assert any(r.get("if", "").endswith('"web"') for r in jobs["apply"]["rules"])
 
 
+@pytest.mark.parametrize("path", GITLABS, ids=lambda p: p.name)
 def test_every_gitlab_rlcm_command_line_runs_against_the_simulator(
-    checkout: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path, checkout: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(checkout)
     monkeypatch.setenv("WORKATO_API_TOKEN", "demo-token")
     (checkout / "reports").mkdir()  # the apply job's `mkdir -p reports`
     runner = CliRunner()
     ran = []
-    for job in gitlab_jobs().values():
-        for args in rlcm_command_lines(job, {}):
-            result = runner.invoke(cli, args)
-            assert "No such option" not in result.stderr, f"rlcm {shlex.join(args)}"
-            assert "No such command" not in result.stderr, f"rlcm {shlex.join(args)}"
-            assert result.exit_code in ALLOWED_EXITS[args[0]], (
-                f"rlcm {shlex.join(args)} exited {result.exit_code}: {result.stderr}"
-            )
-            ran.append(args[0])
+    for args in rlcm_command_lines(path):
+        result = runner.invoke(cli, args)
+        assert "No such option" not in result.stderr, f"rlcm {shlex.join(args)}"
+        assert "No such command" not in result.stderr, f"rlcm {shlex.join(args)}"
+        assert result.exit_code in ALLOWED_EXITS[args[0]], (
+            f"rlcm {shlex.join(args)} exited {result.exit_code}: {result.stderr}"
+        )
+        ran.append(args[0])
     assert ran == ["validate", "plan", "apply", "drift"]
     for name in ("apply.json", "apply.md", "apply.xml"):
         assert (checkout / "reports" / name).stat().st_size > 0
-
-
-def test_gitlab_apply_can_be_forced_by_hand() -> None:
-    """docs/ci.md: run the pipeline by hand with RLCM_ARGS=--force."""
-    apply = gitlab_jobs()["apply"]
-    [forced] = rlcm_command_lines(apply, {"RLCM_ARGS": "--force"})
-    [pushed] = rlcm_command_lines(apply, {})
-    assert "--force" in forced and "--force" not in pushed
-    assert any(r.get("if", "").endswith('$CI_PIPELINE_SOURCE == "web"') for r in apply["rules"])
 
 
 def test_github_annotations_point_at_the_file_and_line(tmp_path: Path) -> None:
@@ -215,3 +276,20 @@ def test_github_annotations_point_at_the_file_and_line(tmp_path: Path) -> None:
     assert f"file={config}" in line
     assert ",line=12," in line
     assert "asets" in line
+
+
+APPLYING = [
+    EXAMPLES / "github-actions" / "rlcm-apply.yml",
+    EXAMPLES / "github-actions" / "rlcm-apply-postgres.yml",
+    EXAMPLES / "gitlab-ci.yml",
+    EXAMPLES / "gitlab-ci-postgres.yml",
+]
+
+
+@pytest.mark.parametrize("path", APPLYING, ids=lambda p: p.name)
+def test_apply_can_be_forced_by_hand(path: Path) -> None:
+    """A plan over the safety thresholds fails the apply job; docs/ci.md says to rerun it
+    by hand with --force: GitHub's `force` box (the action's `args`), GitLab's RLCM_ARGS."""
+    applies = [a for a in rlcm_command_lines(path, FORCED_VARS) if a[0] == "apply"]
+    assert applies and all("--force" in a for a in applies)
+    assert not any("--force" in a for a in rlcm_command_lines(path) if a[0] == "apply")
