@@ -138,7 +138,7 @@ def test_file_backend_applies_check_out_main_and_push_with_the_retry_script() ->
     assert any(s.get("with", {}).get("path") == STATE for s in steps)  # the state as artifact
     gitlab = load_ci_yaml(FILE_APPLIES[1])["apply"]
     assert "after_script" not in gitlab  # its failure would not fail the job
-    script = "\n".join(gitlab["script"])
+    script = "\n".join(str(line) for line in gitlab["script"])
     assert 'git checkout --quiet -B "${CI_DEFAULT_BRANCH}" FETCH_HEAD' in script
     for path in FILE_APPLIES:
         text = _steps(path)
