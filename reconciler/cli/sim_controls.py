@@ -177,6 +177,17 @@ def fault(endpoint: SimEndpoint, kind: str, fault: str, count: int, no_retry_aft
     click.echo(f"the next {count} {kind} request(s) fail with {fault}")
 
 
+@click.command("dialect")
+@endpoint_options
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+def dialect(endpoint: SimEndpoint, names: tuple[str, ...]) -> None:
+    """Answer in these dialects where Workato's sources disagree (processing, one_import,
+    ...; see `rlcm sim serve --help`); no NAME: the documents' own forms."""
+    chosen = send(endpoint, "set_dialect", names=list(names))
+    shown = ", ".join(chosen) or "none (the documents' forms)"
+    click.echo(f"dialects: {shown}")
+
+
 @click.command("clear-faults")
 @endpoint_options
 def clear_faults(endpoint: SimEndpoint) -> None:
@@ -212,6 +223,7 @@ CONTROLS: list[click.Command] = [
     _running_command("start-recipe", True),
     _running_command("stop-recipe", False),
     fault,
+    dialect,
     clear_faults,
     action,
 ]

@@ -103,6 +103,16 @@ def test_stop_and_start_a_recipe(run: Run, sim: Simulator) -> None:
     assert sim.recipe_running("E-umbrella", "Sync accounts") is True
 
 
+def test_dialects_are_switched_and_reset(run: Run, sim: Simulator) -> None:
+    switched = run("dialect", "processing", "one_import")
+    assert switched.exit_code == 0, switched.output
+    assert sorted(sim.engine.dialects()) == ["one_import", "processing"]
+    assert run("dialect").stdout.strip() == "dialects: none (the documents' forms)"
+    assert sim.engine.dialects() == []
+    wrong = run("dialect", "klingon")
+    assert wrong.exit_code == 1 and "klingon" in wrong.stderr
+
+
 def test_generic_action_reaches_every_admin_action(run: Run, sim: Simulator) -> None:
     listed = run("action")
     assert "set_latency" in listed.stdout.split()
