@@ -323,8 +323,12 @@ def _check_patterns(desired: DesiredState, state: State, patterns: Sequence[str]
     for pattern in patterns:
         if any(fnmatchcase(a, pattern) for a in known):
             continue
-        close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        if pattern in desired.targets or pattern in desired.manifests:  # a name, not an address
+            kind = "import.*@" if pattern in desired.targets else "*."
+            hint = f"; for every change of {pattern}, use --target '{kind}{pattern}'"
+        else:
+            close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise PlanError(
             f"--target {pattern} matches no address of this config (addresses are "
             f"manifest.NAME, export.NAME, import.NAME@TARGET; globs allowed){hint}"

@@ -35,6 +35,9 @@ def test_a_target_typo_is_an_error_with_a_suggestion(
         assert line.startswith("Error: --target import.crm-sync@acm matches no address")
         assert "did you mean import.crm-sync@acme" in line
     assert not demo_config.state_path.exists()  # nothing was applied
+    named = run_cli("plan", "--target", "acme")  # a target's name, not a change's address
+    assert named.exit_code == 1
+    assert "for every change of acme, use --target 'import.*@acme'" in named.stderr
 
 
 def test_a_target_that_is_up_to_date_is_a_warning(
