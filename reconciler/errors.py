@@ -129,6 +129,16 @@ class ApiError(RlcmError):
         text = f"{call}{code}: {message}" if call else message
         super().__init__(f"{text} [{fields}]" if fields else text)
 
+    def about(self, subject: str) -> ApiError:
+        """The same error, first naming what in the config the call was made for, e.g.
+        `manifest crm-sync (manifests.yaml:12:1): GET ... (404): Not found`."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.message = f"{subject}: {self.message}"
+        clone.args = (clone.message,)
+        return clone
+
 
 class AuthError(ApiError):
     """401/403: the token (or legacy email+token) was refused."""

@@ -48,6 +48,10 @@ async def apply_plan(
         source_workspace=desired.source.workspace,
         source_owner=desired.source.managed_user,
         stop=stop or asyncio.Event(),
+        subjects={
+            **{f"manifest {m.name}": m.subject for m in desired.manifests.values()},
+            **{f"target {t.address}": t.subject for t in desired.targets.values()},
+        },
     )
     settings = RunSettings(
         max_parallel=desired.rollout.max_parallel,

@@ -99,6 +99,9 @@ class StepContext:
     board: PackageBoard = field(default_factory=PackageBoard)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     fatal: list[str] = field(default_factory=list)
+    # what in the config each step is for, to name it in an API error (config/desired.py
+    # `subject`): "manifest NAME" and "target ADDRESS" -> "manifest crm-sync (file:line:col)"
+    subjects: Mapping[str, str] = field(default_factory=dict)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
     _importing: dict[tuple[str, str | None], asyncio.Lock] = field(default_factory=dict)
 
@@ -164,6 +167,8 @@ async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -
         ctx.fatal.append(str(exc))
         ctx.stop.set()  # every further call would be refused the same way
         return timer.outcome(change, "failed", message=str(exc))
+    except ApiError as exc:
+        return timer.outcome(change, "failed", message=str(_about(ctx, change, exc)))
     except RlcmError as exc:
         return timer.outcome(change, "failed", message=str(exc))
     except Exception as exc:  # a bug or an input nobody foresaw: this step fails, not all
@@ -171,6 +176,13 @@ async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -
         text = " ".join(str(exc).split())[:200]
         message = f"unexpected error {type(exc).__name__}" + (f": {text}" if text else "")
         return timer.outcome(change, "failed", message=redact(message))
+
+
+def _about(ctx: StepContext, change: Change, exc: ApiError) -> ApiError:
+    """An import's error names its target, a manifest's or export's its manifest."""
+    key = f"target {change.target}" if change.target else f"manifest {change.manifest}"
+    subject = ctx.subjects.get(key)
+    return exc.about(subject) if subject else exc
 
 
 # -- manifests ---------------------------------------------------------------------------

@@ -73,13 +73,13 @@ def adopt(
 
 
 def _adopt_manifest(opts: GlobalOptions, address: str, manifest_id: int) -> None:
-    from reconciler.cli.common import run_async, warn
-    from reconciler.cli.workflow import load_inputs, open_clients
+    from reconciler.cli.common import load_checked_inputs, run_async, warn
+    from reconciler.cli.workflow import open_clients
     from reconciler.errors import StateError
     from reconciler.live.adopt import adopt_manifest, manifest_name
     from reconciler.state.model import ManifestRecord
 
-    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
+    inputs = load_checked_inputs(opts)
     name = manifest_name(address, inputs.desired)
     with inputs.store.lock("adopt") as held:
         if held.warning:
@@ -117,8 +117,14 @@ def _adopt_imports(
     dry: bool,
 ) -> None:
     from reconciler.applier.recorder import now_iso
-    from reconciler.cli.common import end_progress_line, read_progress, run_async, warn
-    from reconciler.cli.workflow import load_inputs, open_clients, refresh_and_plan
+    from reconciler.cli.common import (
+        end_progress_line,
+        load_checked_inputs,
+        read_progress,
+        run_async,
+        warn,
+    )
+    from reconciler.cli.workflow import open_clients, refresh_and_plan
     from reconciler.errors import RlcmError
     from reconciler.live.adopt import FolderRef, read_target_folders
     from reconciler.plan.adoption import (
@@ -129,7 +135,7 @@ def _adopt_imports(
     )
     from reconciler.state.inputs import Inputs
 
-    loaded = load_inputs(opts.config, opts.state_path)
+    loaded = load_checked_inputs(opts)
     with loaded.store.lock("adopt") as held:
         if held.warning:
             warn(opts, held.warning)

@@ -65,10 +65,9 @@ def apply(
     PLANFILE it applies exactly that saved plan, or refuses it when state or live
     Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
     """
-    from reconciler.cli.common import run_async, warn
-    from reconciler.cli.workflow import load_inputs
+    from reconciler.cli.common import load_checked_inputs, run_async, warn
 
-    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
+    inputs = load_checked_inputs(opts)
     _sigterm_interrupts()
     with inputs.store.lock("apply") as held:
         if held.warning:

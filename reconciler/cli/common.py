@@ -16,10 +16,12 @@ from reconciler.errors import RlcmError
 if TYPE_CHECKING:
     from reconciler.drift import DriftReport
     from reconciler.plan import Plan
+    from reconciler.state.inputs import Inputs
 
 __all__ = [
     "FORMATS",
     "format_option",
+    "load_checked_inputs",
     "read_progress",
     "render_drift",
     "render_plan",
@@ -50,6 +52,18 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 def warn(opts: GlobalOptions, message: str) -> None:
     if not opts.quiet:
         click.echo(f"Warning: {message}", err=True)
+
+
+def load_checked_inputs(opts: GlobalOptions) -> Inputs:
+    """Config and state, with a warning for each `sim://` directory nothing was seeded in."""
+    from reconciler.cli.connect import empty_simulators
+    from reconciler.cli.workflow import load_inputs, used_workspaces
+
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
+    desired = inputs.desired
+    for message in empty_simulators([desired.workspaces[n] for n in used_workspaces(desired)]):
+        warn(opts, message)
+    return inputs
 
 
 def render_plan(plan: Plan, output_format: str, out: TextIO, *, color: bool = False) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from reconciler.workato.client import WorkatoClient
 
-__all__ = ["SIM_BASE_URL", "SIM_SCHEME", "open_client"]
+__all__ = ["SIM_BASE_URL", "SIM_SCHEME", "empty_simulators", "open_client"]
 
 SIM_SCHEME = "sim://"
 SIM_BASE_URL = "http://workato.sim"
@@ -58,6 +58,22 @@ def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) 
         backoff_max=workspace.retry.max_backoff,
     )
     return WorkatoClient(settings, transport=transport)
+
+
+def empty_simulators(workspaces: list[WorkspaceSpec]) -> list[str]:
+    """A warning for each `sim://DIR` that holds no simulator yet: one would be created
+    empty, and every read would then answer 404 with no hint why."""
+    warnings = []
+    for workspace in workspaces:
+        if not workspace.base_url.startswith(SIM_SCHEME):
+            continue
+        directory = Path(workspace.base_url[len(SIM_SCHEME) :])
+        if not any((directory / "workspaces").glob("*.json")):
+            warnings.append(
+                f"workspace {workspace.name}: {workspace.base_url} holds no simulator yet "
+                f"(nothing is seeded there); seed it with `rlcm sim seed demo --dir {directory}`"
+            )
+    return warnings
 
 
 def _endpoint(base_url: str) -> tuple[str, httpx.AsyncBaseTransport | None]:

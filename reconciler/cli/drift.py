@@ -40,12 +40,13 @@ def drift(
 
     from reconciler.cli.common import (
         end_progress_line,
+        load_checked_inputs,
         read_progress,
         render_drift,
         run_async,
         write_text_atomic,
     )
-    from reconciler.cli.workflow import load_inputs, read_live
+    from reconciler.cli.workflow import read_live
     from reconciler.drift import detect_drift
     from reconciler.drift.detect import missing_asset_baselines
     from reconciler.errors import RlcmError
@@ -54,9 +55,7 @@ def drift(
         if path.suffix.lower() not in _REPORT_FORMATS:
             accepted = ", ".join(_REPORT_FORMATS)
             raise RlcmError(f"{path}: unknown report format; use one of the extensions {accepted}")
-    inputs = load_inputs(
-        opts.config, opts.state_path, explicit_state=opts.state_file is not None
-    )  # read-only: no lock
+    inputs = load_checked_inputs(opts)  # read-only: no lock
 
     live = run_async(
         read_live(inputs, refresh_targets=not no_refresh_targets, on_read=read_progress(opts))

@@ -79,8 +79,11 @@ def _run(opts: GlobalOptions, func: Callable[..., Any], kwargs: dict[str, Any]) 
         if opts.debug:
             raise
         lines = exc.lines()
-        for line in lines[:MAX_ERROR_LINES]:
-            echo_error(line)
+        for error, line in zip(exc.errors, lines[:MAX_ERROR_LINES], strict=False):
+            # `file:line:col: ...` is what editors and CI jump to; an error of a whole path
+            # (missing, no YAML in it) has no position and reads like any other error
+            positioned = error.location is not None and error.location.line > 0
+            echo_error(line if positioned else f"Error: {line}")
         if len(lines) > MAX_ERROR_LINES:  # a flood helps nobody; the first ones show the way
             echo_error(f"... and {len(lines) - MAX_ERROR_LINES} more errors")
         sys.exit(exc.exit_code)

@@ -66,16 +66,17 @@ def plan(
     """Refresh live state and print the changes apply would make."""
     from reconciler.cli.common import (
         end_progress_line,
+        load_checked_inputs,
         read_progress,
         render_plan,
         run_async,
         warn,
         write_text_atomic,
     )
-    from reconciler.cli.workflow import load_inputs, plan_now, preview_now
+    from reconciler.cli.workflow import plan_now, preview_now
     from reconciler.render.plan_json import dumps_plan
 
-    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
+    inputs = load_checked_inputs(opts)
     # plan --out takes the lock: the saved plan is only valid for the state it saw
     locked = inputs.store.lock("plan --out") if out else contextlib.nullcontext()
     with locked as held:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from reconciler.cli.sim_admin import DEFAULT_DIR
+from reconciler.cli.sim_controls import CONTROLS
+
+if TYPE_CHECKING:
+    from reconciler.simulator import Simulator
+
 __all__ = ["sim"]
 
-DEFAULT_DIR = Path(".rlcm/sim")
+SERVE_LISTED = 5  # workspaces `serve` lists at start; `rlcm sim ids` lists them all
 
 
 _dir_option = click.option(
@@ -23,7 +30,12 @@ _dir_option = click.option(
 
 @click.group()
 def sim() -> None:
-    """Run and seed the built-in Workato simulator."""
+    """Run, seed and steer the built-in Workato simulator.
+
+    Controls (bump-recipe, edit-manifest, fail-next-import, ...) work on a simulator
+    directory (--dir, default .rlcm/sim), a running `rlcm sim serve` (--url) or the one a
+    config uses (-c). `rlcm sim ids` shows the token and the seeded ids.
+    """
 
 
 @sim.command()
@@ -117,7 +129,9 @@ def serve(
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from None
-    click.echo(base_url(server), nl=True)
+    url = base_url(server)
+    click.echo(url)  # alone on the first line, for scripts
+    _introduce(simulator, directory, url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -140,11 +154,49 @@ def seed() -> None:
     show_default=True,
     help="Extra generic customers E-cust-0001...",
 )
-def seed_demo(directory: Path, customers: int) -> None:
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Seed the sim://DIR of this config's source workspace instead of --dir.",
+)
+def seed_demo(directory: Path, customers: int, config: Path | None) -> None:
     """(Re)create the demo world: template, 13 customers, own workspace."""
+    from reconciler.cli.sim_admin import config_endpoint
     from reconciler.simulator import Simulator
 
     if customers < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--customers")
+    if config is not None:
+        endpoint = config_endpoint(config)
+        if endpoint.directory is None:
+            raise click.UsageError(
+                f"{config} uses {endpoint.url}: seed a server with "
+                f"`rlcm sim action seed_demo --url {endpoint.url}`"
+            )
+        directory = endpoint.directory
     Simulator(directory).seed_demo(customers=customers)
     click.echo(f"seeded demo world in {directory} ({13 + customers} customers)")
+
+
+for _control in CONTROLS:
+    sim.add_command(_control)
+
+
+def _introduce(simulator: Simulator, directory: Path, url: str) -> None:
+    """What a user needs next: the token, the config line, the seeded ids, the controls."""
+    from reconciler.cli.sim_admin import SimEndpoint
+    from reconciler.cli.sim_controls import render_ids
+
+    endpoint = SimEndpoint(url=url)
+    click.echo(f"Workato simulator on {directory}: in a Workspace, `base_url: {url}`")
+    if not simulator.is_seeded():
+        click.echo(
+            f"Warning: {directory} is empty (no managed users): restart with --seed demo, "
+            f"or run `rlcm sim seed demo --dir {directory}`"
+        )
+    for line in render_ids(simulator.overview(), endpoint, limit=SERVE_LISTED):
+        click.echo(f"  {line}")
+    click.echo(f"Controls: `rlcm sim --help`, e.g. `rlcm sim ids --url {url}`; Ctrl-C stops.")

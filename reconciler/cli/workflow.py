@@ -208,6 +208,11 @@ def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
     from reconciler.plan.planner import plan_lineage
 
     lineage = plan_lineage(state)
+    if not plan.state_lineage and lineage:
+        raise StalePlanError(
+            "saved plan is stale: it was made before the first apply wrote any state, and "
+            f"state has been written since (serial {state.serial}); run `rlcm plan` again"
+        )
     if plan.state_lineage != lineage:
         raise StalePlanError(
             "saved plan is stale: it was made against another state history "

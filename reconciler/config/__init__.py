@@ -34,6 +34,11 @@ def load_config(path: Path) -> LoadedConfig:
     from reconciler.config.validation import Parsed, validate_document
 
     documents, errors, files = load_documents(path)
+    if errors:
+        # A file that cannot be read as YAML loses the documents after its error (or the
+        # one refused), so checking the rest would only report what they miss because of
+        # it (a wave with no Rollout, a dozen unknown manifests): report the YAML alone.
+        raise ConfigErrors(errors)
     parsed: list[Parsed] = []
     broken: dict[str, set[str]] = {}
     for document in documents:
@@ -43,8 +48,6 @@ def load_config(path: Path) -> LoadedConfig:
             parsed.append(one)
         else:
             _note_broken(document.data, broken)
-    if not files or (not documents and errors):
-        raise ConfigErrors(errors)
     if not documents:
         raise ConfigErrors([ConfigError("the config declares nothing", Location(str(path)))])
     resolution = resolve(parsed, files, str(path), broken)

@@ -47,6 +47,10 @@ AuthStyle = Literal["bearer", "legacy"]
 RecipesState = Literal["running", "stopped", "unchanged"]
 
 
+def _subject(what: str, location: Location | None) -> str:
+    return f"{what} ({location})" if location is not None else what
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """Requests per minute for each quota bucket of one workspace."""
@@ -117,6 +121,11 @@ class SourceSpec:
     managed_user: str | None = None  # None: the workspace's own environment (developer API)
     location: Location | None = None
 
+    @property
+    def subject(self) -> str:
+        """`source E-template (workspace.yaml:14:1)`, or `source own workspace (...)`."""
+        return _subject(f"source {self.managed_user or 'own workspace'}", self.location)
+
 
 @dataclass(frozen=True, slots=True)
 class AssetRef:
@@ -149,6 +158,11 @@ class ManifestSpec:
     auto_generate: AutoGenerate | None = None
     location: Location | None = None
 
+    @property
+    def subject(self) -> str:
+        """How an error names it: `manifest crm-sync (manifests.yaml:12:1)`."""
+        return _subject(f"manifest {self.name}", self.location)
+
 
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
@@ -175,6 +189,11 @@ class TargetSpec:
     # suffixed workspace id (`E-acme_test`) once it knows the customer has Environments.
     environment: str | None = None
     fleet: str | None = None  # the generated Fleet that listed this customer, if any
+
+    @property
+    def subject(self) -> str:
+        """How an error names it: `target acme (targets.yaml:3:1)`."""
+        return _subject(f"target {self.address}", self.location)
 
     @property
     def folder_label(self) -> str:

@@ -208,7 +208,7 @@ def _compose(text: str, name: str, result: _Loaded) -> Iterator[tuple[int, Any]]
     index = 0
     try:
         for node in yaml.compose_all(text):
-            if node is not None:
+            if node is not None and not _empty_document(node):
                 yield index, node
             index += 1
     except MarkedYAMLError as exc:
@@ -224,6 +224,17 @@ def _compose(text: str, name: str, result: _Loaded) -> Iterator[tuple[int, Any]]
     except (YAMLError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         # ruamel raises a few plain exceptions on malformed input; still report a position.
         result.errors.append(ConfigError(f"invalid YAML: {exc}", Location(name, 1, 1)))
+
+
+def _empty_document(node: Any) -> bool:
+    """A document with nothing in it (a trailing `---`, or only comments) declares nothing:
+    skipped, as an empty file is, rather than refused as "not a mapping"."""
+    return (
+        type(node).__name__ == "ScalarNode"
+        and str(node.tag) == f"{_CORE}null"
+        and node.value == ""
+        and node.style is None
+    )
 
 
 def _syntax_error(exc: Any, name: str, text: str) -> ConfigError:

@@ -663,6 +663,29 @@ class _Resolver:
             for name in sorted(set(spec.manifests) & set(first.spec.manifests)):
                 message = f'folder {spec.folder_label} already gets manifest "{name}" from {other}'
                 self.error(draft.error(message, where))
+        self.check_customer_spellings(drafts)
+
+    def check_customer_spellings(self, drafts: list[_Draft]) -> None:
+        """A numeric id and an `E...` external id may be one customer: only Workato knows,
+        so two targets in the same folder id written both ways are a warning."""
+        seen: dict[tuple[str, int, bool], _Draft] = {}
+        for draft in drafts:
+            spec = draft.spec
+            if spec.customer is None:
+                continue
+            numeric = spec.customer.isdigit()
+            seen.setdefault((spec.workspace, spec.folder_id, numeric), draft)
+            other = seen.get((spec.workspace, spec.folder_id, not numeric))
+            if other is None or seen[(spec.workspace, spec.folder_id, numeric)] is not draft:
+                continue
+            ids = sorted([spec.customer, str(other.spec.customer)], key=str.isdigit)
+            where = draft.parsed.at(*draft.entry) if draft.entry else draft.at("customer")
+            message = (
+                f'folder {spec.folder_id} is also target "{other.spec.address}" '
+                f"({other.spec.location}): if {ids[1]} is the numeric id of {ids[0]}, both are "
+                "one folder (rlcm cannot tell offline); write each customer one way"
+            )
+            self.out.warnings.append(draft.error(message, where))
 
     # -- rollout -------------------------------------------------------------------------
 

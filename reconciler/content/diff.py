@@ -1,8 +1,8 @@
 """A content diff of two package zips, in the terms of recipes.
 
 `diff_packages(old, new)` says what a reviewer wants to know: recipe "Sync accounts":
-step 3 action salesforce/search_records: input.sobject changed "Account" -> "Contact";
-step 5 added; config salesforce: connection changed. deepdiff finds the differences;
+step 4 action salesforce/search_records: input.sobject changed "Account" -> "Contact";
+step 6 added; config salesforce: connection changed. deepdiff finds the differences;
 the result is plain data, so renderers never import deepdiff. Import this module only
 when a content diff is asked for: deepdiff is heavy.
 
@@ -150,10 +150,12 @@ def _walk(step: Any) -> Iterator[dict[str, Any]]:
 
 
 def _step_label(step: Mapping[str, Any]) -> str:
+    """`step 2 action salesforce/search_records`. A recipe's JSON numbers the trigger 0;
+    Workato's recipe editor shows it as step 1, so one is added to read as the editor does."""
     what = "/".join(str(step[k]) for k in ("provider", "name") if step.get(k))
-    return " ".join(
-        p for p in (f"step {step.get('number')}", str(step.get("keyword", "")), what) if p
-    )
+    number = step.get("number")
+    shown = f"step {number + 1}" if isinstance(number, int) else f"step {number}"
+    return " ".join(p for p in (shown, str(step.get("keyword", "")), what) if p)
 
 
 def _diff_steps(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[Row]:

@@ -53,8 +53,15 @@ async def _preview(
     state = inputs.state
     last, record = state.packages.get(name), state.manifests.get(name)
     old = cache.get(last.digest) if last is not None and last.digest else None
-    if last is None or record is None or old is None:
-        return ContentPreview(name, note="no earlier package in the local cache to compare with")
+    if last is None or record is None:
+        return ContentPreview(name, note="nothing to compare with: no package was exported yet")
+    if old is None:  # checked before exporting: no export is spent on a preview of nothing
+        return ContentPreview(
+            name,
+            note=f"nothing to compare with: package {last.package_id} is not in the local "
+            f"cache {inputs.cache_dir} (it holds the packages exported where apply ran; a CI "
+            "job has none unless it keeps that directory)",
+        )
     source = clients[inputs.desired.source.workspace]
     owner = inputs.desired.source.managed_user
     try:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reconciler.config.desired import DesiredState
-from reconciler.errors import PlanError
+from reconciler.errors import ApiError, PlanError
 from reconciler.live.recipes import TargetRecipes, read_target_recipes
 from reconciler.state.model import AssetStamp, ManifestRecord
 
@@ -44,7 +44,10 @@ async def adopt_manifest(
     """View the live manifest, check it is the one the config means, and describe it."""
     spec = desired.manifests[name]
     owner = desired.source.managed_user
-    view = await client.view_manifest(owner, manifest_id)
+    try:
+        view = await client.view_manifest(owner, manifest_id)
+    except ApiError as exc:  # name what in the config the call was for
+        raise exc.about(f"{spec.subject}: viewing live manifest {manifest_id}") from exc
     if view.archived:
         raise PlanError(f"manifest {manifest_id} is archived (deleted); it cannot be adopted")
     if view.name != name:

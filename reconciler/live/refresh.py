@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from reconciler.config.desired import DesiredState, TargetSpec
-from reconciler.errors import NotFoundError
+from reconciler.errors import ApiError, NotFoundError
 from reconciler.live import MANIFEST_GONE, LiveAsset, LiveManifest, LiveState
 from reconciler.live.recipes import TargetRecipes, read_target_recipes
 from reconciler.state.model import State
@@ -95,21 +95,41 @@ async def refresh(
     source = clients[desired.source.workspace]
     owner = desired.source.managed_user
 
-    async def tracked(label: str, work: Awaitable[T]) -> T:
-        result = await work
+    async def tracked(label: str, work: Awaitable[T], subject: str) -> T:
+        try:
+            result = await work
+        except ApiError as exc:  # say which config object the failed call was for
+            raise exc.about(subject) from exc
         if on_read is not None:
             on_read(label)
         return result
 
     folder_ids = sorted({m.folder_id for m in desired.manifests.values()})
-    folders = [tracked(f"folder {f}", source.folder_assets(owner, f)) for f in folder_ids]
+    folders = [
+        tracked(f"folder {f}", source.folder_assets(owner, f), _folder_subject(desired, f))
+        for f in folder_ids
+    ]
     names = sorted(state.manifests)
-    views = [tracked(f"manifest.{n}", _view(clients, source, state, n)) for n in names]
+    views = [
+        tracked(f"manifest.{n}", _view(clients, source, state, n), _manifest_subject(desired, n))
+        for n in names
+    ]
     targets = _targets_to_read(desired, state) if refresh_targets else []
-    reads = [tracked(f"target {t.address}", _target_recipes(clients, state, t)) for t in targets]
+    reads = [
+        tracked(
+            f"target {t.address}",
+            _target_recipes(clients, state, t),
+            f"{t.subject}: reading its recipes in folder {t.folder_id}",
+        )
+        for t in targets
+    ]
     asset_targets = targets if target_assets else []
     asset_reads = [
-        tracked(f"assets {t.address}", clients[t.workspace].folder_assets(t.customer, t.folder_id))
+        tracked(
+            f"assets {t.address}",
+            clients[t.workspace].folder_assets(t.customer, t.folder_id),
+            f"{t.subject}: reading its folder {t.folder_id}",
+        )
         for t in asset_targets
     ]
     results = await asyncio.gather(
@@ -178,6 +198,22 @@ async def _target_recipes(
         folders=baseline.folders if baseline is not None else (),
         known_ids=known,
     )
+
+
+def _folder_subject(desired: DesiredState, folder_id: int) -> str:
+    """The manifests a source folder is read for, with where the config declares them."""
+    users = [m.subject for m in desired.manifests.values() if m.folder_id == folder_id]
+    more = f" and {len(users) - 2} more" if len(users) > 2 else ""
+    return (
+        f"{', '.join(users[:2])}{more}: reading source folder {folder_id} "
+        f"of {desired.source.subject}"
+    )
+
+
+def _manifest_subject(desired: DesiredState, name: str) -> str:
+    spec = desired.manifests.get(name)
+    what = spec.subject if spec is not None else f"manifest {name} (in state only)"
+    return f"{what}: viewing the live manifest"
 
 
 def _targets_to_read(desired: DesiredState, state: State) -> list[TargetSpec]:

@@ -13,7 +13,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.config.desired import DesiredState
-from reconciler.live import MANIFEST_GONE, LiveState
+from reconciler.errors import PlanError
+from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.live.recipes import health_row
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
@@ -72,14 +73,18 @@ def build_plan(
         exports += [export] if export else []
         deps = transitive_deps(desired, name)
         facts[name] = ManifestFacts.build(manifest, state.packages.get(name), export, deps)
+    unconfigured = _prune_manifests(desired, state, live) + prune_imports(desired, state)
     if prune:
-        manifests += _prune_manifests(desired, state, live)
+        manifests += [c for c in unconfigured if c.kind == "manifest"]
+    elif unconfigured:
+        warnings.append(_unpruned_warning(unconfigured))
     imports = import_changes(desired, state, live, facts)
     starts = recipe_changes(desired, live, facts, imports)
     if prune:
-        imports += prune_imports(desired, state)
+        imports += [c for c in unconfigured if c.kind == "import"]
     changes = manifests + exports + imports + starts
     if targets:
+        _check_patterns(desired, state, targets)
         changes = _narrow(changes, targets, warnings)
     return Plan(
         changes=tuple(changes),
@@ -185,8 +190,27 @@ def _create_change(
         reasons.append("an earlier create was never recorded (see warnings)")
     return Change(
         address, "manifest", "create", name, reasons=tuple(reasons),
-        data=_manifest_data(manifest, desired, None),
+        details=_create_details(manifest), data=_manifest_data(manifest, desired, None),
     )  # fmt: skip
+
+
+def _create_details(manifest: ResolvedManifest) -> tuple[dict[str, Any], ...]:
+    """What a new manifest will hold, for the reviewer: its folder and each asset with the
+    version the first package will carry (pinned, latest now, or picked by Workato)."""
+    spec = manifest.spec
+    pinned = {asset_key(a.type, a.name) for a in spec.assets or () if a.version is not None}
+    how = "auto-generated" if spec.auto_generate is not None else "latest"
+    details: list[dict[str, Any]] = [
+        {"path": "folder_id", "change": "added", "after": spec.folder_id},
+        {"path": "include_tags", "change": "added", "after": spec.include_tags},
+    ]
+    for key in sorted(manifest.expected):
+        version = manifest.expected[key].get("version")
+        detail: dict[str, Any] = {"path": f"assets[{key}]", "change": "added"}
+        if version is not None:  # connections have none
+            detail["after"] = f"version {version} ({'pinned' if key in pinned else how})"
+        details.append(detail)
+    return tuple(details)
 
 
 def _sentences(diffs: Sequence[Diff], fallback: str) -> str:
@@ -280,6 +304,57 @@ def _prune_manifests(desired: DesiredState, state: State, live: LiveState) -> li
     return changes
 
 
+def _unpruned_warning(changes: list[Change]) -> str:
+    """Records in state the config no longer has: left alone without --prune; say so, and
+    what --prune would do, instead of ignoring them silently."""
+    deletes = sum(1 for c in changes if c.action == "delete")
+    forgets = len(changes) - deletes
+    listed = ", ".join(c.address for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+    would = []
+    if deletes:
+        would.append(f"delete {_count(deletes, 'manifest')} in Workato (apply needs --force)")
+    if forgets:
+        would.append(f"forget {_count(forgets, 'record')} (nothing changes in Workato)")
+    return (
+        f"{_count(len(changes), 'state record')} no longer in the config ({listed}): left "
+        f"alone; `--prune` would {' and '.join(would)}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def known_addresses(desired: DesiredState, state: State) -> list[str]:
+    """Every address a change could have: of the config, and of the records in state."""
+    found = [f"{kind}.{name}" for name in desired.manifests for kind in ("manifest", "export")]
+    found += [f"import.{m}@{t.address}" for t in desired.targets.values() for m in t.manifests]
+    found += [f"manifest.{name}" for name in state.manifests]
+    found += [f"import.{key}" for key in state.imports]
+    return sorted(set(found))
+
+
+def _check_patterns(desired: DesiredState, state: State, patterns: Sequence[str]) -> None:
+    """A --target that can match no address at all is a typo: refuse it, with the closest
+    addresses, rather than plan nothing and exit 0."""
+    import difflib
+
+    known = known_addresses(desired, state)
+    for pattern in patterns:
+        if any(fnmatchcase(a, pattern) for a in known):
+            continue
+        if pattern in desired.targets or pattern in desired.manifests:  # a name, not an address
+            kind = "import.*@" if pattern in desired.targets else "*."
+            hint = f"; for every change of {pattern}, use --target '{kind}{pattern}'"
+        else:
+            close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise PlanError(
+            f"--target {pattern} matches no address of this config (addresses are "
+            f"manifest.NAME, export.NAME, import.NAME@TARGET; globs allowed){hint}"
+        )
+
+
 def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str]) -> list[Change]:
     """Keep the changes matching a pattern plus everything they depend on (transitively)."""
     by_address = {c.address: c for c in changes}
@@ -287,7 +362,7 @@ def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str])
     for pattern in patterns:
         matched = [a for a in by_address if fnmatchcase(a, pattern)]
         if not matched:
-            warnings.append(f"--target {pattern} matches no planned change")
+            warnings.append(f"--target {pattern} matches no planned change (it is up to date)")
         keep.update(matched)
     todo = list(keep)
     while todo:

@@ -81,7 +81,11 @@ def detail_line(detail: Mapping[str, Any]) -> str:
     path = str(detail.get("path", ""))
     live = " (live)" if detail.get("source") == "live" else ""
     if change == "added":
-        return f"+ {path}{live}"
+        after = detail.get("after")
+        if after is None:
+            return f"+ {path}{live}"
+        shown = after if isinstance(after, str) else show_value(after)  # a create's contents
+        return f"+ {path}: {shown}{live}"
     if change == "removed":
         return f"- {path}{live}"
     before, after = show_value(detail.get("before")), show_value(detail.get("after"))

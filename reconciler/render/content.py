@@ -13,9 +13,11 @@ __all__ = ["render_previews"]
 def render_previews(
     previews: Sequence[ContentPreview], out: TextIO, *, markdown: bool = False
 ) -> None:
-    if not previews:
-        return
     out.write("\n### Content changes\n\n" if markdown else "\nContent changes:\n")
+    if not previews:
+        none = "nothing to compare: the plan exports no package"
+        out.write(f"{none}\n" if markdown else f"  {none}\n")
+        return
     for preview in previews:
         compared = (
             f" (package {preview.compared[0]} -> {preview.compared[1]})" if preview.compared else ""

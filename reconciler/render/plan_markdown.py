@@ -73,7 +73,7 @@ def _section(title: str, changes: Sequence[Change]) -> str:
     text = f"### {title}\n\n" + _table(changes)
     detailed = [c for c in changes if c.details]
     if detailed:
-        text += "<details><summary>Field-level changes</summary>\n\n"
+        text += "<details><summary>Field-level changes and contents</summary>\n\n"
         for change in detailed:
             lines = "\n".join(detail_line(d) for d in change.details)
             text += f"`{change.address}`\n\n```diff\n{lines}\n```\n\n"

@@ -159,10 +159,10 @@ class PlainProgress:
         self.tallies.start(total_by_wave)
         total = sum(total_by_wave.values())
         waves = len([w for w in total_by_wave if w != SOURCE_ROW])
-        self._line(f"apply started: {total} steps, {waves} wave(s) of imports")
+        self._line(f"apply started: {_n(total, 'step')}, {_n(waves, 'wave')} of imports")
 
     def wave_started(self, wave: str) -> None:
-        self._line(f"wave {wave} started ({self.tallies.row(wave).total} steps)")
+        self._line(f"wave {wave} started ({_n(self.tallies.row(wave).total, 'step')})")
 
     def step_started(self, address: str, wave: str | None) -> None:
         # Only counted: a line per start would double a fleet's log for little gain.
@@ -263,3 +263,7 @@ def _escape(text: str) -> str:
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

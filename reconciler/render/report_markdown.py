@@ -146,7 +146,10 @@ def _wave_details(out: _Budget, report: ApplyReport, wave: str) -> None:
     if not targets:
         return
     counts = report.counts("import", wave)
-    summary = f"Wave {wave}: {plural(len(targets), 'target')}, {counts.succeeded} imports succeeded"
+    summary = (
+        f"Wave {wave}: {plural(len(targets), 'target')}, "
+        f"{plural(counts.succeeded, 'import')} succeeded"
+    )
     if counts.failed:
         summary += f", {counts.failed} failed"
     if not out.block([f"<details><summary>{_cell(summary)}</summary>", ""], what="waves"):

@@ -63,6 +63,7 @@ class _Writer:
     def __init__(self, stream: TextIO, color: bool) -> None:
         self.stream = stream
         self.color = color
+        self.glossed: set[str] = set()  # success values explained once, where first seen
 
     def line(self, text: str = "") -> None:
         self.stream.write(text + "\n")
@@ -108,9 +109,21 @@ def _target_block(out: _Writer, target: str, steps: list[StepOutcome]) -> None:
             out.line(_recipe_line(out, recipe))
 
 
+# success values in plain words, once per report: Workato's names read like riddles
+_SUCCESS_GLOSS = {
+    "no_update_or_update_without_restart": "imported; no restart was needed",
+    "no_update_or_updated_without_restart": "imported; no restart was needed",
+    "restarted": "imported and restarted",
+}
+
+
 def _recipe_line(out: _Writer, recipe: RecipeOutcome) -> str:
     if recipe.succeeded:
-        return f"        {recipe.label}: {recipe.import_result}"
+        gloss = _SUCCESS_GLOSS.get(recipe.import_result)
+        if gloss is None or recipe.import_result in out.glossed:
+            return f"        {recipe.label}: {recipe.import_result}"
+        out.glossed.add(recipe.import_result)
+        return f"        {recipe.label}: {recipe.import_result} ({gloss})"
     result = out.paint(recipe.import_result, "failed", bold=True)
     return f"      ! {recipe.label}: {result} ({recipe.explanation})"
 

@@ -25,7 +25,7 @@ ACTIONS = frozenset(
         "set_request_logging", "set_home_assets_project", "bump_recipe_version", "change_asset",
         "rename_asset", "delete_asset", "start_recipe", "stop_recipe", "edit_manifest",
         "archive_manifest", "add_managed_user", "folder_assets", "asset", "manifest", "job",
-        "recipe_running", "managed_user_id", "request_counts", "clear_request_log",
+        "recipe_running", "managed_user_id", "request_counts", "clear_request_log", "overview",
         "add_customer", "remove_customer", "provision_environments", "seed_imported",
         "set_bare_environment", "customers", "add_folder", "folders",
         "add_jobs", "set_connection_authorized", "set_recipes_shape",
@@ -62,5 +62,7 @@ def handle_admin(sim: Controls, request: Request) -> Reply:
     try:
         result: Any = getattr(sim, action)(**args)
     except (KeyError, ValueError, TypeError) as exc:
-        return json_reply(422, {"error": str(exc)})
+        # str(KeyError) quotes its message; say it as written
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return json_reply(422, {"error": str(message)})
     return json_reply(200, {"result": result})

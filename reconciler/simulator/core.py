@@ -18,7 +18,7 @@ from reconciler.simulator import model, recipes
 from reconciler.simulator.admin import handle_admin
 from reconciler.simulator.customers import ENVIRONMENTS, env_workspace_key, find_user
 from reconciler.simulator.dialect import check_dialects
-from reconciler.simulator.engine import Engine
+from reconciler.simulator.engine import DEFAULT_AUTH, Engine
 from reconciler.simulator.faults import CUSTOMER_KINDS, ENDPOINT_KINDS, FAULTS, RECIPE_KINDS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
 from reconciler.simulator.messages import Reply, Request
@@ -572,6 +572,20 @@ class Simulator:
     def managed_user_id(self, ref: str | int) -> int | None:
         return self.engine.resolve_user(ref)
 
+    def overview(self) -> Json:
+        """What a user needs to drive this simulator (`rlcm sim ids`, `rlcm sim serve`): the
+        accepted tokens, and per workspace its owner reference, folders, manifests, assets."""
+        with self.engine.store.locked():
+            auth = self.engine.store.read("meta.json").get("auth", DEFAULT_AUTH)
+            users = self.engine.users()["users"]
+            keys = self.engine.store.workspace_keys()
+            spaces = [ws for ws in map(self.engine.store.workspace, keys) if ws is not None]
+            return {
+                "tokens": list(auth["tokens"]),
+                "legacy_emails": sorted(auth["legacy"]),
+                "workspaces": [_workspace_overview(ws, users) for ws in spaces],
+            }
+
     def request_log(self) -> list[RequestRecord]:
         return [
             RequestRecord(
@@ -669,3 +683,33 @@ class _Editing:
                 self.sim.engine.store.invalidate()
         finally:
             self._lock.__exit__(exc_type, exc, tb)
+
+
+def _owner_ref(ws: Json, users: Json) -> str:
+    """How a command names the workspace: `own`, `E<external id>`, or the numeric id."""
+    if ws["user_id"] is None:
+        return OWN
+    user = users.get(str(ws["user_id"])) or {}
+    external = user.get("external_id")
+    return f"E{external}" if external is not None else str(ws["user_id"])
+
+
+def _workspace_overview(ws: Json, users: Json) -> Json:
+    return {
+        "owner": _owner_ref(ws, users),
+        "user_id": ws["user_id"],
+        "folders": [
+            {"id": f["id"], "name": f["name"], "parent_id": f["parent_id"]}
+            for f in sorted(ws["folders"].values(), key=lambda f: f["id"])
+        ],
+        "manifests": [
+            {"id": m["id"], "name": m["name"], "folder_id": m.get("folder_id"),
+             "status": m.get("status")}
+            for m in sorted(ws["manifests"].values(), key=lambda m: m["id"])
+        ],
+        "assets": [
+            {"id": a["id"], "type": a["type"], "name": a["name"], "folder_id": a["folder_id"],
+             "version": a.get("version"), "running": bool(a.get("running"))}
+            for a in sorted(ws["assets"].values(), key=lambda a: a["id"])
+        ],
+    }  # fmt: skip

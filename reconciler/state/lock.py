@@ -183,7 +183,10 @@ def _refusal(info: LockInfo) -> str:
         )
     if where:
         return f"state is locked by {info.describe()}{where}; {_UNLOCK_HINT}"
-    return f"state is locked by {info.describe()}"
+    return (
+        f"state is locked by {info.describe()}, which is still running; wait for it to "
+        "finish and run this again (a CI job queue or concurrency group avoids the overlap)"
+    )
 
 
 def _set_aside(path: Path, dead: LockInfo) -> bool:

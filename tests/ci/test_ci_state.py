@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+from ci_world import ROOT, load_ci_yaml
 from click.testing import CliRunner
-from test_ci_examples import EXAMPLES, ROOT, rlcm_command_lines
+from test_ci_examples import EXAMPLES, rlcm_command_lines
 
 from reconciler.cli import cli
 from reconciler.simulator import Simulator
@@ -110,7 +110,7 @@ def test_an_unchanged_state_pushes_nothing(origin: Path) -> None:
 
 def _steps(path: Path) -> str:
     """Every shell line of a workflow, as one text."""
-    document = yaml.safe_load(path.read_text())
+    document = load_ci_yaml(path)
     found: list[str] = []
 
     def walk(node: object) -> None:
@@ -131,14 +131,14 @@ def _steps(path: Path) -> str:
 
 
 def test_file_backend_applies_check_out_main_and_push_with_the_retry_script() -> None:
-    github = yaml.safe_load(FILE_APPLIES[0].read_text())
+    github = load_ci_yaml(FILE_APPLIES[0])
     steps = github["jobs"]["apply"]["steps"]
     checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
     assert any(s.get("with", {}).get("path") == STATE for s in steps)  # the state as artifact
-    gitlab = yaml.safe_load(FILE_APPLIES[1].read_text())["apply"]
+    gitlab = load_ci_yaml(FILE_APPLIES[1])["apply"]
     assert "after_script" not in gitlab  # its failure would not fail the job
-    script = "\n".join(gitlab["script"])
+    script = "\n".join(str(line) for line in gitlab["script"])
     assert 'git checkout --quiet -B "${CI_DEFAULT_BRANCH}" FETCH_HEAD' in script
     for path in FILE_APPLIES:
         text = _steps(path)
@@ -151,7 +151,7 @@ def test_postgres_applies_commit_nothing() -> None:
         text = _steps(path)
         assert "git " not in text and "push-state" not in text
         assert "RLCM_STATE_DSN" in path.read_text()
-    github = yaml.safe_load(PG_APPLIES[0].read_text())
+    github = load_ci_yaml(PG_APPLIES[0])
     assert github["permissions"]["contents"] == "read"
 
 

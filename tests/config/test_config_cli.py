@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -142,3 +143,30 @@ def test_every_schema_property_has_a_description() -> None:
     for name, definition in schema["$defs"].items():
         for key, prop in definition.get("properties", {}).items():
             assert prop.get("description"), f"{name}.{key} has no description"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "where"),
+    [
+        # one missing `}` in a Fleet: the Rollout later in the same file used to be lost too
+        ("fleet-emea.yaml", "folder_id: 2211}", "folder_id: 2211", "fleet-emea.yaml:11:"),
+        # a bad indent in a Manifest: a dozen `unknown manifest` errors used to follow
+        ("manifests.yaml", "\nfolder_id: 112", "\n  folder_id: 112", "manifests.yaml:13:"),
+    ],
+)
+def test_a_yaml_syntax_error_is_reported_alone(
+    tmp_path: Path, file: str, old: str, new: str, where: str
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLES / "manifests", config, ignore=shutil.ignore_patterns(".*"))
+    if file == "fleet-emea.yaml":  # the Rollout goes into the Fleet's file
+        rollout = (config / "rollout.yaml").read_text()
+        (config / "rollout.yaml").unlink()
+        (config / file).write_text((config / file).read_text() + "---\n" + rollout)
+    text = (config / file).read_text()
+    assert old in text
+    (config / file).write_text(text.replace(old, new, 1))
+    result = CliRunner().invoke(cli, ["validate", "-c", str(config)])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert where in line and "invalid YAML" in line

@@ -101,3 +101,9 @@ def test_ci_guide_exit_codes_match_the_commands() -> None:
     assert "| `rlcm apply` | all steps succeeded | error | | some imports failed" in text
     assert "| `rlcm plan --detailed-exitcode` | no changes | error | changes | |" in text
     assert "| `rlcm drift` | no drift | error | drift | |" in text
+
+
+def test_the_docs_index_lists_every_page() -> None:
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in PAGES if p.name != "README.md" and f"]({p.name})" not in index]
+    assert not missing, f"docs/README.md does not list {missing}"

@@ -79,6 +79,9 @@ def test_adopting_an_unknown_id_or_name_is_refused(demo_config: DemoWorld, run_c
     assert missing.exit_code == 1
     assert "99999" in missing.stderr
     assert "Traceback" not in missing.stderr
+    manifests = demo_config.root / "manifests.yaml"
+    assert missing.stderr.startswith(f"Error: manifest crm-sync ({manifests}:")  # where it is
+    assert ": viewing live manifest 99999: GET " in missing.stderr
     unknown = run_cli("adopt", "manifest.nope", "1")
     assert unknown.exit_code == 1
     assert "no manifest 'nope' in the config" in unknown.stderr

@@ -165,7 +165,7 @@ def test_sim_serve_dialect_flags_and_the_admin_control(served: tuple[World, str]
     assert httpx.post(admin, json=body).status_code == 200
     applied = world.apply()
     assert applied.exit_code == 3, applied.stderr  # umbrella, as in every mode
-    assert world.rlcm("plan", "--detailed-exitcode", "--target", "odd-a").exit_code == 0
+    assert world.rlcm("plan", "--detailed-exitcode", "--target", "import.*@odd-a").exit_code == 0
     headers = {"Authorization": f"Bearer {TOKEN_ENV['WORKATO_API_TOKEN']}"}
     quoted = httpx.URL(url).join("/api/managed_users/" + _quote(ODD) + "/imports/1")
     answer = httpx.get(quoted, headers=headers)

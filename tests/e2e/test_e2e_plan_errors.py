@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from e2e_world import TOKEN, TOKEN_ENV, DemoWorld, RunCli
 
@@ -55,3 +57,39 @@ def test_a_broken_state_file_is_refused_and_left_alone(
     assert result.exit_code == 1
     assert "rlcm.state.json" in result.stderr
     assert demo_config.state_path.read_text(encoding="utf-8") == "{broken"
+
+
+def _line_of(path: Path, needle: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(i for i, row in enumerate(lines, 1) if needle in row)
+
+
+def test_a_wrong_source_folder_names_the_manifest_and_its_file_line(
+    demo_config: DemoWorld, run_cli: RunCli
+) -> None:
+    manifests = demo_config.root / "manifests.yaml"
+    text = manifests.read_text(encoding="utf-8")
+    manifests.write_text(text.replace("folder_id: 112", "folder_id: 9112"), "utf-8")
+    doc = _line_of(manifests, "name: crm-sync") - 1  # the document starts at `kind:`
+    result = run_cli("plan")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: manifest crm-sync ({manifests}:{doc}:1): ")
+    assert "reading source folder 9112 of source E-template" in line
+    assert line.endswith("folder_assets (404): Not found")
+
+
+def test_an_api_error_of_an_import_names_the_target_and_its_file_line(
+    demo_config: DemoWorld, run_cli: RunCli, tmp_path: Path
+) -> None:
+    targets = demo_config.root / "targets.yaml"
+    text = targets.read_text(encoding="utf-8")
+    targets.write_text(text.replace("customer: E-acme-001", "customer: E-nobody"), "utf-8")
+    doc = _line_of(targets, "name: acme") - 1
+    report = tmp_path / "report.json"
+    result = run_cli("apply", "--auto-approve", "--target", "import.*@acme", "--report",
+                     str(report))  # fmt: skip
+    assert result.exit_code == 3, result.stderr
+    steps = {s["address"]: s for s in json.loads(report.read_text())["steps"]}
+    message = steps["import.shared-connections@acme"]["message"]
+    assert message.startswith(f"target acme ({targets}:{doc}:1): POST /api/managed_users/E-nobody")

@@ -58,7 +58,7 @@ def test_a_changed_step_input_reads_in_recipe_terms() -> None:
         {"sync_accounts.recipe.json": recipe()},
         {"sync_accounts.recipe.json": recipe("Contact")},
     ) == [
-        "recipe Sync accounts: step 1 action salesforce/search_records: input.sobject changed "
+        "recipe Sync accounts: step 2 action salesforce/search_records: input.sobject changed "
         '"Account" -> "Contact"'
     ]
 
@@ -67,13 +67,13 @@ def test_an_added_step_is_one_change_and_the_version_alone_is_not_one() -> None:
     new = recipe(notify=True)
     new["version"] = 5
     assert sentences({"r.recipe.json": recipe()}, {"r.recipe.json": new}) == [
-        "recipe Sync accounts: step 2 action slack/post_message added"
+        "recipe Sync accounts: step 3 action slack/post_message added"
     ]
 
 
 def test_a_removed_step() -> None:
     assert sentences({"r.recipe.json": recipe(notify=True)}, {"r.recipe.json": recipe()}) == [
-        "recipe Sync accounts: step 2 action slack/post_message removed"
+        "recipe Sync accounts: step 3 action slack/post_message removed"
     ]
 
 

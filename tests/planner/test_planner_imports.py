@@ -179,7 +179,7 @@ def test_target_globs_narrow_the_plan_and_pull_in_dependencies() -> None:
         make_desired(),
         make_state(),
         make_live(),
-        targets=["import.crm-sync@E-acme*", "import.crm-sync@acme"],
+        targets=["import.crm-sync@acm*", "import.crm-sync@acme"],
     )
     assert [c.address for c in plan.changes] == [
         "manifest.shared-connections",
@@ -189,7 +189,18 @@ def test_target_globs_narrow_the_plan_and_pull_in_dependencies() -> None:
         "import.shared-connections@acme",
         "import.crm-sync@acme",
     ]
-    assert plan.warnings == ("--target import.crm-sync@E-acme* matches no planned change",)
+    assert plan.warnings == ()
+
+
+def test_a_target_glob_that_matches_no_address_is_an_error_with_suggestions() -> None:
+    import pytest
+
+    from reconciler.errors import PlanError
+
+    with pytest.raises(PlanError) as raised:
+        build_plan(make_desired(), make_state(), make_live(), targets=["import.crm-sync@acm"])
+    assert str(raised.value).startswith("--target import.crm-sync@acm matches no address")
+    assert "did you mean import.crm-sync@acme," in str(raised.value)
 
 
 def test_a_glob_over_a_wave_of_targets() -> None:

@@ -75,6 +75,10 @@ def test_second_taker_is_refused_with_the_holder_named(state_path: Path) -> None
         assert message.startswith("state is locked by ")
         assert f"(pid {holder.pid}, apply, since " in message
         assert "stale" not in message
+        assert message.endswith(
+            "still running; wait for it to finish and run this again "
+            "(a CI job queue or concurrency group avoids the overlap)"
+        )
     finally:
         holder.stdin.close()
         holder.wait()
