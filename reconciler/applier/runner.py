@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from reconciler.applier.recorder import now_iso
 from reconciler.applier.steps import (
     StepContext,
+    drain,
     record_baseline,
     run_export,
     run_import,
@@ -110,6 +111,9 @@ async def run_plan(
         exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
         await _imports(run, by_kind["import"])
         await asyncio.gather(*exports)
+    except asyncio.CancelledError:  # aborted: what was sent is recorded before we go
+        await drain(ctx)
+        raise
     finally:
         ctx.recorder.flush()  # records batched for a group write (recorder.py)
     run.progress.close()

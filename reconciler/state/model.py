@@ -124,7 +124,7 @@ class PendingManifest(_Record):
         return (
             f"{address}: a create sent at {self.started_at} was never recorded; if it exists "
             f"in Workato, run `rlcm adopt {address} ID` instead of creating another (apply "
-            "creates it again only with --force)"
+            "creates it again only with --allow-unrecorded-create)"
         )
 
 
