@@ -169,7 +169,7 @@ class _Session:
                 on_read=read_progress(self.opts),
             )
             end_progress_line()
-            check_saved_plan(saved, self.inputs.state, live)
+            check_saved_plan(saved, self.inputs.state, live, self.inputs.desired)
             return saved
         plan, _, _ = await refresh_and_plan(
             self.inputs,

@@ -145,9 +145,18 @@ def load_saved_plan(path: Path) -> Plan:
     return load_plan(text, str(path))
 
 
-def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
-    """Refuse a saved plan made against another state or another live state."""
-    from reconciler.plan.planner import plan_lineage
+def check_saved_plan(
+    plan: Plan, state: State, live: LiveState, desired: DesiredState | None = None
+) -> None:
+    """Refuse a saved plan made against another config, state or live state."""
+    from reconciler.plan.planner import config_digest, plan_lineage
+
+    if desired is not None and plan.config_digest != config_digest(desired):
+        raise StalePlanError(
+            "saved plan is stale: it was made from another config (config_digest "
+            f"{plan.config_digest}, the config now gives {config_digest(desired)}); "
+            "run `rlcm plan` again"
+        )
 
     lineage = plan_lineage(state)
     if plan.state_lineage != lineage:

@@ -302,3 +302,35 @@ def test_each_safety_rule_has_its_own_flag_and_force_keeps_the_manifest_guard(
     allowed = world.apply("--allow-unrecorded-create")
     assert allowed.exit_code == 0, allowed.stderr
     assert "Warning: applying with --allow-unrecorded-create although" in allowed.stderr
+
+
+def test_an_edited_saved_plan_is_refused_by_its_digest(tmp_path: Path) -> None:
+    """Flipping `restart_recipes` in a saved plan used to restart a running recipe."""
+    world = World(tmp_path, customers=1)
+    world.generic_fleet(1)
+    saved = tmp_path / "plan.json"
+    assert world.rlcm("plan", "--out", saved).exit_code == 0
+    plan = json.loads(saved.read_text())
+    change = next(c for c in plan["changes"] if c["kind"] == "import")
+    change["data"]["restart_recipes"] = not change["data"]["restart_recipes"]
+    saved.write_text(json.dumps(plan, indent=2, sort_keys=True))
+
+    run = world.rlcm("apply", str(saved), "--auto-approve")
+
+    assert run.exit_code == 1
+    assert "saved plan was changed since it was written (plan_digest" in run.stderr
+    assert count(world.log(), "import") == 0
+
+
+def test_a_saved_plan_of_another_config_is_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=2)
+    world.generic_fleet(1)
+    saved = tmp_path / "plan.json"
+    assert world.rlcm("plan", "--out", saved).exit_code == 0
+    world.generic_fleet(2)  # the config moved on since the plan was made
+
+    run = world.rlcm("apply", str(saved), "--auto-approve")
+
+    assert run.exit_code == 1
+    assert "saved plan is stale: it was made from another config" in run.stderr
+    assert count(world.log(), "import") == 0
