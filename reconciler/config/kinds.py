@@ -46,6 +46,9 @@ __all__ = [
 CUSTOMER_PATTERN = r"^([0-9]+|E\S+)$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^\S(.*\S)?$"
+# `@` separates manifest and target in addresses and state keys (`import.NAME@TARGET`):
+# in a manifest name, `a@b` -> `c` and `a` -> `b@c` would share one key
+MANIFEST_NAME_PATTERN = r"^[^\s@]([^@]*[^\s@])?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
 
 # Human wording for pattern mismatches, keyed by pattern (used in error messages).
@@ -53,6 +56,10 @@ PATTERN_HINTS: dict[str, str] = {
     CUSTOMER_PATTERN: "a numeric managed-user id or E followed by an external id (E-acme-001)",
     ENV_PATTERN: "an environment variable name (letters, digits, _), never the secret itself",
     NAME_PATTERN: "a non-empty name without leading or trailing spaces",
+    MANIFEST_NAME_PATTERN: (
+        "a non-empty name without leading or trailing spaces and without @ (it separates "
+        "manifest and target in addresses)"
+    ),
     URL_PATTERN: "a URL starting with https://, http:// or sim://",
 }
 
@@ -65,6 +72,7 @@ def _customer_to_str(value: Any) -> Any:
 
 
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+ManifestName = Annotated[StrictStr, Field(pattern=MANIFEST_NAME_PATTERN)]
 EnvName = Annotated[StrictStr, Field(pattern=ENV_PATTERN)]
 FolderId = Annotated[StrictInt, Field(ge=1)]
 PositiveNumber = Annotated[StrictFloat, Field(gt=0)]
@@ -261,7 +269,9 @@ class ManifestDoc(ConfigModel):
     )
 
     kind: Literal["Manifest"] = Field(description="Document kind.")
-    name: Name = Field(description="The manifest's name in Workato; unique in the config.")
+    name: ManifestName = Field(
+        description="The manifest's name in Workato; unique in the config; no @."
+    )
     folder_id: FolderId = Field(description="Source folder the manifest exports from.")
     include_tags: StrictBool = Field(False, description="Export the assets' tags too.")
     depends_on: list[Name] = Field(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "FORMAT_VERSION",
@@ -156,6 +156,19 @@ class State(_Record):
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
     pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_name_per_manifest_id(self) -> State:
+        """Two names for one live manifest: one would update the other's assets."""
+        seen: dict[tuple[str, str | None, int], str] = {}
+        for name, record in sorted(self.manifests.items()):
+            key = (record.workspace, record.owner, record.id)
+            if key in seen:
+                raise ValueError(
+                    f"manifests {seen[key]} and {name} record the same manifest id {record.id}"
+                )
+            seen[key] = name
+        return self
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))

@@ -89,7 +89,7 @@ class StateStore:
         version = data.get("format_version")
         if version is None:
             raise StateError(f"{self._refusal()} it has no format_version")
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:  # `true` == 1 in Python
             hint = "; upgrade rlcm" if isinstance(version, int) and version > FORMAT_VERSION else ""
             raise StateError(
                 f"{self._refusal()} unknown format_version {version!r} "

@@ -390,6 +390,7 @@ class WorkatoClient:
                 self.stats.rate_limited += 1
             if attempt >= self.settings.max_retries or not call.rule.retries_status(status):
                 raise error_for_response(response, call.method, call.where)
+            self._refuse_long_wait(call, response)
             await self._retry_wait(call, attempt, response.headers.get("retry-after"), str(status))
             attempt += 1
 
@@ -407,6 +408,21 @@ class WorkatoClient:
                 turn.sent()
 
         request.extensions["trace"] = trace
+
+    def _refuse_long_wait(self, call: _Call, response: httpx.Response) -> None:
+        """A Retry-After longer than `retry_after_max` is not slept through five times
+        (86400 meant 300 s x 5): the call fails at once, saying how long the server asked
+        to wait (an hourly quota window: run again after it)."""
+        s = self.settings
+        asked = retry_after_seconds(response.headers.get("retry-after"))
+        if asked is None or asked / s.rate_limits.time_scale <= s.retry_after_max:
+            return
+        error = error_for_response(response, call.method, call.where)
+        error.message = (
+            f"{error.message}; the server asks to wait {asked:g} s before retrying, longer "
+            f"than rlcm waits ({s.retry_after_max:g} s): run again after that"
+        )
+        raise error
 
     async def _retry_wait(
         self, call: _Call, attempt: int, retry_after: str | None, reason: str
@@ -445,6 +461,7 @@ class WorkatoClient:
         clock, sleep = self.settings.clock, self.settings.sleep
         deadline = clock() + poll.timeout
         interval = poll.interval
+        unreadable = 0
         while True:
             remaining = deadline - clock()
             if remaining <= 0:
@@ -452,7 +469,16 @@ class WorkatoClient:
                     f"{what} did not finish within {poll.timeout:g} s", method="GET", path=where
                 )
             await sleep(min(interval, remaining))
-            job = await status()
+            try:
+                job = await status()
+            except ProtocolError:
+                # an answer that cannot be read (a proxy's page, a cut-off body) says
+                # nothing about the job: poll again, up to max_retries in a row
+                unreadable += 1
+                if unreadable > self.settings.max_retries:
+                    raise
+                continue
+            unreadable = 0
             if job.done:
                 return job
             interval = min(interval * 1.5, poll.max_interval)
