@@ -343,7 +343,6 @@ def _wait_and_kill(world: CrashWorld, proc: subprocess.Popen[str], kill: Kill) -
         # dead process's lock over, as after a kill)
         started = world.log_lines() != start_lines
         assert not started or "Error: interrupted" in err, (proc.returncode, err)
-        assert proc.returncode != 1 or "Aborted!" in err, err
         if not started:
             assert err.rstrip().endswith(("KeyboardInterrupt", "Aborted!")) or not err, err
             record("crash_kills_at_startup")
