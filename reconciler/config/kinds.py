@@ -203,6 +203,16 @@ class ApiModel(ConfigModel):
     timeout: PositiveNumber | None = Field(
         None, description="Request timeout in seconds (default 40, Workato's own limit)."
     )
+    deadline: PositiveNumber | None = Field(
+        None,
+        description="Total seconds one request may take, answer included (default 120): a "
+        "server that trickles its answer is cut off (timeout counts per read).",
+    )
+    max_answer_bytes: Annotated[StrictInt, Field(ge=1024)] | None = Field(
+        None,
+        description="Largest JSON answer read, in bytes (default 64 MiB); packages have "
+        "their own cap.",
+    )
     poll: PollModel | None = Field(None, description="Polling of asynchronous export/import jobs.")
     retry: RetryModel | None = Field(
         None, description="Retries of failed requests; defaults suit Workato's quotas."
