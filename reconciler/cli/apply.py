@@ -76,6 +76,7 @@ def apply(
     """
     from reconciler.cli.common import run_async, warn
     from reconciler.cli.workflow import load_inputs
+    from reconciler.state.identity import check_source
 
     _sigterm_interrupts()
     inputs = load_inputs(opts.config, opts.state_path)
@@ -83,6 +84,7 @@ def apply(
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
+        check_source(inputs.state, inputs.desired, str(inputs.store.path))
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:

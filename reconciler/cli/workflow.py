@@ -43,9 +43,13 @@ log = logging.getLogger(__name__)
 def load_inputs(config: Path, state_path: Path) -> Inputs:
     from reconciler.config import load_desired
 
+    from reconciler.state.identity import check_source
+
     desired = load_desired(config)
     store = StateStore(state_path)
-    return Inputs(desired, store, store.read())
+    state = store.read()
+    check_source(state, desired, str(store.path))
+    return Inputs(desired, store, state)
 
 
 def used_workspaces(desired: DesiredState) -> list[str]:

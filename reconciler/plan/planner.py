@@ -71,6 +71,9 @@ def build_plan(
     changes = manifests + exports + imports
     if targets:
         changes = _narrow(changes, targets, warnings)
+    creates = [c.address for c in changes if c.kind == "manifest" and c.action == "create"]
+    if creates and not state.serial and not state.manifests:
+        warnings.append(_first_apply_warning(creates))
     return Plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,
@@ -80,6 +83,18 @@ def build_plan(
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
+    )
+
+
+def _first_apply_warning(creates: Sequence[str]) -> str:
+    """A state never written: right for a first apply, wrong when the state file was lost
+    or another one was meant (--state), and then every manifest would exist twice. No
+    Workato API lists manifests, so rlcm cannot look: it says so before creating any."""
+    return (
+        f"no state recorded yet: {len(creates)} manifest(s) will be created anew "
+        f"({', '.join(creates)}); if they already exist in the source workspace (a lost or "
+        "moved state file, or --state pointing elsewhere), record each with "
+        "`rlcm adopt manifest.NAME ID` instead of creating a second one"
     )
 
 

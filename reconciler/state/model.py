@@ -156,6 +156,9 @@ class State(_Record):
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
     pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
+    # the source workspace this state describes (`source_identity`); set on the first
+    # apply, and a config with another source is refused (reconciler/state/identity.py)
+    source: str | None = None
 
     @model_validator(mode="after")
     def _one_name_per_manifest_id(self) -> State:

@@ -50,7 +50,10 @@ class StateStore:
     """The state file at `path`, and its lock at `<path>.lock`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        # a symlinked state file is written through: the link stays a link, and the lock
+        # sits beside the real file (two links to one state share one lock)
+        self.given = Path(path)
+        self.path = Path(os.path.realpath(path)) if self.given.is_symlink() else self.given
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._encoder = StateEncoder()
         self._seen: _Seen | None = None
