@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 def load_inputs(config: Path, state_path: Path) -> Inputs:
     from reconciler.config import load_desired
-
     from reconciler.state.identity import check_source
 
     desired = load_desired(config)
