@@ -153,6 +153,7 @@ class _Session:
                 click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)
                 return None
             self._check_safety(plan, allowed)
+            self._first_apply_note(plan)
             if self.planfile is None:
                 self._confirm(plan, auto_approve)
             with _interrupts() as stop, _progress(self.opts) as progress:
@@ -203,6 +204,13 @@ class _Session:
         for unsafe in broken:
             flag = allowed[unsafe.rule]
             click.echo(f"Warning: applying with {flag} although {unsafe.reason}", err=True)
+
+    def _first_apply_note(self, plan: Plan) -> None:
+        from reconciler.plan.planner import first_apply_note
+
+        note = first_apply_note(plan, self.inputs.state)
+        if note is not None and not self.opts.quiet:
+            click.echo(f"Note: {note}", err=True)
 
     def _confirm(self, plan: Plan, auto_approve: bool) -> None:
         from reconciler.errors import RlcmError

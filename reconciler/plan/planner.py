@@ -24,7 +24,7 @@ from reconciler.plan.imports import (
 from reconciler.plan.manifest_body import ResolvedManifest, digest, resolve_manifests
 from reconciler.state.model import PackageRecord, State
 
-__all__ = ["build_plan", "config_digest", "plan_lineage"]
+__all__ = ["build_plan", "config_digest", "first_apply_note", "plan_lineage"]
 
 
 def plan_lineage(state: State) -> str:
@@ -71,9 +71,6 @@ def build_plan(
     changes = manifests + exports + imports
     if targets:
         changes = _narrow(changes, targets, warnings)
-    creates = [c.address for c in changes if c.kind == "manifest" and c.action == "create"]
-    if creates and not state.serial and not state.manifests:
-        warnings.append(_first_apply_warning(creates))
     return Plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,
@@ -86,10 +83,13 @@ def build_plan(
     )
 
 
-def _first_apply_warning(creates: Sequence[str]) -> str:
+def first_apply_note(plan: Plan, state: State) -> str | None:
     """A state never written: right for a first apply, wrong when the state file was lost
     or another one was meant (--state), and then every manifest would exist twice. No
-    Workato API lists manifests, so rlcm cannot look: it says so before creating any."""
+    Workato API lists manifests, so rlcm cannot look: apply says so before creating any."""
+    creates = [c.address for c in plan.changes if c.kind == "manifest" and c.action == "create"]
+    if not creates or state.serial or state.manifests:
+        return None
     return (
         f"no state recorded yet: {len(creates)} manifest(s) will be created anew "
         f"({', '.join(creates)}); if they already exist in the source workspace (a lost or "

@@ -17,10 +17,13 @@ __all__ = ["check_source", "source_identity"]
 
 
 def source_identity(desired: DesiredState) -> str:
-    """`BASE_URL` of the source workspace, `#MANAGED_USER` when it is a customer's."""
+    """`BASE_URL` of the source workspace, `#MANAGED_USER` when it is a customer's. A
+    simulator is `sim://` without its directory: a demo or test world is copied around."""
     workspace = desired.workspaces[desired.source.workspace]
     owner = desired.source.managed_user
     base = workspace.base_url.rstrip("/")
+    if base.startswith("sim://"):
+        base = "sim://"
     return f"{base}#{owner}" if owner is not None else base
 
 

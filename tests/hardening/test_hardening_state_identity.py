@@ -10,7 +10,7 @@ from hardening_world import World
 def test_a_state_of_another_source_is_refused(world: World) -> None:
     assert world.run("apply", "--auto-approve").exit_code == 0
     source = json.loads(world.state_path.read_text())["source"]
-    assert source.startswith("sim://") and source.endswith("/config/sim#E-template"), source
+    assert source == "sim://#E-template", source
     path = world.config / "workspace.yaml"
     path.write_text(path.read_text().replace("managed_user: E-template", "managed_user: E-other"))
 
@@ -19,13 +19,13 @@ def test_a_state_of_another_source_is_refused(world: World) -> None:
         assert result.exit_code == 1, result.output
         line = result.stderr.strip().splitlines()[-1]
         assert f"describes source {source}" in line, line
-        assert "the config's source is sim://" in line and "sim#E-other" in line, line
+        assert "the config's source is sim://#E-other" in line, line
 
 
 def test_a_first_apply_says_manifests_are_created_anew_and_names_adopt(world: World) -> None:
-    result = world.run("plan")
+    result = world.run("apply", "--auto-approve")
     assert result.exit_code == 0
-    assert "no state recorded yet: 3 manifest(s) will be created anew" in result.stderr
+    assert "Note: no state recorded yet: 3 manifest(s) will be created anew" in result.stderr
     assert "rlcm adopt manifest.NAME ID" in result.stderr
 
 
