@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from reconciler.state.model import (
     ImportRecord,
@@ -34,9 +35,14 @@ from reconciler.state.model import (
     State,
     import_key,
 )
-from reconciler.state.store import StateStore
 
-__all__ = ["Recorder", "now_iso", "now_iso_ms"]
+__all__ = ["Recorder", "StateWriter", "now_iso", "now_iso_ms"]
+
+
+class StateWriter(Protocol):
+    """All the recorder needs of a state backend (state/backends): a checked write."""
+
+    def write(self, state: State) -> None: ...
 
 
 def now_iso() -> str:
@@ -52,7 +58,7 @@ def now_iso_ms() -> str:
 class Recorder:
     def __init__(
         self,
-        store: StateStore,
+        store: StateWriter,
         state: State,
         *,
         batch_window: float = 0.0,

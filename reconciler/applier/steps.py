@@ -40,7 +40,14 @@ from reconciler.applier.packages import Package, PackageBoard
 from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.content.cache import PackageCache
 from reconciler.content.package import PackageInfo, inspect_package
-from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    PackageError,
+    RlcmError,
+    StateError,
+)
 from reconciler.plan import Change
 from reconciler.redact import redact
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
@@ -91,6 +98,7 @@ class StepContext:
     # start requests under way with the state write of their id (`_atomic`)
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _importing: dict[tuple[str, str | None], asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.recorder.on_failure = self.state_write_failed
@@ -98,6 +106,13 @@ class StepContext:
     @property
     def source(self) -> WorkatoClient:
         return self.clients[self.source_workspace]
+
+    def import_lock(self, workspace: str, owner: str | None) -> asyncio.Lock:
+        """One import at a time into one target workspace (a customer, or the own one):
+        "You can import one package at a time" (Workato's import guide). Two targets of
+        one customer (two folders, two manifests) queue here rather than collide; asyncio
+        locks are fair, so they take turns in the order they asked."""
+        return self._importing.setdefault((workspace, owner), asyncio.Lock())
 
     def state_write_failed(self, exc: BaseException) -> None:
         """Stop at once, as on a 401: a job started now could not be recorded, and the next
@@ -132,16 +147,18 @@ class _Timer:
 
 
 async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -> StepOutcome:
-    """Run a step; its own failure is a failed outcome, an auth failure stops the apply.
+    """Run a step; its own failure is a failed outcome. An auth failure stops the apply, and
+    so does a state that cannot be written (a full disk, a lost PostgreSQL connection):
+    every further step would start a job whose id could not be recorded.
 
-    Any exception at all fails the step (and, through the runner, what depends on it):
-    one that escaped used to kill the export task and leave its imports waiting forever
-    on a package nobody would deliver, with the lock held.
+    Any other exception fails the step (and, through the runner, what depends on it): one
+    that escaped used to kill the export task and leave its imports waiting forever on a
+    package nobody would deliver, with the lock held.
     """
     try:
         outcome: StepOutcome = await work
         return outcome
-    except AuthError as exc:
+    except (AuthError, StateError) as exc:
         ctx.fatal.append(str(exc))
         ctx.stop.set()  # every further call would be refused the same way
         return timer.outcome(change, "failed", message=str(exc))
@@ -266,6 +283,7 @@ def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> Mani
         assets=assets,
         spec_digest=str(data["spec_digest"]),
         updated_at=now_iso(),
+        rollback_serial=data.get("rollback_serial"),
     )
 
 
@@ -372,7 +390,8 @@ def _package_record(
 
 async def _download(ctx: StepContext, owner: str | None, job: PackageJob) -> Package:
     data = await ctx.source.download_package(owner, job)
-    info = inspect_package(data, where=f"package {job.id}")
+    cap = ctx.source.settings.max_package_bytes
+    info = inspect_package(data, where=f"package {job.id}", max_bytes=cap)
     ctx.cache.put(info.digest, data)
     return Package(job.id, data, info)
 
@@ -396,7 +415,9 @@ async def package_for(ctx: StepContext, change: Change) -> Package:
 async def _load(ctx: StepContext, package_id: int, digest: str) -> Package:
     cached = ctx.cache.get(digest)
     if cached is not None:
-        return Package(package_id, cached, inspect_package(cached, where="cached package"))
+        cap = ctx.source.settings.max_package_bytes
+        info = inspect_package(cached, where="cached package", max_bytes=cap)
+        return Package(package_id, cached, info)
     job = await ctx.source.export_status(ctx.source_owner, package_id)
     package = await _download(ctx, ctx.source_owner, job)
     if package.digest != digest:
@@ -411,8 +432,10 @@ async def _load(ctx: StepContext, package_id: int, digest: str) -> Package:
 
 
 async def run_import(ctx: StepContext, change: Change) -> StepOutcome:
-    timer = _Timer()
-    return await _guarded(ctx, change, timer, _import(ctx, change, timer))
+    lock = ctx.import_lock(change.data["workspace"], change.data.get("customer"))
+    async with lock:
+        timer = _Timer()  # the time queued behind another import is not this one's
+        return await _guarded(ctx, change, timer, _import(ctx, change, timer))
 
 
 async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
@@ -485,7 +508,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     ctx.recorder.import_saved(
         _import_record(change, job.id, package_id, digest, status, job, recipes, after)
     )
-    outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
+    outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result, r.position) for r in recipes]
     if status != "completed":
         message = job.error or f"import ended with status {job.status}"
         return timer.outcome(
@@ -654,9 +677,14 @@ async def record_baseline(
     named: list[StepOutcome] = []
     records: list[ImportRecord] = []
     for _, outcome, record in done:
-        recipes = [r.model_copy(update={"name": names.get(r.id)}) for r in record.recipe_results]
+        recipes = [
+            r if r.id is None else r.model_copy(update={"name": names.get(r.id)})
+            for r in record.recipe_results
+        ]
         records.append(record.model_copy(update={"folder_after": after, "recipe_results": recipes}))
-        outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
+        outcome_recipes = [
+            RecipeOutcome(r.id, r.name, r.import_result, r.position) for r in recipes
+        ]
         named.append(dataclasses.replace(outcome, recipes=outcome_recipes))
     ctx.recorder.import_saved(*records)
     return named
@@ -666,7 +694,12 @@ def _recipes(job: ImportJob, folder: list[Asset]) -> list[RecipeResult]:
     """Each recipe's result, named from the target folder (ids there are the target's)."""
     names = {a.id: a.name for a in folder if a.type == "recipe"}
     return [
-        RecipeResult(id=r.id, name=names.get(r.id), import_result=r.import_result)
+        RecipeResult(
+            id=r.id,
+            name=None if r.id is None else names.get(r.id),
+            import_result=r.import_result,
+            position=r.position,
+        )
         for r in job.recipe_status
     ]
 

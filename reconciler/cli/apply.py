@@ -52,6 +52,12 @@ __all__ = ["apply"]
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the result to FILE: .json, .md or .xml (JUnit). Repeatable.",
 )
+@click.option(
+    "--rollback-to",
+    type=click.IntRange(min=1),
+    metavar="SERIAL",
+    help="As for `rlcm plan`: apply the packages recorded at state serial SERIAL.",
+)
 @format_option
 @common_options
 def apply(
@@ -67,6 +73,7 @@ def apply(
     allow_unrecorded_create: bool,
     reports: tuple[Path, ...],
     output_format: str,
+    rollback_to: int | None,
 ) -> None:
     """Apply a plan: create/update manifests, export once, import into every target.
 
@@ -79,13 +86,14 @@ def apply(
     from reconciler.state.identity import check_source
 
     _sigterm_interrupts()
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
-        check_source(inputs.state, inputs.desired, str(inputs.store.path))
+        check_source(inputs.state, inputs.desired, inputs.store.where)
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
+        session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:
             given = {
@@ -142,6 +150,7 @@ class _Session:
         self.opts, self.inputs, self.planfile = opts, inputs, planfile
         self.targets, self.prune, self.refresh_targets = targets, prune, refresh_targets
         self.plan_stream: TextIO = sys.stdout
+        self.rollback_to: int | None = None
 
     async def run(self, *, auto_approve: bool, allowed: dict[str, str]) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
@@ -170,6 +179,7 @@ class _Session:
                 clients,
                 refresh_targets=saved.refreshed_targets,
                 on_read=read_progress(self.opts),
+                rollback_to=saved.rollback_to,
             )
             end_progress_line()
             check_saved_plan(saved, self.inputs.state, live, self.inputs.desired)
@@ -181,6 +191,7 @@ class _Session:
             targets=self.targets,
             refresh_targets=self.refresh_targets,
             on_read=read_progress(self.opts),
+            rollback_to=self.rollback_to,
         )
         end_progress_line()
         for message in plan.warnings:

@@ -52,6 +52,16 @@ def sim() -> None:
 @click.option(
     "--latency", type=float, default=None, help="Simulated seconds added to every answer."
 )
+@click.option(
+    "--dialect",
+    "dialects",
+    multiple=True,
+    metavar="NAME",
+    help=(
+        "Answer in a dialect of Workato where its sources disagree (repeatable): processing, "
+        "unknown_status, recipe_ids_missing, octet_stream, folder_asset_status, one_import."
+    ),
+)
 def serve(
     directory: Path,
     host: str,
@@ -61,6 +71,7 @@ def serve(
     time_scale: float | None,
     rate_limits: bool | None,
     latency: float | None,
+    dialects: tuple[str, ...],
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
     from reconciler.simulator import Simulator
@@ -77,6 +88,11 @@ def serve(
         simulator.set_rate_limits(rate_limits)
     if latency is not None:
         simulator.set_latency(latency)
+    if dialects:
+        try:
+            simulator.set_dialect(dialects)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dialect") from None
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:

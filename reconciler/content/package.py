@@ -36,7 +36,9 @@ __all__ = [
     "package_digest",
 ]
 
-MAX_PACKAGE_BYTES = 30 * 1024 * 1024  # Workato's cap on packages
+# Workato's import guide caps packages at 100 MB (an older page says 30 MB); the cap is
+# `api.max_package_mb` in config, and this the default
+MAX_PACKAGE_BYTES = 100 * 1024 * 1024
 MAX_UNCOMPRESSED = 256 * 1024 * 1024  # all entries together, uncompressed
 MAX_JSON_ENTRY = 16 * 1024 * 1024  # one JSON entry, uncompressed
 MAX_RATIO = 200  # uncompressed / compressed for one entry; text compresses ~10x
@@ -84,14 +86,16 @@ _DAMAGE = (
 )
 
 
-def inspect_package(data: bytes, *, where: str = "package") -> PackageInfo:
+def inspect_package(
+    data: bytes, *, where: str = "package", max_bytes: int = MAX_PACKAGE_BYTES
+) -> PackageInfo:
     """Check a package and list its assets; PackageError (one line, naming `where`) if unsafe.
 
     Nothing else ever escapes: whatever damaged bytes make zipfile, zlib or json raise
     becomes a PackageError, so a caller (the export step, the cache) never dies of it.
     """
     try:
-        return _inspect(data, where)
+        return _inspect(data, where, max_bytes)
     except PackageError:
         raise
     except Exception as exc:  # damaged input of any kind is a refusal
@@ -103,9 +107,10 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _inspect(data: bytes, where: str) -> PackageInfo:
-    if len(data) > MAX_PACKAGE_BYTES:
-        raise PackageError(f"{where} is {len(data)} bytes, over Workato's 30 MB cap")
+def _inspect(data: bytes, where: str, max_bytes: int) -> PackageInfo:
+    if len(data) > max_bytes:
+        cap = f"{max_bytes / (1024 * 1024):g} MB"
+        raise PackageError(f"{where} is {len(data)} bytes, over the {cap} cap (api.max_package_mb)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:

@@ -196,6 +196,7 @@ class Plan:
     config_digest: str
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
+    rollback_to: int | None = None  # `plan --rollback-to N`: the packages of serial N
 
     @property
     def is_empty(self) -> bool:
@@ -232,6 +233,7 @@ class Plan:
         return {**body, "plan_digest": plan_digest(body)}
 
     def _body(self) -> dict[str, Any]:
+        extra = {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -242,6 +244,7 @@ class Plan:
             "refreshed_targets": self.refreshed_targets,
             "waves": list(self.waves),
             "warnings": list(self.warnings),
+            **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
         }
@@ -266,6 +269,7 @@ class Plan:
                 config_digest=str(raw["config_digest"]),
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
+                rollback_to=None if raw.get("rollback_to") is None else int(raw["rollback_to"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
@@ -284,6 +288,7 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            rollback_to=self.rollback_to,
         )
 
 

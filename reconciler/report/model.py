@@ -74,9 +74,10 @@ def explain_import_result(value: str) -> str:
 class RecipeOutcome:
     """One recipe of an import and what Workato said happened to it."""
 
-    id: int
+    id: int | None  # None: Workato's answer gave none (optional in its OpenAPI)
     name: str | None
     import_result: str
+    position: int | None = None  # 1-based place in the answer's recipe_status
 
     @property
     def succeeded(self) -> bool:
@@ -88,8 +89,13 @@ class RecipeOutcome:
 
     @property
     def label(self) -> str:
-        """The recipe's name, or `recipe <id>` when the answer did not name it."""
-        return self.name if self.name else f"recipe {self.id}"
+        """The recipe's name, or `recipe <id>` when the answer did not name it, or its
+        position when the answer gave no id either."""
+        if self.name:
+            return self.name
+        if self.id is not None:
+            return f"recipe {self.id}"
+        return f"recipe #{self.position or '?'} (no id)"
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class StepOutcome:
         data["recipes"] = [
             {
                 "id": r.id,
+                "position": r.position,
                 "name": r.name,
                 "import_result": r.import_result,
                 "succeeded": r.succeeded,
@@ -154,7 +161,12 @@ class StepOutcome:
         if values["kind"] not in STEP_KINDS or values["status"] not in STEP_STATUSES:
             raise RlcmError(f"report: step {values['address']} has an unknown kind or status")
         recipes = [
-            RecipeOutcome(id=int(r["id"]), name=r.get("name"), import_result=r["import_result"])
+            RecipeOutcome(
+                id=None if r.get("id") is None else int(r["id"]),
+                name=r.get("name"),
+                import_result=r["import_result"],
+                position=r.get("position"),
+            )
             for r in data.get("recipes") or []
         ]
         return cls(recipes=recipes, **values)  # type: ignore[arg-type]  # checked above

@@ -36,7 +36,7 @@ def check_source(state: State, desired: DesiredState, where: str) -> None:
         return
     if state.source != mine:
         raise StateError(
-            f"state file {where} describes source {state.source}, but the config's source "
+            f"{where} describes source {state.source}, but the config's source "
             f"is {mine}: it holds another workspace's manifest ids; give this config its own "
             "state (--state FILE), or fix the config's Source"
         )

@@ -67,6 +67,9 @@ class ManifestRecord(_Record):
     assets: list[AssetStamp] = Field(default_factory=list)  # as last sent (resolved ids)
     spec_digest: str  # digest of the body last sent; a change means an update is due
     updated_at: str = ""
+    # set by `rlcm plan --rollback-to N`: the body pins the versions of serial N, so drift
+    # measures the source against those pins, not against the config (None: the config)
+    rollback_serial: int | None = None
 
 
 class PackageRecord(_Record):
@@ -85,9 +88,19 @@ class PackageRecord(_Record):
 
 
 class RecipeResult(_Record):
-    id: int
+    id: int | None = None  # Workato's OpenAPI makes it optional: then `position` names it
     name: str | None = None
     import_result: str
+    position: int | None = None  # 1-based place in the answer's recipe_status
+
+    @property
+    def label(self) -> str:
+        """The recipe's name, else `recipe <id>`, else `recipe #<position> (no id)`."""
+        if self.name:
+            return self.name
+        if self.id is not None:
+            return f"recipe {self.id}"
+        return f"recipe #{self.position or '?'} (no id)"
 
 
 class ImportRecord(_Record):

@@ -193,8 +193,15 @@ def test_a_state_dir_that_becomes_unwritable_fails_the_import_step(world: World)
     assert failed, imports
     # the import whose job id could not be recorded fails, naming the state file
     assert all(f"state file {state_path}" in (s.message or "") for s in failed), failed
-    # ... and nothing else starts (a failed state write stops the apply, as a 401 does)
+    # ... and nothing more starts: what depends on it is skipped, every other import is
+    # interrupted naming the state file (its job id could not be recorded either)
     assert all(s.status in ("failed", "skipped", "interrupted") for s in imports), imports
+    stopped = [s for s in imports if s.status == "interrupted"]
+    assert all(
+        (s.message or "").startswith("apply stopped: ")
+        and f"state file {state_path}" in (s.message or "")
+        for s in stopped
+    ), [s.message for s in stopped]
 
 
 def _record(i: int) -> ImportRecord:
