@@ -538,6 +538,7 @@ async def _start_import(
             started_at=now_iso_ms(),
         )
     )
+    await ctx.recorder.durable()
     try:
         started = await client.start_import(
             data.get("customer"),

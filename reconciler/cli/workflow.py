@@ -190,7 +190,10 @@ def check_saved_plan(
     """Refuse a saved plan made against another config, state or live state."""
     from reconciler.plan.planner import config_digest, plan_lineage
 
-    if desired is not None and plan.config_digest != config_digest(desired):
+    # a rollback plan pins the config's manifests at an earlier serial: its config
+    # differs from the one on disk by design (the state checks below still hold)
+    rollback = plan.rollback_to is not None
+    if desired is not None and not rollback and plan.config_digest != config_digest(desired):
         raise StalePlanError(
             "saved plan is stale: it was made from another config (config_digest "
             f"{plan.config_digest}, the config now gives {config_digest(desired)}); "
