@@ -52,7 +52,8 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hostile(request: pytest.FixtureRequest) -> Iterator[str]:
-    handler = type("Handler", (_Hostile,), {"behaviour": request.param, "stop": threading.Event()})
+    stop = threading.Event()
+    handler = type("Handler", (_Hostile,), {"behaviour": request.param, "stop": stop})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -60,7 +61,7 @@ def hostile(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
-        handler.stop.set()
+        stop.set()
         server.shutdown()
         server.server_close()
 
