@@ -37,6 +37,7 @@ _ROWS = (
     ("crash signals: INT", "crash_kills_int", False),
     ("crash signals: INT twice", "crash_kills_int2", False),
     ("crash signals landed before rlcm started", "crash_kills_at_startup", False),
+    ("  locks a signalled run left (taken over next)", "crash_locks_left_to_take_over", False),
     ("lost import answers (504, drop, timeout)", "lost_import_answers", False),
     ("duplicates from lost import answers", "lost_answer_duplicates", True),
     ("import window (POST to id on disk), max ms", "import_window_ms", False),
