@@ -17,7 +17,7 @@
     |   +-- LockError              state is locked by someone else
     +-- PlanError                  the plan cannot be built (e.g. unresolvable asset)
     |   +-- StalePlanError         a saved plan no longer matches state or live
-    +-- UnsafePlanError            a plan over the safety threshold without --force
+    +-- UnsafePlanError            a plan that breaks a safety rule without its flag
 
 Messages are single lines meant for people; they never contain a secret.
 The CLI prints `Error: <message>` and exits with `exit_code`.

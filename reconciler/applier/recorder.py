@@ -191,9 +191,10 @@ class Recorder:
     # -- imports -------------------------------------------------------------------------
 
     def import_pending(self, marker: PendingImport) -> None:
-        """Before an import POST: on disk at once (see steps.py on the window)."""
+        """Before an import POST, which awaits `durable()`: markers of imports that start
+        within `commit_window` share one write (see steps.py on the window)."""
         self.state.pending_imports[import_key(marker.manifest, marker.target)] = marker
-        self._write()
+        self._commit_soon()
 
     def import_unpending(self, manifest: str, target: str) -> None:
         """An import Workato refused (or that rlcm never sent): nothing to find out."""

@@ -29,6 +29,7 @@ from reconciler.applier.recipes import run_recipes
 from reconciler.applier.recorder import now_iso
 from reconciler.applier.steps import (
     StepContext,
+    drain,
     record_baseline,
     run_export,
     run_import,
@@ -116,6 +117,9 @@ async def run_plan(
         await asyncio.gather(*(_step(run, c, run_import) for c in forgets))
         await _imports(run, imports + by_kind["recipes"])
         await asyncio.gather(*exports)
+    except asyncio.CancelledError:  # aborted: what was sent is recorded before we go
+        await drain(ctx)
+        raise
     finally:
         ctx.recorder.flush()  # records batched for a group write (recorder.py)
     run.progress.close()

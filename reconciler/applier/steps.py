@@ -13,7 +13,8 @@ The one window where a crash can still duplicate something:
 - manifest create: no API lists manifests, so between Workato receiving the create and
   rlcm writing the new id to state, a crash leaves a manifest rlcm does not know. A
   `pending` marker is written *before* the request, so the next plan warns and names
-  `rlcm adopt`, and the next apply refuses to create it again without --force
+  `rlcm adopt`, and the next apply refuses to create it again without
+  --allow-unrecorded-create
   (reconciler/plan/safety.py) instead of silently leaving a second one. The window is one HTTP round
   trip plus one state write. A create Workato refuses (a 4xx answer) clears the marker:
   nothing was created.
@@ -102,6 +103,8 @@ class StepContext:
     # what in the config each step is for, to name it in an API error (config/desired.py
     # `subject`): "manifest NAME" and "target ADDRESS" -> "manifest crm-sync (file:line:col)"
     subjects: Mapping[str, str] = field(default_factory=dict)
+    # start requests under way with the state write of their id (`_atomic`)
+    in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
     _importing: dict[tuple[str, str | None], asyncio.Lock] = field(default_factory=dict)
 
@@ -215,7 +218,7 @@ async def _manifest(ctx: StepContext, change: Change, timer: _Timer) -> StepOutc
         view = await client.update_manifest(owner, int(data["manifest_id"]), body)
         ctx.recorder.manifest_saved(_manifest_record(change, view.id, ctx))
     else:  # create, recreate: see the module docstring for the pending marker
-        view = await _atomic(_create_manifest(ctx, change, client, body))
+        view = await _atomic(ctx, _create_manifest(ctx, change, client, body))
     return timer.outcome(change, "succeeded", manifest_id=view.id)
 
 
@@ -234,12 +237,15 @@ async def _create_manifest(
     return view
 
 
-async def _atomic(work: Coroutine[Any, Any, T]) -> T:
+async def _atomic(ctx: StepContext, work: Coroutine[Any, Any, T]) -> T:
     """Run a start request and the state write of its id to the end, even when the apply
     is aborted meanwhile (a second Ctrl-C): what Workato started is always recorded, so
     only a SIGKILL can open the window described in the module docstring. The abort
-    waits for at most this one request."""
+    waits for at most this one request (`drain` waits for every one of them, even when
+    the event loop is cancelling every task on its way out)."""
     task = asyncio.ensure_future(work)
+    ctx.in_flight.add(task)
+    task.add_done_callback(ctx.in_flight.discard)
     aborted = False
     while not task.done():
         try:
@@ -253,13 +259,19 @@ async def _atomic(work: Coroutine[Any, Any, T]) -> T:
     return task.result()
 
 
+async def drain(ctx: StepContext) -> None:
+    """Wait for every start request under way and its record (after an abort)."""
+    while pending := [t for t in ctx.in_flight if not t.done()]:
+        await asyncio.wait(pending)
+
+
 def _refused(exc: ApiError) -> bool:
     """An answer that says the request was not carried out: a 4xx other than a timeout
     (a 429 is retried; one that persists refused it too), or 503 Service Unavailable.
 
     Anything else (500, 502, 504, a dropped connection, a timeout, an answer that cannot
     be read) may have created the manifest, so the pending marker stays: the next plan
-    warns, and the next apply creates it again only with --force.
+    warns, and the next apply creates it again only with --allow-unrecorded-create.
     """
     status = exc.status
     return status is not None and ((400 <= status < 500 and status != 408) or status in REFUSED)
@@ -325,7 +337,7 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             )
             raise StepFailed(f"{error}; the next apply exports again") from None
     else:
-        started = await _atomic(_start_export(ctx, change, int(manifest_id)))
+        started = await _atomic(ctx, _start_export(ctx, change, int(manifest_id)))
         job = await ctx.source.wait_export(owner, started.id)
     if job.status != "completed":
         error = job.error or f"export ended with status {job.status}"
@@ -492,7 +504,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             if found is not None:
                 return found
         try:
-            started = await _atomic(_start_import(ctx, change, client, package, folder_id))
+            started = await _atomic(ctx, _start_import(ctx, change, client, package, folder_id))
         except _LostAnswer as lost:
             found = await _found_out(ctx, change, client, package, timer, folder_id, wait=True)
             if found is not None:
@@ -579,6 +591,7 @@ async def _start_import(
             started_at=now_iso_ms(),
         )
     )
+    await ctx.recorder.durable()
     try:
         started = await client.start_import(
             data.get("customer"),

@@ -31,7 +31,20 @@ __all__ = ["apply"]
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="As for `rlcm plan`.")
 @click.option("--prune", is_flag=True, help="Also delete manifests no longer in the config.")
 @click.option("--no-refresh-targets", is_flag=True, help="Do not read target folders first.")
-@click.option("--force", is_flag=True, help="Apply even above the safety thresholds.")
+@click.option(
+    "--force", is_flag=True, help="Allow both thresholds: --allow-delete and --allow-wide-wave."
+)
+@click.option("--allow-delete", is_flag=True, help="Allow a plan that deletes manifests.")
+@click.option(
+    "--allow-wide-wave",
+    is_flag=True,
+    help="Allow a first wave that re-imports into more deployed targets than the safety share.",
+)
+@click.option(
+    "--allow-unrecorded-create",
+    is_flag=True,
+    help="Create a manifest again although an earlier create of it was never recorded.",
+)
 @click.option(
     "--report",
     "reports",
@@ -55,6 +68,9 @@ def apply(
     prune: bool,
     no_refresh_targets: bool,
     force: bool,
+    allow_delete: bool,
+    allow_wide_wave: bool,
+    allow_unrecorded_create: bool,
     reports: tuple[Path, ...],
     output_format: str,
     rollback_to: int | None,
@@ -66,18 +82,27 @@ def apply(
     Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
     """
     from reconciler.cli.common import load_checked_inputs, run_async, warn
+    from reconciler.state.identity import check_source
 
-    inputs = load_checked_inputs(opts)
     _sigterm_interrupts()
+    inputs = load_checked_inputs(opts)
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
+        check_source(inputs.state, inputs.desired, inputs.store.where)
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
         session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:
-            report = run_async(session.run(auto_approve=auto_approve, force=force))
+            given = {
+                "--allow-delete": allow_delete,
+                "--allow-wide-wave": allow_wide_wave,
+                "--allow-unrecorded-create": allow_unrecorded_create,
+                "--force": force,
+            }
+            allowed = _allowed([flag for flag, on in given.items() if on])
+            report = run_async(session.run(auto_approve=auto_approve, allowed=allowed))
         except asyncio.CancelledError:  # the second Ctrl-C
             raise _aborted() from None
     if report is None:  # no changes: CI still finds the reports it uploads, empty
@@ -85,6 +110,17 @@ def apply(
         return
     _emit(opts, report, output_format, reports)
     raise SystemExit(report.exit_code)
+
+
+def _allowed(flags: list[str]) -> dict[str, str]:
+    """Safety rule -> the flag given that allows it (reconciler/plan/safety.py FLAGS)."""
+    from reconciler.plan.safety import FLAGS
+
+    return {
+        rule: next(f for f in names if f in flags)
+        for rule, names in FLAGS.items()
+        if any(f in flags for f in names)
+    }
 
 
 def _aborted() -> Exception:
@@ -115,7 +151,7 @@ class _Session:
         self.plan_stream: TextIO = sys.stdout
         self.rollback_to: int | None = None
 
-    async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
+    async def run(self, *, auto_approve: bool, allowed: dict[str, str]) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
         from reconciler.cli.workflow import open_clients
 
@@ -124,7 +160,8 @@ class _Session:
             if plan.is_empty:
                 click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)
                 return None
-            self._check_safety(plan, force)
+            self._check_safety(plan, allowed)
+            self._first_apply_note(plan)
             if self.planfile is None:
                 self._confirm(plan, auto_approve)
             self._remember_targets()
@@ -145,7 +182,7 @@ class _Session:
                 rollback_to=saved.rollback_to,
             )
             end_progress_line()
-            check_saved_plan(saved, self.inputs.state, live)
+            check_saved_plan(saved, self.inputs.state, live, self.inputs.desired)
             return saved
         plan, _, _ = await refresh_and_plan(
             self.inputs,
@@ -176,17 +213,28 @@ class _Session:
                     target, target.folder_id
                 )
 
-    def _check_safety(self, plan: Plan, force: bool) -> None:
+    def _check_safety(self, plan: Plan, allowed: dict[str, str]) -> None:
         from reconciler.errors import UnsafePlanError
-        from reconciler.plan.safety import unsafe_reasons
+        from reconciler.plan.safety import unsafe_rules
 
-        reasons = unsafe_reasons(plan, self.inputs.state, self.inputs.desired.rollout.safety)
-        if reasons and not force:
+        desired = self.inputs.desired
+        waves = {t.address: t.wave for t in desired.targets.values()}
+        broken = unsafe_rules(plan, self.inputs.state, desired.rollout.safety, waves)
+        refused = [u for u in broken if not allowed.get(u.rule)]
+        if refused:
             raise UnsafePlanError(
-                "plan is over the safety thresholds: " + "; ".join(reasons) + " (use --force)"
+                "plan breaks a safety rule: " + "; ".join(u.text() for u in refused)
             )
-        for reason in reasons:
-            click.echo(f"Warning: applying with --force although {reason}", err=True)
+        for unsafe in broken:
+            flag = allowed[unsafe.rule]
+            click.echo(f"Warning: applying with {flag} although {unsafe.reason}", err=True)
+
+    def _first_apply_note(self, plan: Plan) -> None:
+        from reconciler.plan.planner import first_apply_note
+
+        note = first_apply_note(plan, self.inputs.state)
+        if note is not None and not self.opts.quiet:
+            click.echo(f"Note: {note}", err=True)
 
     def _confirm(self, plan: Plan, auto_approve: bool) -> None:
         from reconciler.errors import RlcmError
@@ -200,11 +248,12 @@ class _Session:
 
 
 def _sigterm_interrupts() -> None:
-    """Until the run starts, SIGTERM (a CI cancel) interrupts like Ctrl-C: the lock is
-    released on the way out and the exit code is 130, instead of dying with the lock held."""
+    """Outside the run, SIGTERM (a CI cancel) is a Ctrl-C: whoever handles SIGINT then
+    (asyncio, or Python's KeyboardInterrupt) handles it, so the lock is released on the
+    way out and the exit code is 130, instead of dying with the lock held."""
 
     def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)
 
     with contextlib.suppress(ValueError):  # not the main thread (tests)
         signal.signal(signal.SIGTERM, on_sigterm)

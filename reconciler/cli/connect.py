@@ -48,6 +48,8 @@ def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) 
         email=creds.email,
         rate_limits=workspace.rate_limits,
         request_timeout=workspace.request_timeout,
+        request_deadline=workspace.request_deadline,
+        max_answer_bytes=workspace.max_answer_bytes,
         poll=workspace.poll,
         # Keyed by the configured URL, not the transport's: every sim://DIR is served as
         # http://workato.sim, yet each DIR is a workspace with quotas of its own.

@@ -118,8 +118,9 @@ def _with_safety_warnings(the_plan: Plan, inputs: Inputs) -> Plan:
 
     from reconciler.plan.safety import unsafe_reasons
 
-    reasons = unsafe_reasons(the_plan, inputs.state, inputs.desired.rollout.safety)
+    waves = {t.address: t.wave for t in inputs.desired.targets.values()}
+    reasons = unsafe_reasons(the_plan, inputs.state, inputs.desired.rollout.safety, waves)
     if not reasons:
         return the_plan
-    extra = tuple(f"apply refuses this plan without --force: {reason}" for reason in reasons)
+    extra = tuple(f"apply refuses this plan: {reason}" for reason in reasons)
     return dataclasses.replace(the_plan, warnings=the_plan.warnings + extra)

@@ -47,10 +47,13 @@ def load_inputs(config: Path, state_path: Path, *, explicit_state: bool = True) 
     """The config and the state its backend holds. `state_path` is the file backend's path;
     `explicit_state`: it came from --state (an error when the config names PostgreSQL)."""
     from reconciler.config import load_desired
+    from reconciler.state.identity import check_source
 
     desired = load_desired(config)
     store = open_state(desired.state, config, state_path, explicit_state=explicit_state)
-    return Inputs(desired, store, store.read())
+    state = store.read()
+    check_source(state, desired, store.where)
+    return Inputs(desired, store, state)
 
 
 def open_state(
@@ -203,9 +206,21 @@ def load_saved_plan(path: Path) -> Plan:
     return load_plan(text, str(path))
 
 
-def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
-    """Refuse a saved plan made against another state or another live state."""
-    from reconciler.plan.planner import plan_lineage
+def check_saved_plan(
+    plan: Plan, state: State, live: LiveState, desired: DesiredState | None = None
+) -> None:
+    """Refuse a saved plan made against another config, state or live state."""
+    from reconciler.plan.planner import config_digest, plan_lineage
+
+    # a rollback plan pins the config's manifests at an earlier serial: its config
+    # differs from the one on disk by design (the state checks below still hold)
+    rollback = plan.rollback_to is not None
+    if desired is not None and not rollback and plan.config_digest != config_digest(desired):
+        raise StalePlanError(
+            "saved plan is stale: it was made from another config (config_digest "
+            f"{plan.config_digest}, the config now gives {config_digest(desired)}); "
+            "run `rlcm plan` again"
+        )
 
     lineage = plan_lineage(state)
     if not plan.state_lineage and lineage:

@@ -107,6 +107,8 @@ class WorkspaceSpec:
     email_env: str | None = None  # legacy auth only
     rate_limits: RateLimits = DEFAULT_RATE_LIMITS
     request_timeout: float = 40.0  # seconds; Workato's own limit
+    request_deadline: float = 120.0  # seconds for one whole request, answer included
+    max_answer_bytes: int = 64 * 1024 * 1024  # one JSON answer
     poll: PollSettings = DEFAULT_POLL
     retry: RetrySettings = DEFAULT_RETRY
     max_package_bytes: int = 100 * 1024 * 1024  # `api.max_package_mb`; Workato's guide: 100 MB

@@ -50,6 +50,9 @@ __all__ = [
 CUSTOMER_PATTERN = r"^([0-9]+|E.+)$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^\S(.*\S)?$"
+# `@` separates manifest and target in addresses and state keys (`import.NAME@TARGET`):
+# in a manifest name, `a@b` -> `c` and `a` -> `b@c` would share one key
+MANIFEST_NAME_PATTERN = r"^[^\s@]([^@]*[^\s@])?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
 # `Integrations/CRM`: folder names joined by `/`, none empty, no leading or trailing `/`
 FOLDER_PATTERN = r"^[^/\s]([^/]*[^/\s])?(/[^/\s]([^/]*[^/\s])?)*$"
@@ -59,6 +62,10 @@ PATTERN_HINTS: dict[str, str] = {
     CUSTOMER_PATTERN: "a numeric managed-user id or E followed by an external id (E-acme-001)",
     ENV_PATTERN: "an environment variable name (letters, digits, _), never the secret itself",
     NAME_PATTERN: "a non-empty name without leading or trailing spaces",
+    MANIFEST_NAME_PATTERN: (
+        "a non-empty name without leading or trailing spaces and without @ (it separates "
+        "manifest and target in addresses)"
+    ),
     URL_PATTERN: "a URL starting with https://, http:// or sim://",
     FOLDER_PATTERN: "folder names joined by / (Integrations/CRM), without empty names",
 }
@@ -76,6 +83,7 @@ FolderPath = Annotated[StrictStr, Field(pattern=FOLDER_PATTERN)]
 Environment = Literal["dev", "test", "prod"]
 Globs = Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1)]
 GlobOrGlobs = Annotated[StrictStr, Field(min_length=1)] | Globs
+ManifestName = Annotated[StrictStr, Field(pattern=MANIFEST_NAME_PATTERN)]
 EnvName = Annotated[StrictStr, Field(pattern=ENV_PATTERN)]
 FolderId = Annotated[StrictInt, Field(ge=1)]
 # the running state a target's imported recipes should have after apply
@@ -232,6 +240,16 @@ class ApiModel(ConfigModel):
     timeout: PositiveNumber | None = Field(
         None, description="Request timeout in seconds (default 40, Workato's own limit)."
     )
+    deadline: PositiveNumber | None = Field(
+        None,
+        description="Total seconds one request may take, answer included (default 120): a "
+        "server that trickles its answer is cut off (timeout counts per read).",
+    )
+    max_answer_bytes: Annotated[StrictInt, Field(ge=1024)] | None = Field(
+        None,
+        description="Largest JSON answer read, in bytes (default 64 MiB); packages have "
+        "their own cap.",
+    )
     poll: PollModel | None = Field(None, description="Polling of asynchronous export/import jobs.")
     max_package_mb: PositiveNumber | None = Field(
         None,
@@ -305,7 +323,9 @@ class ManifestDoc(ConfigModel):
     )
 
     kind: Literal["Manifest"] = Field(description="Document kind.")
-    name: Name = Field(description="The manifest's name in Workato; unique in the config.")
+    name: ManifestName = Field(
+        description="The manifest's name in Workato; unique in the config; no @."
+    )
     folder_id: FolderId = Field(description="Source folder the manifest exports from.")
     include_tags: StrictBool = Field(False, description="Export the assets' tags too.")
     depends_on: list[Name] = Field(

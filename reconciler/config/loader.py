@@ -368,14 +368,27 @@ class _Builder:
             )
 
 
+def _too_big(aliased: bool) -> str:
+    if aliased:
+        return f"document expands to more than {MAX_NODES:,} nodes through its YAML aliases"
+    # no alias: the document is simply that big (a Fleet of tens of thousands of customers)
+    return (
+        f"document has more than {MAX_NODES:,} YAML nodes (a Fleet has 5 per customer); "
+        "split it into several documents (`---`) or files of at most 15,000 customers each"
+    )
+
+
 def _measure(root: Any, file: str) -> None:
     """Refuse a document whose alias-expanded size or depth is too large, or recursive."""
     sizes: dict[int, tuple[int, int]] = {}  # node id -> (expanded nodes, height)
     open_nodes: set[int] = set()
+    aliased = False  # a node is used more than once: the document uses aliases
 
     def visit(node: Any, depth: int) -> tuple[int, int]:
+        nonlocal aliased
         key = id(node)
         if key in sizes:
+            aliased = True
             size, height = sizes[key]
         else:
             if key in open_nodes:
@@ -401,12 +414,7 @@ def _measure(root: Any, file: str) -> None:
                 ConfigError(f"nesting deeper than {MAX_DEPTH} levels", _loc(file, node.start_mark))
             )
         if size > MAX_NODES:
-            raise _Refused(
-                ConfigError(
-                    f"document expands to more than {MAX_NODES:,} nodes (too many aliases?)",
-                    _loc(file, root.start_mark),
-                )
-            )
+            raise _Refused(ConfigError(_too_big(aliased), _loc(file, root.start_mark)))
         return size, height
 
     visit(root, 1)

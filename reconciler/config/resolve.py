@@ -217,6 +217,10 @@ class _Resolver:
             email_env=api.email_env,
             rate_limits=rate_limits,
             request_timeout=api.timeout if api.timeout is not None else 40.0,
+            request_deadline=api.deadline if api.deadline is not None else 120.0,
+            max_answer_bytes=(
+                api.max_answer_bytes if api.max_answer_bytes is not None else 64 * 1024 * 1024
+            ),
             poll=poll,
             retry=retry,
             max_package_bytes=int((api.max_package_mb or 100) * 1024 * 1024),

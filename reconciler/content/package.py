@@ -119,9 +119,22 @@ def _inspect(data: bytes, where: str, max_bytes: int) -> PackageInfo:
         infos = archive.infolist()
         if len(infos) > MAX_ENTRIES:
             raise PackageError(f"{where} has {len(infos)} entries (limit {MAX_ENTRIES})")
+        _check_names(infos, where)
         _check_sizes(infos, where)
         entries = tuple(_entry(archive, info, where) for info in infos if not info.is_dir())
     return PackageInfo(package_digest(data), len(data), entries)
+
+
+def _check_names(infos: list[zipfile.ZipInfo], where: str) -> None:
+    """Refuse two entries of one name (which one would a workspace get?) and a NUL in a
+    name (zipfile cuts the name there, other readers do not)."""
+    seen: set[str] = set()
+    for info in infos:
+        if "\0" in info.filename or info.orig_filename != info.filename:
+            raise PackageError(f"{where}: entry {info.orig_filename!r} has a NUL in its name")
+        if info.filename in seen:
+            raise PackageError(f"{where}: entry {info.filename!r} appears twice")
+        seen.add(info.filename)
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], where: str) -> None:

@@ -16,6 +16,8 @@ byte-identical for identical inputs: no timestamps, keys sorted, changes in plan
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -248,6 +250,10 @@ class Plan:
         return {c.address: c for c in self.changes}
 
     def to_dict(self) -> dict[str, Any]:
+        body = self._body()
+        return {**body, "plan_digest": plan_digest(body)}
+
+    def _body(self) -> dict[str, Any]:
         extra = {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
         return {
             "kind": PLAN_KIND,
@@ -276,7 +282,7 @@ class Plan:
                 f"saved plan has format_version {version}; this rlcm reads {FORMAT_VERSION}"
             )
         try:
-            return cls(
+            plan = cls(
                 changes=tuple(Change.from_dict(c) for c in raw["changes"]),
                 waves=tuple(raw["waves"]),
                 state_serial=int(raw["state_serial"]),
@@ -293,6 +299,8 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
+        _check_digest(raw)
+        return plan
 
     def select(self, addresses: Sequence[str]) -> Plan:
         """The same plan keeping only `addresses` (in plan order)."""
@@ -308,6 +316,27 @@ class Plan:
             warnings=self.warnings,
             recipe_health=self.recipe_health,
             rollback_to=self.rollback_to,
+        )
+
+
+def plan_digest(body: Mapping[str, Any]) -> str:
+    """sha256 over the plan's canonical JSON (everything but `plan_digest` itself)."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_digest(raw: Mapping[str, Any]) -> None:
+    """Refuse a saved plan edited since it was written. Not a signature (anyone can
+    compute the digest again): it catches hand edits and damage, and with the config
+    digest checked on apply, a plan of another config."""
+    recorded = raw.get("plan_digest")
+    if recorded is None:
+        raise PlanError("saved plan has no plan_digest (an older rlcm wrote it): plan again")
+    actual = plan_digest({k: v for k, v in raw.items() if k != "plan_digest"})
+    if recorded != actual:
+        raise PlanError(
+            f"saved plan was changed since it was written (plan_digest {recorded}, its "
+            f"content gives {actual}): run `rlcm plan --out` again"
         )
 
 

@@ -28,7 +28,7 @@ from reconciler.plan.manifest_body import ResolvedManifest, digest, resolve_mani
 from reconciler.plan.recipes import recipe_changes
 from reconciler.state.model import PackageRecord, State
 
-__all__ = ["build_plan", "config_digest", "plan_lineage"]
+__all__ = ["build_plan", "config_digest", "first_apply_note", "plan_lineage"]
 
 
 def plan_lineage(state: State) -> str:
@@ -114,6 +114,21 @@ def _recipe_health(
         if rows:
             found[address] = rows
     return found
+
+
+def first_apply_note(plan: Plan, state: State) -> str | None:
+    """A state never written: right for a first apply, wrong when the state file was lost
+    or another one was meant (--state), and then every manifest would exist twice. No
+    Workato API lists manifests, so rlcm cannot look: apply says so before creating any."""
+    creates = [c.address for c in plan.changes if c.kind == "manifest" and c.action == "create"]
+    if not creates or state.serial or state.manifests:
+        return None
+    return (
+        f"no state recorded yet: {len(creates)} manifest(s) will be created anew "
+        f"({', '.join(creates)}); if they already exist in the source workspace (a lost or "
+        "moved state file, or --state pointing elsewhere), record each with "
+        "`rlcm adopt manifest.NAME ID` instead of creating a second one"
+    )
 
 
 def _manifest_data(

@@ -34,6 +34,8 @@ def encode_state(state: State) -> bytes:
     for section in (*_OPTIONAL_SECTIONS, "unadopted"):
         if not data[section]:
             del data[section]
+    if data["source"] is None:
+        del data["source"]
     return (json.dumps(data, sort_keys=True, indent=2) + "\n").encode()
 
 
@@ -83,6 +85,8 @@ class StateEncoder:
         for section in _OPTIONAL_SECTIONS:
             if getattr(state, section):
                 fields[section] = self._section(section, getattr(state, section))
+        if state.source is not None:
+            fields["source"] = _dumps(state.source).encode()
         body = b",\n".join(b'  "%s": %s' % (name.encode(), fields[name]) for name in sorted(fields))
         return b"{\n" + body + b"\n}\n"
 

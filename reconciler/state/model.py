@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "FORMAT_VERSION",
@@ -188,7 +188,7 @@ class PendingManifest(_Record):
         return (
             f"{address}: a create sent at {self.started_at} was never recorded; if it exists "
             f"in Workato, run `rlcm adopt {address} ID` instead of creating another (apply "
-            "creates it again only with --force)"
+            "creates it again only with --allow-unrecorded-create)"
         )
 
 
@@ -238,6 +238,22 @@ class State(_Record):
     targets: dict[str, ResolvedTarget] = Field(default_factory=dict)
     baselines: dict[str, TargetBaseline] = Field(default_factory=dict)
     pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
+    # the source workspace this state describes (`source_identity`); set on the first
+    # apply, and a config with another source is refused (reconciler/state/identity.py)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_name_per_manifest_id(self) -> State:
+        """Two names for one live manifest: one would update the other's assets."""
+        seen: dict[tuple[str, str | None, int], str] = {}
+        for name, record in sorted(self.manifests.items()):
+            key = (record.workspace, record.owner, record.id)
+            if key in seen:
+                raise ValueError(
+                    f"manifests {seen[key]} and {name} record the same manifest id {record.id}"
+                )
+            seen[key] = name
+        return self
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))

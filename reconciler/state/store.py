@@ -51,7 +51,10 @@ class StateStore:
     """The state file at `path`, and its lock at `<path>.lock`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        # a symlinked state file is written through: the link stays a link, and the lock
+        # sits beside the real file (two links to one state share one lock)
+        self.given = Path(path)
+        self.path = Path(os.path.realpath(path)) if self.given.is_symlink() else self.given
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._encoder = StateEncoder()
         self._seen: _Seen | None = None
@@ -91,7 +94,7 @@ class StateStore:
         version = data.get("format_version")
         if version is None:
             raise StateError(f"{self._refusal()} it has no format_version")
-        if isinstance(version, int) and version < FORMAT_VERSION:
+        if type(version) is int and version < FORMAT_VERSION:  # (`true` is a bool, not an int)
             try:  # written in the new format at the next write
                 data = migrate(data, FORMAT_VERSION)
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -101,7 +104,7 @@ class StateStore:
                 ) from None
             log.info("state: migrated format_version=%s to %s", version, FORMAT_VERSION)
             version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:  # `true` == 1 in Python
             hint = "; upgrade rlcm" if isinstance(version, int) and version > FORMAT_VERSION else ""
             raise StateError(
                 f"{self._refusal()} unknown format_version {version!r} "

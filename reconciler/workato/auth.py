@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -84,14 +85,13 @@ def _require(env: Mapping[str, str], name: str, workspace: str) -> str:
 
 
 def looks_like_token(name: str) -> bool:
-    """A `token_env` that is a token pasted in place of a variable's name: long, with
-    letters and digits and no underscore (variable names of 24+ characters have some)."""
-    return (
-        len(name) >= 24
-        and "_" not in name
-        and any(char.isdigit() for char in name)
-        and any(char.isalpha() for char in name)
-    )
+    """A `token_env` that may be a token pasted in place of a variable's name, so it is
+    never shown: anything but a conventional variable name (UPPER_CASE letters, digits and
+    `_`, starting with a letter, mostly letters). Tokens have underscores or are short
+    too; a real variable name hidden by this only costs the reader a look at the config."""
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+        return True
+    return sum(char.isdigit() for char in name) * 3 > len(name)
 
 
 def credential_headers(creds: Credentials) -> dict[str, str]:

@@ -11,6 +11,7 @@ or may not be retried is written beside it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -82,6 +83,15 @@ class _Call:
     where: str
     bucket: Bucket | None
     rule: RetryRule
+
+
+# the answer is kept decoded: what said how it was sent no longer applies
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class DeadlineExceeded(httpx.ReadTimeout):
+    """The whole request took longer than `request_deadline` (retried as a read timeout:
+    the request may have reached the server)."""
 
 
 def _flag(value: bool) -> str:
@@ -510,6 +520,7 @@ class WorkatoClient:
     ) -> httpx.Response:
         """One call with limiter and retries; returns a 2xx or 3xx answer, else raises."""
         attempt = 0
+        long_waits = 0
         while True:
             turn = None if call.bucket is None else await self._limiters.bucket(call.bucket).turn()
             request = build()
@@ -519,7 +530,7 @@ class WorkatoClient:
                 await self._mark_start(turn, request)
             self.stats.requests[call.kind] += 1
             try:
-                response = await self._http.send(request, stream=stream)
+                response = await self._send_within(call, request, stream=stream)
             except httpx.TransportError as exc:
                 if attempt >= self.settings.max_retries or not call.rule.retries_error(exc):
                     raise self._transport_error(exc, call.method, call.where) from exc
@@ -546,8 +557,56 @@ class WorkatoClient:
                 self.stats.rate_limited += 1
             if attempt >= self.settings.max_retries or not call.rule.retries_status(status):
                 raise error_for_response(response, call.method, call.where)
+            long_waits = self._refuse_long_wait(call, response, long_waits)
             await self._retry_wait(call, attempt, response.headers.get("retry-after"), str(status))
             attempt += 1
+
+    async def _send_within(
+        self, call: _Call, request: httpx.Request, *, stream: bool
+    ) -> httpx.Response:
+        """One request within the total deadline (`timeout` counts per read: a server
+        trickling a byte at a time would never trip it), its JSON answer read up to
+        `max_answer_bytes`. A streamed download gets its headers within the deadline; its
+        body has its own cap (`read_capped`)."""
+        s = self.settings
+        try:
+            async with asyncio.timeout(s.request_deadline):
+                response = await self._http.send(request, stream=True)
+                if stream:
+                    return response
+                try:
+                    body = await self._read_answer(call, response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"no complete answer within {s.request_deadline:g} s", request=request
+            ) from None
+        headers = [(k, v) for k, v in response.headers.multi_items() if k not in _BODY_HEADERS]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=request)
+
+    async def _read_answer(self, call: _Call, response: httpx.Response) -> bytes:
+        cap = self.settings.max_answer_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise self._too_large(call, response, cap)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise self._too_large(call, response, cap)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _too_large(call: _Call, response: httpx.Response, cap: int) -> ProtocolError:
+        return ProtocolError(
+            f"answer larger than {cap:,} bytes (api.max_answer_bytes)",
+            method=call.method,
+            path=call.where,
+            status=response.status_code,
+        )
 
     async def _mark_start(self, turn: Turn, request: httpx.Request) -> None:
         """Take the quota slot when the request leaves: now, or from httpcore's hook (just
@@ -563,6 +622,24 @@ class WorkatoClient:
                 turn.sent()
 
         request.extensions["trace"] = trace
+
+    def _refuse_long_wait(self, call: _Call, response: httpx.Response, before: int) -> int:
+        """A Retry-After longer than `retry_after_max` is waited out (capped) once; asked
+        again, the call fails saying how long the server asked to wait, instead of
+        sleeping the cap on every attempt (86400 meant 300 s x 5). Returns the count of
+        such answers so far."""
+        s = self.settings
+        asked = retry_after_seconds(response.headers.get("retry-after"))
+        if asked is None or asked / s.rate_limits.time_scale <= s.retry_after_max:
+            return before
+        if before == 0:
+            return 1
+        error = error_for_response(response, call.method, call.where)
+        error.message = (
+            f"{error.message}; the server asks to wait {asked:g} s before retrying, longer "
+            f"than rlcm waits ({s.retry_after_max:g} s): run again after that"
+        )
+        raise error
 
     async def _retry_wait(
         self, call: _Call, attempt: int, retry_after: str | None, reason: str
@@ -588,6 +665,8 @@ class WorkatoClient:
         await s.sleep(delay)
 
     def _transport_error(self, exc: httpx.TransportError, method: str, where: str) -> ApiError:
+        if isinstance(exc, DeadlineExceeded):
+            return ApiTimeoutError(str(exc), method=method, path=where)
         if isinstance(exc, httpx.TimeoutException):
             text = f"no answer within {self.settings.request_timeout:g} s ({type(exc).__name__})"
             return ApiTimeoutError(text, method=method, path=where)
@@ -601,6 +680,7 @@ class WorkatoClient:
         clock, sleep = self.settings.clock, self.settings.sleep
         deadline = clock() + poll.timeout
         interval = poll.interval
+        unreadable = 0
         while True:
             remaining = deadline - clock()
             if remaining <= 0:
@@ -608,7 +688,16 @@ class WorkatoClient:
                     f"{what} did not finish within {poll.timeout:g} s", method="GET", path=where
                 )
             await sleep(min(interval, remaining))
-            job = await status()
+            try:
+                job = await status()
+            except ProtocolError:
+                # an answer that cannot be read (a proxy's page, a cut-off body) says
+                # nothing about the job: poll again, up to max_retries in a row
+                unreadable += 1
+                if unreadable > self.settings.max_retries:
+                    raise
+                continue
+            unreadable = 0
             if job.done:
                 return job
             interval = min(interval * 1.5, poll.max_interval)

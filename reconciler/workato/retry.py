@@ -88,9 +88,12 @@ def retry_after_seconds(value: str | None, *, now: Callable[[], float] = time.ti
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # a negative or non-finite value is not a delay: back off as without the header
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -26,7 +26,9 @@ class ClientSettings:
     token: str = field(repr=False)
     email: str | None = field(default=None, repr=False)  # legacy auth only
     rate_limits: RateLimits = DEFAULT_RATE_LIMITS
-    request_timeout: float = 40.0  # Workato's own limit
+    request_timeout: float = 40.0  # Workato's own limit, per read
+    request_deadline: float = 120.0  # one whole request, answer included
+    max_answer_bytes: int = 64 * 1024 * 1024  # one JSON answer
     poll: PollSettings = DEFAULT_POLL
     max_retries: int = 5
     backoff_base: float = 0.5  # seconds before the first retry (before jitter)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from reconciler.config import load_desired
 
 Errors = Callable[[Path], list[str]]
@@ -59,7 +61,7 @@ def test_alias_bomb_is_refused(write: Write, errors_of: Errors) -> None:
         lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 10)}]")
     path = write("\n".join(lines) + "\n")
     assert errors_of(path) == [
-        "config.yaml:1:1: document expands to more than 100,000 nodes (too many aliases?)"
+        "config.yaml:1:1: document expands to more than 100,000 nodes through its YAML aliases"
     ]
 
 
@@ -145,3 +147,18 @@ def test_anchors_aliases_and_merge_keys_give_plain_data(write: Write, base_yaml:
     assert desired.targets["E-a/1"].manifests == ("shared", "crm")
     second = desired.targets["E-b/1"]
     assert (second.customer, second.restart_recipes) == ("E-b", True)
+
+
+def test_a_fleet_too_big_for_one_document_says_so_not_aliases(
+    write: Write, errors_of: Errors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet of 40,000 customers (200,000 nodes) was refused as "too many aliases?".
+    The same document at a tenth of the node limit, so that parsing it stays fast."""
+    from reconciler.config import loader
+
+    monkeypatch.setattr(loader, "MAX_NODES", 1_000)
+    customers = "\n".join(f"  - {{customer: E-{i}, folder_id: {i}}}" for i in range(400))
+    path = write(f"kind: Fleet\nname: big\nworkspace: partner\ncustomers:\n{customers}\n")
+    [error] = errors_of(path)
+    assert error.startswith("config.yaml:1:1: document has more than 1,000 YAML nodes")
+    assert "alias" not in error and "split it into several documents" in error

@@ -111,8 +111,8 @@ def test_pruning_a_manifest_needs_force(deployed: World) -> None:
 
     planned = deployed.rlcm("plan", "--prune", "--format", "markdown")
     assert (
-        "> [!WARNING]\n> apply refuses this plan without --force: it deletes 1 manifest(s): "
-        "manifest.billing-alerts"
+        "> [!WARNING]\n> apply refuses this plan: it deletes 1 manifest(s): "
+        "manifest.billing-alerts (needs --allow-delete or --force)"
     ) in planned.stdout
 
     refused = deployed.apply("--prune")
@@ -219,8 +219,7 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again_without_force(tmp_path
     # the plan (and so a pull request's plan comment) already says what apply will refuse
     planned = json.loads(world.rlcm("plan", "--format", "json").stdout)
     assert (
-        f"apply refuses this plan without --force: an earlier create of manifest.{name} was "
-        "sent but never recorded"
+        f"apply refuses this plan: an earlier create of manifest.{name} was sent but never recorded"
     ) in " ".join(planned["warnings"])
     world.sim.clear_request_log()
 
@@ -231,7 +230,7 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again_without_force(tmp_path
         f"an earlier create of manifest.{name} was sent but never recorded and may exist in "
         "Workato; record it with `rlcm adopt ADDRESS ID` rather than create another"
     ) in refused.stderr
-    assert "--force" in refused.stderr
+    assert "(needs --allow-unrecorded-create)" in refused.stderr
     assert count(world.log(), "manifest_create") == 0
 
     assert world.rlcm("adopt", f"manifest.{name}", str(orphan)).exit_code == 0
@@ -245,7 +244,7 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again_without_force(tmp_path
     assert state["manifests"][name]["id"] == orphan and not state["pending"]
 
 
-def test_force_creates_the_manifest_again_when_the_first_create_never_arrived(
+def test_allow_unrecorded_create_creates_the_manifest_again_when_the_first_never_arrived(
     tmp_path: Path,
 ) -> None:
     world = World(tmp_path, customers=1)
@@ -256,10 +255,82 @@ def test_force_creates_the_manifest_again_when_the_first_create_never_arrived(
     assert name not in world.sim.manifests("E-template").values()
     assert world.apply().exit_code == 1
 
-    forced = world.apply("--force")
+    forced = world.apply("--allow-unrecorded-create")
 
     assert forced.exit_code == 0, forced.stderr
-    assert "Warning: applying with --force although an earlier create" in forced.stderr
+    assert (
+        "Warning: applying with --allow-unrecorded-create although an earlier create"
+    ) in forced.stderr
     assert len(world.sim.manifests("E-template")) == 3
     assert not json.loads(world.state_path.read_text())["pending"]
     assert world.rlcm("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_resumed_fleet_wide_rollout_is_not_refused_by_the_first_wave_share(
+    tmp_path: Path,
+) -> None:
+    """A rollout approved (with --allow-wide-wave) and stopped half-way: the re-run only
+    polls what was started and finishes the same package in the same wave; that is no new
+    re-import, so the threshold does not refuse it."""
+    world = World(tmp_path, customers=12)
+    world.generic_fleet(12, waves=["main"], max_parallel=2, halt=12)
+    assert world.apply().exit_code == 0
+    world.sim.bump_recipe_version("E-template", "Sync contacts")
+    world.sim.fail_next_import("E-cust-0001", 50001, ["stop_failed"])
+    world.sim.inject_fault("import", "503", count=10, retry_after=None)
+    half = world.apply("--allow-wide-wave")
+    assert half.exit_code == 3, half.stderr  # some targets got the package, some did not
+
+    resumed = world.apply()
+
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "re-imports into" not in resumed.stderr
+
+
+def test_each_safety_rule_has_its_own_flag_and_force_keeps_the_manifest_guard(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path, customers=1)
+    world.generic_fleet(1)
+    world.sim.inject_fault("manifest_create", "drop")  # dropped before Workato saw it
+    assert world.apply().exit_code != 0
+
+    forced = world.apply("--force")  # --force is about the thresholds, not this guard
+    assert forced.exit_code == 1
+    assert "--allow-unrecorded-create" in forced.stderr
+
+    allowed = world.apply("--allow-unrecorded-create")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert "Warning: applying with --allow-unrecorded-create although" in allowed.stderr
+
+
+def test_an_edited_saved_plan_is_refused_by_its_digest(tmp_path: Path) -> None:
+    """Flipping `restart_recipes` in a saved plan used to restart a running recipe."""
+    world = World(tmp_path, customers=1)
+    world.generic_fleet(1)
+    saved = tmp_path / "plan.json"
+    assert world.rlcm("plan", "--out", saved).exit_code == 0
+    plan = json.loads(saved.read_text())
+    change = next(c for c in plan["changes"] if c["kind"] == "import")
+    change["data"]["restart_recipes"] = not change["data"]["restart_recipes"]
+    saved.write_text(json.dumps(plan, indent=2, sort_keys=True))
+
+    run = world.rlcm("apply", str(saved), "--auto-approve")
+
+    assert run.exit_code == 1
+    assert "saved plan was changed since it was written (plan_digest" in run.stderr
+    assert count(world.log(), "import") == 0
+
+
+def test_a_saved_plan_of_another_config_is_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=2)
+    world.generic_fleet(1)
+    saved = tmp_path / "plan.json"
+    assert world.rlcm("plan", "--out", saved).exit_code == 0
+    world.generic_fleet(2)  # the config moved on since the plan was made
+
+    run = world.rlcm("apply", str(saved), "--auto-approve")
+
+    assert run.exit_code == 1
+    assert "saved plan is stale: it was made from another config" in run.stderr
+    assert count(world.log(), "import") == 0

@@ -204,6 +204,7 @@ def test_sigterm_before_the_run_starts_releases_the_lock_and_exits_130(tmp_path:
     proc = world.popen("apply", "--auto-approve", "-q")
     lock = world.state_path.with_name(world.state_path.name + ".lock")
     _wait_for(proc, lock.exists)
+    time.sleep(0.2)  # the lock taken, the refresh under way (a read takes 0.3 s)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
 

@@ -191,8 +191,8 @@ class World:
 def settle_pending(state: State | None, live: dict[int, str]) -> tuple[list[tuple[str, int]], bool]:
     """What a user does when apply refuses to create a manifest whose earlier create was
     never recorded: adopt the manifest Workato made (the ids of `live`, id -> name, not
-    in state), or apply with --force when it made none. Returns the (address, id) pairs
-    to `rlcm adopt`, and whether --force is needed."""
+    in state), or apply with --allow-unrecorded-create when it made none. Returns the
+    (address, id) pairs to `rlcm adopt`, and whether that flag is needed."""
     if state is None or not state.pending:
         return [], False
     recorded = {m.id for m in state.manifests.values()}

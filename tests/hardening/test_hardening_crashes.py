@@ -1,4 +1,8 @@
-"""Randomised crash trials: `rlcm apply` SIGKILLed at a seeded moment, then run to completion.
+"""Randomised crash trials: `rlcm apply` signalled at a seeded moment, then run to completion.
+
+The signal is drawn too: SIGKILL (half the kills), SIGTERM (a CI cancel), SIGINT (Ctrl-C) or
+SIGINT twice (an abort). TERM and INT must leave nothing unrecorded; a SIGKILL may leave
+what was in flight, each import with its pending marker (docs/state.md, the window).
 
 Each trial draws (from its seed) a fleet layout (with or without a canary wave), the
 rollout's max_parallel, the simulator's latency and job length, and one or two kill
@@ -126,12 +130,22 @@ def _target(customer: str, folder: int) -> str:
 # -- one trial's draw -----------------------------------------------------------------------
 
 
+SIGNALS = ("KILL", "TERM", "INT", "INT2")  # INT2: Ctrl-C twice (abort)
+
+
 @dataclass(frozen=True)
 class Kill:
-    """When to kill: after `requests` more simulator requests, or `delay` seconds."""
+    """When to kill: after `requests` more simulator requests, or `delay` seconds; and
+    how (`signal`, one of SIGNALS)."""
 
     requests: int | None = None
     delay: float | None = None
+    signal: str = "KILL"
+
+    @property
+    def graceful(self) -> bool:
+        """TERM and INT stop an apply cleanly: every job started is recorded."""
+        return self.signal != "KILL"
 
 
 @dataclass(frozen=True)
@@ -158,9 +172,10 @@ class Trial:
 
     @staticmethod
     def _kill(rng: random.Random, *, first: bool) -> Kill:
+        how = rng.choices(SIGNALS, weights=(5, 2, 2, 1))[0]
         if rng.random() < 0.7:  # a clean run makes 60-80 requests; a resumed one fewer
-            return Kill(requests=rng.randint(1, 70 if first else 30))
-        return Kill(delay=rng.uniform(0.2, 1.0))  # the interpreter starts in ~0.3 s
+            return Kill(requests=rng.randint(1, 70 if first else 30), signal=how)
+        return Kill(delay=rng.uniform(0.2, 1.0), signal=how)  # the interpreter starts in ~0.3 s
 
 
 # -- the world ------------------------------------------------------------------------------
@@ -239,7 +254,7 @@ class CrashWorld:
             argv = ["adopt", address, str(manifest_id), "-q", "-c", str(self.config)]
             adopted = CliRunner(env=self.env).invoke(cli, argv)
             assert adopted.exit_code == 0, adopted.output
-        return ["--force"] if force else []
+        return ["--allow-unrecorded-create"] if force else []
 
     def log_lines(self) -> int:
         try:
@@ -345,11 +360,52 @@ def _wait_and_kill(world: CrashWorld, proc: subprocess.Popen[str], kill: Kill) -
             world.read_state()
         time.sleep(0.002)
     if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
+        if kill.signal == "INT2":
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+            proc.send_signal(signal.SIGINT)
+        else:
+            proc.send_signal(getattr(signal, f"SIG{kill.signal}"))
         record("crash_kills")
+        record(f"crash_kills_{kill.signal.lower()}")
     _out, err = proc.communicate(timeout=30)
-    assert proc.returncode in (0, -signal.SIGKILL), err
+    if not kill.graceful:
+        assert proc.returncode in (0, -signal.SIGKILL), err
+    elif proc.returncode in (1, -signal.SIGINT, -signal.SIGTERM):
+        # the signal landed while Python was still starting (before rlcm handles signals:
+        # a KeyboardInterrupt traceback from an import, or click's "Aborted!"): nothing was
+        # sent yet; or a second Ctrl-C landed while rlcm was already exiting on the first
+        # ("Error: interrupted"), perhaps while it released the lock (the next run takes a
+        # dead process's lock over, as after a kill)
+        started = world.log_lines() != start_lines
+        assert not started or "Error: interrupted" in err, (proc.returncode, err)
+        if not started:
+            ends = ("KeyboardInterrupt", "Aborted!", "Error: interrupted")
+            assert err.rstrip().endswith(ends) or not err, err
+            record("crash_kills_at_startup")
+            return
+        assert _lock_released(world, proc.pid)
+    else:
+        # a graceful stop exits 3 (the first signal, in the run) or 130 (an abort, or a
+        # signal before the run); the run may also have ended first (0)
+        assert proc.returncode in (0, 3, 130), err
+        assert _lock_released(world, proc.pid)
     assert "Traceback" not in err, err
+
+
+def _lock_released(world: CrashWorld, pid: int) -> bool:
+    """No lock left, or one of the dead run itself: a signal that lands while the lock is
+    being taken can leave it, and the next run takes a dead process's lock over (as after
+    a kill; docs/state.md)."""
+    lock = world.state_path.with_name(world.state_path.name + ".lock")
+    try:
+        holder = json.loads(lock.read_text())
+    except FileNotFoundError:
+        return True
+    except ValueError:
+        return False
+    record("crash_locks_left_to_take_over")
+    return bool(holder.get("pid") == pid)
 
 
 def _serving() -> bool:
@@ -395,7 +451,22 @@ class Orphans:
         return sum(self.manifests.values()) + len(self.exports) + len(self.imports)
 
 
-def _orphans_at_kill(world: CrashWorld, before: Snapshot, after: Snapshot, found: Orphans) -> None:
+def _unmarked(world: CrashWorld, state: State, imports: set[int]) -> list[int]:
+    """Unrecorded import jobs without a pending marker for their package and target."""
+    folders = {f: _target(c, f) for c, f in _customers()}
+    marked = {(m.target, m.package_digest) for m in state.pending_imports.values()}
+    found: list[int] = []
+    for job in world.sim.jobs("import"):
+        if int(job["id"]) in imports:
+            target = folders[int(job["params"]["folder_id"])]
+            if (target, _digest(world, int(job["id"]))) not in marked:
+                found.append(int(job["id"]))
+    return found
+
+
+def _orphans_at_kill(
+    world: CrashWorld, kill: Kill, before: Snapshot, after: Snapshot, found: Orphans
+) -> None:
     """Add what the killed run created but did not record; anything that does not fit the
     window (more than can be in flight at once, a manifest without its pending marker) is
     a duplicate beyond it."""
@@ -408,7 +479,13 @@ def _orphans_at_kill(world: CrashWorld, before: Snapshot, after: Snapshot, found
     )
     exports = after.exports - before.exports - {p.package_id for p in state.packages.values()}
     imports = after.imports - before.imports - {r.import_id for r in state.imports.values()}
-    beyond = [
+    unmarked = _unmarked(world, state, imports)
+    beyond = [f"import {i} unrecorded without a pending marker" for i in unmarked]
+    if kill.graceful and (new_manifests or exports or imports):
+        beyond.append(
+            f"SIG{kill.signal} left unrecorded: {dict(new_manifests)} {exports} {imports}"
+        )
+    beyond += [
         f"manifest {name}: {n} unrecorded, pending markers {sorted(state.pending)}"
         for name, n in new_manifests.items()
         if name not in state.pending or n > 1
@@ -419,6 +496,7 @@ def _orphans_at_kill(world: CrashWorld, before: Snapshot, after: Snapshot, found
         beyond.append(f"imports {sorted(imports)} unrecorded")
     record("duplicates", len(beyond))
     assert not beyond, beyond
+    record("window_imports", len(imports))
     found.manifests.update(new_manifests)
     found.exports |= exports
     found.imports |= imports
@@ -465,7 +543,7 @@ def _run_trial(world: CrashWorld) -> Orphans:
         before = _snapshot(world, settle=index > 0)
         _wait_and_kill(world, world.popen(), kill)
         after = _snapshot(world)
-        _orphans_at_kill(world, before, after, orphans)
+        _orphans_at_kill(world, kill, before, after, orphans)
     proc = world.popen()
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

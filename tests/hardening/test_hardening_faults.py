@@ -254,7 +254,7 @@ def _settle_pending(world: World, args: Sequence[str]) -> list[str]:
     for address, manifest_id in adopt:
         adopted = world.run("adopt", address, str(manifest_id))
         assert adopted.exit_code == 0, adopted.output
-    return ["--force"] if force else []
+    return ["--allow-unrecorded-create"] if force else []
 
 
 HTTP_CASES = [("import", "drop"), ("export_status", "slow"), ("download", "504"), ("export", "429")]

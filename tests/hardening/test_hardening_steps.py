@@ -19,6 +19,7 @@ from hardening_world import World, check_result, record
 
 from reconciler.content.package import inspect_package
 from reconciler.errors import PackageError
+from reconciler.plan.model import plan_digest
 
 RECIPE = "CRM sync/sync_accounts.recipe.json"
 
@@ -119,6 +120,8 @@ def test_a_malformed_field_in_a_saved_plan_is_a_clear_error(world: World) -> Non
     plan = json.loads(out.read_text())
     export = next(c for c in plan["changes"] if c["kind"] == "export")
     export["data"]["asset_versions"] = "not a list"
+    # sealed again, as a tool that rewrites plans would: the digest passes, the field not
+    plan["plan_digest"] = plan_digest({k: v for k, v in plan.items() if k != "plan_digest"})
     out.write_text(json.dumps(plan))
 
     done = world.run_process("apply", str(out), "--auto-approve", timeout=60)
@@ -126,4 +129,5 @@ def test_a_malformed_field_in_a_saved_plan_is_a_clear_error(world: World) -> Non
     assert "Traceback" not in done.stderr
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("Error: ") and str(out) in line, done.stderr
+    assert f"change {export['address']}: data.asset_versions" in line, line
     assert not _lock(world).exists()

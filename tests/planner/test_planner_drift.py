@@ -49,7 +49,7 @@ def test_an_unrecorded_manifest_create_is_noted_for_the_scheduled_job() -> None:
     assert report.notes == (
         "manifest.crm-sync: a create sent at 2026-11-23T10:00:00Z was never recorded; if it "
         "exists in Workato, run `rlcm adopt manifest.crm-sync ID` instead of creating another "
-        "(apply creates it again only with --force)",
+        "(apply creates it again only with --allow-unrecorded-create)",
     )
     out = io.StringIO()
     render_drift_markdown(report, out)

@@ -218,7 +218,7 @@ def test_a_pending_create_warns_and_names_adopt() -> None:
     assert plan.warnings == (
         "manifest.crm-sync: a create sent at 2026-11-23T10:00:00Z was never recorded; if it "
         "exists in Workato, run `rlcm adopt manifest.crm-sync ID` instead of creating another "
-        "(apply creates it again only with --force)",
+        "(apply creates it again only with --allow-unrecorded-create)",
     )
     assert "an earlier create was never recorded (see warnings)" in (
         plan.by_address()["manifest.crm-sync"].reasons
