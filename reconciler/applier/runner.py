@@ -11,7 +11,10 @@
   (`_Slots`), so targets finish, and their baseline reads start, as early as possible.
   After a target's last import its folder is read once, outside the import slots, as
   the drift baseline of all its imports (`record_baseline`).
-- When the targets that failed reach `halt_after_failures`, later waves are skipped.
+- Gates (gates.py): a wave starts only when every earlier wave ended within its
+  `max_failures`; once `halt_after_failures` targets failed anywhere (the emergency brake),
+  no further target starts. What a gate stopped is skipped, naming the gate; the report
+  says once which gate stopped what (`ApplyReport.halt_reason`).
 - `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
   flight finish their poll and are recorded.
 """
@@ -24,6 +27,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from reconciler.applier.gates import Gates, Halt
 from reconciler.applier.recorder import now_iso
 from reconciler.applier.steps import (
     StepContext,
@@ -44,7 +48,7 @@ StepRunner = Callable[[StepContext, Change], Awaitable[StepOutcome]]
 @dataclass(frozen=True)
 class RunSettings:
     max_parallel: int = 8
-    halt_after_failures: int = 1
+    gates: Gates = field(default_factory=Gates)
 
 
 @dataclass
@@ -56,8 +60,7 @@ class _Run:
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     failed_targets: set[str] = field(default_factory=set)
     exports: set[str] = field(default_factory=set)
-    halted_after: str | None = None
-    halt_reason: str | None = None
+    halt: Halt | None = None
 
     def finish(self, outcome: StepOutcome) -> StepOutcome:
         self.outcomes[outcome.address] = outcome
@@ -118,8 +121,9 @@ async def run_plan(
         started_at=started,
         finished_at=now_iso(),
         waves=list(plan.waves),
-        halted_after_wave=run.halted_after,
-        halt_reason=run.halt_reason,
+        halted_after_wave=run.halt.wave if run.halt else None,
+        halt_reason=run.halt.reason if run.halt else None,
+        halted_by=run.halt.gate if run.halt else None,
         interrupted=ctx.stop.is_set(),
     )
 
@@ -189,11 +193,13 @@ class _Slots:
 
 async def _imports(run: _Run, changes: Sequence[Change]) -> None:
     limit = _Slots(run.settings.max_parallel)
-    for wave in _waves(run.plan, changes):
+    gates = run.settings.gates
+    waves = _waves(run.plan, changes)
+    for position, wave in enumerate(waves):
         in_wave = [c for c in changes if c.wave == wave]
-        if run.halted_after is not None:
+        if run.halt is not None:
             for change in in_wave:
-                run.skip(change, str(run.halt_reason))
+                run.skip(change, run.halt.skip_message)
             continue
         run.progress.wave_started(wave)
         chains: dict[str, list[Change]] = {}
@@ -201,7 +207,9 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
             chains.setdefault(str(change.target), []).append(change)
         await asyncio.gather(*(_chain(run, chain, limit) for chain in chains.values()))
         run.progress.wave_finished(wave)
-        _maybe_halt(run, wave)
+        if run.halt is None and position < len(waves) - 1:
+            failed = sorted(t for t in chains if t in run.failed_targets)
+            run.halt = gates.after_wave(wave, failed, len(chains), waves[position + 1 :])
 
 
 def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
@@ -230,6 +238,8 @@ async def _chain(run: _Run, chain: Sequence[Change], limit: _Slots) -> None:
             if not held:
                 await limit.acquire(-position)
                 held = True
+            if position == 0 and _braked(run, chain):
+                return  # (the baseline read below has nothing to record either)
             await _step(run, change, run_import)
     finally:
         if held:
@@ -252,11 +262,13 @@ async def _export_settled(run: _Run, change: Change) -> None:
         await asyncio.wait([run.ctx.board.future(change.manifest)])
 
 
-def _maybe_halt(run: _Run, wave: str) -> None:
-    failed = len(run.failed_targets)
-    if failed >= run.settings.halt_after_failures and wave != run.plan.waves[-1]:
-        run.halted_after = wave
-        run.halt_reason = (
-            f"halted after wave {wave}: {failed} target(s) failed, "
-            f"halt_after_failures is {run.settings.halt_after_failures}"
-        )
+def _braked(run: _Run, chain: Sequence[Change]) -> bool:
+    """The emergency brake: once it is pulled, a target not yet started is skipped."""
+    wave = str(chain[0].wave)
+    if run.halt is None:
+        run.halt = run.settings.gates.brake(wave, sorted(run.failed_targets))
+    if run.halt is None or run.halt.gate != "brake":
+        return False
+    for change in chain:
+        run.skip(change, run.halt.skip_message)
+    return True

@@ -31,8 +31,10 @@ __all__ = [
     "RetrySettings",
     "RolloutSpec",
     "SafetySpec",
+    "Share",
     "SourceSpec",
     "TargetSpec",
+    "WaveSpec",
     "WorkspaceSpec",
 ]
 
@@ -162,12 +164,55 @@ class SafetySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """A number of targets given as a count or as a percentage of a wave's targets."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, value: int | str) -> Share:
+        if isinstance(value, str):
+            return cls(percent=float(value.rstrip("%")))
+        return cls(count=value)
+
+    def budget(self, total: int) -> int:
+        """Failures allowed among `total` targets: a percentage rounds down (5% of 10 is 0)."""
+        if self.percent is not None:
+            return int(total * self.percent / 100 + 1e-9)
+        return int(self.count or 0)
+
+    def __str__(self) -> str:
+        if self.percent is not None:
+            return f"{self.percent:g}%"
+        return str(self.count)
+
+
+@dataclass(frozen=True, slots=True)
+class WaveSpec:
+    """A wave's gate: it passes when at most `max_failures` of its targets failed."""
+
+    name: str
+    max_failures: Share = Share(count=0)
+    location: Location | None = None  # where the Rollout lists the wave
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutSpec:
     waves: tuple[str, ...] = (DEFAULT_WAVE,)
     max_parallel: int = 8
-    halt_after_failures: int = 1
+    # the emergency brake: failed targets after which nothing new starts (None: no brake)
+    halt_after_failures: int | None = None
     safety: SafetySpec = SafetySpec()
     location: Location | None = None
+    gates: tuple[WaveSpec, ...] = ()  # one per wave given as a mapping; others default
+
+    def gate(self, wave: str) -> WaveSpec:
+        """The gate of `wave`: as the Rollout gives it, else max_failures 0."""
+        for spec in self.gates:
+            if spec.name == wave:
+                return spec
+        return WaveSpec(wave)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,17 +7,21 @@ generated from these models is the format's reference for editors and docs.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    PlainValidator,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    Tag,
     WithJsonSchema,
 )
 
@@ -27,6 +31,7 @@ __all__ = [
     "DATA_CENTERS",
     "KIND_MODELS",
     "KNOWN_ASSET_TYPES",
+    "WAVE_TAGS",
     "ApiModel",
     "AssetModel",
     "AutoGenerateModel",
@@ -39,6 +44,7 @@ __all__ = [
     "RolloutDoc",
     "SourceDoc",
     "TargetDoc",
+    "WaveModel",
     "WorkspaceDoc",
 ]
 
@@ -47,6 +53,7 @@ CUSTOMER_PATTERN = r"^([0-9]+|E\S+)$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^\S(.*\S)?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
+SHARE_PATTERN = r"^[0-9]+(\.[0-9]+)?%$"
 
 # Human wording for pattern mismatches, keyed by pattern (used in error messages).
 PATTERN_HINTS: dict[str, str] = {
@@ -54,6 +61,7 @@ PATTERN_HINTS: dict[str, str] = {
     ENV_PATTERN: "an environment variable name (letters, digits, _), never the secret itself",
     NAME_PATTERN: "a non-empty name without leading or trailing spaces",
     URL_PATTERN: "a URL starting with https://, http:// or sim://",
+    SHARE_PATTERN: "a count (5) or a percentage of the wave's targets (10%)",
 }
 
 
@@ -349,21 +357,88 @@ class FleetDoc(ConfigModel):
     )
 
 
+def _share_check(minimum: int) -> Any:
+    """A count of targets (at least `minimum`), or a percentage of a wave's targets."""
+
+    def check(value: Any) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < minimum:
+                raise ValueError(f"must be at least {minimum}, got {value}")
+            return value
+        if isinstance(value, str) and re.match(SHARE_PATTERN, value):
+            percent = float(value[:-1])
+            if percent > 100 or percent < (1e-9 if minimum else 0):
+                low = "above 0%" if minimum else "0%"
+                raise ValueError(f"a percentage must be {low} to 100%, got {value}")
+            return value
+        shown = f'"{value}"' if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"expected {PATTERN_HINTS[SHARE_PATTERN]}, got {shown}")
+
+    return check
+
+
+def _share_schema(minimum: int) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": minimum},
+            {"type": "string", "pattern": SHARE_PATTERN},
+        ]
+    }
+
+
+Share = Annotated[int | str, PlainValidator(_share_check(0)), WithJsonSchema(_share_schema(0))]
+
+# Tags of the union of a plain wave name and a wave with a gate; validation.py drops them
+# from error paths so that positions point into the YAML.
+WAVE_TAGS = ("plain-wave", "wave-gate")
+
+
+def _wave_tag(value: Any) -> str:
+    return WAVE_TAGS[1] if isinstance(value, dict) else WAVE_TAGS[0]
+
+
+class WaveModel(ConfigModel):
+    """One wave with its gate: how many of its targets may fail before later waves stop."""
+
+    name: Name = Field(description="Wave name, as targets' `wave` keys use it.")
+    max_failures: Share = Field(
+        0,
+        description=(
+            "Failed targets the wave may have and still let later waves start: "
+            " a count or a percentage of the wave's targets (default 0)."
+        ),
+    )
+
+
 class RolloutDoc(ConfigModel):
     """Order and pace of imports; at most one per config."""
 
     kind: Literal["Rollout"] = Field(description="Document kind.")
-    waves: Annotated[list[Name], Field(min_length=1)] = Field(
+    waves: Annotated[
+        list[
+            Annotated[
+                Annotated[Name, Tag(WAVE_TAGS[0])] | Annotated[WaveModel, Tag(WAVE_TAGS[1])],
+                Discriminator(_wave_tag),
+            ]
+        ],
+        Field(min_length=1),
+    ] = Field(
         description=(
-            "Waves in order; a wave starts only when the one before succeeded. Every wave "
-            'used by a target must be listed (a target without wave is in "default").'
+            "Waves in order, each a name or a mapping with a gate ({name: main, "
+            "max_failures: 5%}); a wave starts only when every earlier wave ended within "
+            "its max_failures. Every wave used by a target must be listed (a target "
+            'without wave is in "default").'
         )
     )
     max_parallel: Annotated[StrictInt, Field(ge=1)] = Field(
         8, description="Target imports running at once (default 8)."
     )
-    halt_after_failures: Annotated[StrictInt, Field(ge=1)] = Field(
-        1, description="Failed target imports that stop later waves (default 1)."
+    halt_after_failures: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        None,
+        description=(
+            "Emergency brake: once this many targets failed in one apply, no further target "
+            "starts anywhere, in this wave or later ones; omit for none (wave gates still apply)."
+        ),
     )
     safety: SafetyDoc | None = Field(
         None,

@@ -25,8 +25,10 @@ from reconciler.config.desired import (
     RetrySettings,
     RolloutSpec,
     SafetySpec,
+    Share,
     SourceSpec,
     TargetSpec,
+    WaveSpec,
     WorkspaceSpec,
 )
 from reconciler.config.kinds import (
@@ -37,6 +39,7 @@ from reconciler.config.kinds import (
     RolloutDoc,
     SourceDoc,
     TargetDoc,
+    WaveModel,
     WorkspaceDoc,
 )
 from reconciler.config.validation import Parsed, did_you_mean
@@ -118,6 +121,7 @@ class _Resolver:
         rollout = self.rollout()
         drafts = self.targets(workspaces, manifests, acyclic)
         self.check_waves(drafts, rollout)
+        self.check_gates(drafts, rollout)
         self.check_folders(drafts)
         if not self.out.errors:
             self.out.desired = DesiredState(
@@ -418,6 +422,8 @@ class _Resolver:
         return set(listed)
 
     def check_waves(self, drafts: list[_Draft], rollout: RolloutSpec) -> None:
+        if "Rollout" in self.broken:
+            return  # the Rollout's own errors are reported; its waves are unknown
         declared = rollout.location is not None
         for draft in drafts:
             wave = draft.spec.wave
@@ -476,16 +482,73 @@ class _Resolver:
         p = rollouts[0]
         model = p.model
         assert isinstance(model, RolloutDoc)
+        names = [w if isinstance(w, str) else w.name for w in model.waves]
+        gates: list[WaveSpec] = []
         for i, wave in enumerate(model.waves):
-            if wave in model.waves[:i]:
-                self.error(p.error(f'waves lists "{wave}" twice', p.at("waves", i)))
+            name = names[i]
+            if name in names[:i]:
+                self.error(p.error(f'waves lists "{name}" twice', p.at("waves", i)))
+            elif isinstance(wave, WaveModel):
+                gates.append(_wave_spec(wave, p.at("waves", i)))
         return RolloutSpec(
-            waves=tuple(dict.fromkeys(model.waves)),
+            waves=tuple(dict.fromkeys(names)),
             max_parallel=model.max_parallel,
             halt_after_failures=model.halt_after_failures,
             safety=_safety(model),
             location=p.doc.location,
+            gates=tuple(gates),
         )
+
+    def check_gates(self, drafts: list[_Draft], rollout: RolloutSpec) -> None:
+        """Warn of a threshold that can never trigger (the config still works)."""
+        if rollout.location is None:
+            return
+        sizes = {w: 0 for w in rollout.waves}
+        for draft in drafts:
+            if draft.spec.wave in sizes:
+                sizes[draft.spec.wave] += 1
+        rollout_at = next(p for p in self.of(RolloutDoc)).at
+        for index, wave in enumerate(rollout.waves[:-1]):
+            gate = rollout.gate(wave)
+            size = sizes[wave]
+            if gate.location is not None and size and gate.max_failures.budget(size) >= size:
+                message = (
+                    f"Rollout: wave {wave}: max_failures {gate.max_failures} can never stop "
+                    f"a later wave: the wave has {_targets(size)}"
+                )
+                self.out.warnings.append(ConfigError(message, gate.location))
+            if index == 0:
+                self.check_brake(rollout, wave, size, rollout_at("halt_after_failures"))
+        total = sum(sizes.values())
+        brake = rollout.halt_after_failures
+        if brake is not None and total and brake > total:
+            message = (
+                f"Rollout: halt_after_failures {brake} can never trigger: the config has "
+                f"{_targets(total)}"
+            )
+            self.out.warnings.append(ConfigError(message, rollout_at("halt_after_failures")))
+
+    def check_brake(self, rollout: RolloutSpec, first: str, size: int, where: Location) -> None:
+        """The shape from before wave gates: plain wave names and an emergency brake larger
+        than the first wave, as if the brake decided whether the next wave starts."""
+        brake = rollout.halt_after_failures
+        if rollout.gates or brake is None or brake <= size:
+            return
+        message = (
+            f"Rollout: halt_after_failures {brake} can never trigger in wave {first} "
+            f"({_targets(size)}): it is the emergency brake of the whole apply; whether "
+            f"the next wave starts is wave {first}'s gate, max_failures (default 0); write "
+            f"the wave as {{name: {first}, max_failures: N}} to choose it"
+        )
+        self.out.warnings.append(ConfigError(message, where))
+
+
+def _wave_spec(model: WaveModel, where: Location) -> WaveSpec:
+    return WaveSpec(name=model.name, max_failures=Share.parse(model.max_failures), location=where)
+
+
+def _targets(count: int) -> str:
+    return f"{count} target" if count == 1 else f"{count} targets"
 
 
 def _safety(model: RolloutDoc) -> SafetySpec:

@@ -207,7 +207,26 @@ def test_rollout_settings_and_limits(write: Write, errors_of: Errors, base_yaml:
         "config.yaml:25:15: rollout: max_parallel: must be at least 1, got 0"
     ]
     rollout = load_desired(write(base_yaml + "---\nkind: Rollout\nwaves: [default]\n")).rollout
-    assert (rollout.max_parallel, rollout.halt_after_failures) == (8, 1)
+    assert (rollout.max_parallel, rollout.halt_after_failures) == (8, None)  # no brake
+    assert rollout.gate("default").max_failures.budget(100) == 0  # the gate: no failure
+
+
+def test_waves_are_names_or_mappings_with_a_gate(write: Write, base_yaml: str) -> None:
+    text = (
+        base_yaml
+        + "---\nkind: Rollout\nwaves:\n  - canary\n  - {name: default, max_failures: 5%}\n"
+    )
+    rollout = load_desired(write(text)).rollout
+    assert rollout.waves == ("canary", "default")
+    assert rollout.gate("canary").max_failures.budget(10) == 0
+    assert [rollout.gate("default").max_failures.budget(n) for n in (19, 20, 100)] == [0, 1, 5]
+
+
+def test_a_wave_listed_twice_by_name_and_mapping(
+    write: Write, errors_of: Errors, base_yaml: str
+) -> None:
+    text = base_yaml + "---\nkind: Rollout\nwaves:\n  - default\n  - {name: default}\n"
+    assert errors_of(write(text)) == ['config.yaml:26:5: rollout: waves lists "default" twice']
 
 
 def test_only_one_rollout_and_one_source(write: Write, errors_of: Errors, base_yaml: str) -> None:
