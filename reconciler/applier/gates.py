@@ -1,7 +1,10 @@
-"""The brakes of a rollout: wave gates and the emergency brake, as plain decisions.
+"""The brakes of a rollout: wave and batch gates and the emergency brake, as decisions.
 
 - A wave gate: a wave starts only when every earlier wave ended within its failure budget
   (`max_failures`, a count or a percentage of the wave's targets, default 0).
+- Batches: a wave may run in batches (cumulative sizes over its targets in config order);
+  after each batch the wave's gate is asked of the targets run so far, so a failing first
+  batch stops the next one as a failing wave stops the next wave.
 - The emergency brake (`halt_after_failures`): once that many targets failed anywhere in
   one apply, no further target starts, in this wave or a later one.
 
@@ -16,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reconciler.config.desired import RolloutSpec, Share
+from reconciler.config.desired import RolloutSpec, WaveSpec
 
 __all__ = ["GateKind", "Gates", "Halt"]
 
-GateKind = Literal["wave", "brake"]
+GateKind = Literal["wave", "batch", "brake"]
 _NAMED = 5  # failed targets named in a halt reason before "and N more"
 
 
@@ -34,32 +37,79 @@ class Halt:
 
 @dataclass(frozen=True)
 class Gates:
-    """The gate settings of one apply, from the Rollout."""
+    """The gate settings of one apply, from the Rollout and the config's targets."""
 
-    budgets: Mapping[str, Share] = field(default_factory=dict)  # wave -> max_failures
-    sizes: Mapping[str, int] = field(default_factory=dict)  # wave -> targets in the config
+    waves: Mapping[str, WaveSpec] = field(default_factory=dict)
+    members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # wave -> targets
     halt_after_failures: int | None = None
 
     @classmethod
-    def of(cls, rollout: RolloutSpec, sizes: Mapping[str, int]) -> Gates:
-        budgets = {wave: rollout.gate(wave).max_failures for wave in rollout.waves}
-        return cls(budgets, dict(sizes), rollout.halt_after_failures)
+    def of(cls, rollout: RolloutSpec, members: Mapping[str, Sequence[str]]) -> Gates:
+        waves = {wave: rollout.gate(wave) for wave in rollout.waves}
+        listed = {wave: tuple(targets) for wave, targets in members.items()}
+        return cls(waves, listed, rollout.halt_after_failures)
 
-    def after_wave(
-        self, wave: str, failed: Sequence[str], ran: int, later: Sequence[str]
+    def spec(self, wave: str) -> WaveSpec:
+        return self.waves.get(wave) or WaveSpec(wave)
+
+    def batches(self, wave: str, targets: Sequence[str]) -> list[list[str]]:
+        """`targets` (those of `wave` that have work) grouped by batch, in batch order.
+
+        Batches are cut from all the wave's targets in the config, so a target's batch does
+        not depend on what else has work in this apply; empty batches are left out.
+        """
+        members = self.members.get(wave, ())
+        position = {target: i for i, target in enumerate(members)}
+        ends = self.spec(wave).batch_sizes(len(members)) if members else (0,)
+        groups: list[list[str]] = [[] for _ in ends]
+        for target in targets:
+            at = position.get(target, len(members))
+            index = next((i for i, end in enumerate(ends) if at < end), len(ends) - 1)
+            groups[index].append(target)
+        return [group for group in groups if group]
+
+    def batch_count(self, wave: str) -> int:
+        return len(self.spec(wave).batch_sizes(len(self.members.get(wave, ()))))
+
+    def batch_end(self, wave: str, target: str) -> tuple[int, int]:
+        """(batch number from 1, cumulative targets of the wave through that batch)."""
+        members = self.members.get(wave, ())
+        at = members.index(target) if target in members else len(members)
+        ends = self.spec(wave).batch_sizes(len(members)) if members else (0,)
+        for index, end in enumerate(ends):
+            if at < end:
+                return index + 1, end
+        return len(ends), max(ends[-1], at + 1)
+
+    def after_batch(
+        self,
+        wave: str,
+        last_target: str,
+        failed: Sequence[str],
+        later_batches: int,
+        later_waves: Sequence[str],
     ) -> Halt | None:
-        """The gate at the end of `wave`: `failed` of the `ran` targets that ran failed."""
-        share = self.budgets.get(wave, Share(count=0))
-        size = max(self.sizes.get(wave, 0), ran)
-        budget = share.budget(size)
-        if len(failed) <= budget or not later:
+        """The gate after a batch of `wave` whose last target is `last_target`: `failed`
+        are the wave's failed targets so far."""
+        share = self.spec(wave).max_failures
+        number, reached = self.batch_end(wave, last_target)
+        reached = max(reached, len(failed))
+        budget = share.budget(reached)
+        if len(failed) <= budget or not (later_batches or later_waves):
             return None
+        stopped = _stopped(wave, number, later_batches, later_waves)
+        counted = f"{len(failed)} of {_targets(reached)}"
+        if later_batches or number > 1:
+            where = f"the gate of wave {wave} after batch {number} of {self.batch_count(wave)}"
+            gate: GateKind = "batch"
+            counted += " run so far"
+        else:
+            where, gate = f"the gate of wave {wave}", "wave"
         reason = (
-            f"the gate of wave {wave} stopped {_waves(later)}: {len(failed)} of "
-            f"{_targets(size)} failed ({_names(failed)}), max_failures is {share}"
-            + (f" ({budget} of {size})" if share.percent is not None else "")
+            f"{where} stopped {stopped}: {counted} failed ({_names(failed)}), max_failures "
+            f"is {share}" + (f" ({budget} of {reached})" if share.percent is not None else "")
         )
-        return Halt("wave", wave, reason, f"not started: the gate of wave {wave} failed")
+        return Halt(gate, wave, reason, f"not started: {where} failed")
 
     def brake(self, wave: str, failed: Sequence[str]) -> Halt | None:
         """The emergency brake, asked before a target starts."""
@@ -74,12 +124,19 @@ class Gates:
         return Halt("brake", wave, reason, "not started: halt_after_failures was reached")
 
 
+def _stopped(wave: str, number: int, later_batches: int, later_waves: Sequence[str]) -> str:
+    parts = []
+    if later_batches == 1:
+        parts.append(f"batch {number + 1} of wave {wave}")
+    elif later_batches:
+        parts.append(f"batches {number + 1}-{number + later_batches} of wave {wave}")
+    if later_waves:
+        parts.append(("wave " if len(later_waves) == 1 else "waves ") + ", ".join(later_waves))
+    return " and ".join(parts)
+
+
 def _targets(count: int) -> str:
     return f"{count} target" if count == 1 else f"{count} targets"
-
-
-def _waves(names: Sequence[str]) -> str:
-    return ("wave " if len(names) == 1 else "waves ") + ", ".join(names)
 
 
 def _names(targets: Sequence[str]) -> str:

@@ -205,11 +205,19 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
         chains: dict[str, list[Change]] = {}
         for change in in_wave:
             chains.setdefault(str(change.target), []).append(change)
-        await asyncio.gather(*(_chain(run, chain, limit) for chain in chains.values()))
+        batches = gates.batches(wave, list(chains))
+        for number, batch in enumerate(batches):
+            if run.halt is not None:
+                for target in batch:
+                    for change in chains[target]:
+                        run.skip(change, run.halt.skip_message)
+                continue
+            await asyncio.gather(*(_chain(run, chains[target], limit) for target in batch))
+            if run.halt is None:
+                failed = sorted(t for t in chains if t in run.failed_targets)
+                later = len(batches) - number - 1
+                run.halt = gates.after_batch(wave, batch[-1], failed, later, waves[position + 1 :])
         run.progress.wave_finished(wave)
-        if run.halt is None and position < len(waves) - 1:
-            failed = sorted(t for t in chains if t in run.failed_targets)
-            run.halt = gates.after_wave(wave, failed, len(chains), waves[position + 1 :])
 
 
 def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:

@@ -50,8 +50,10 @@ async def apply_plan(
         source_owner=desired.source.managed_user,
         stop=stop or asyncio.Event(),
     )
-    sizes = {wave: len(desired.targets_in_wave(wave)) for wave in desired.rollout.waves}
+    members = {
+        wave: [t.address for t in desired.targets_in_wave(wave)] for wave in desired.rollout.waves
+    }
     settings = RunSettings(
-        max_parallel=desired.rollout.max_parallel, gates=Gates.of(desired.rollout, sizes)
+        max_parallel=desired.rollout.max_parallel, gates=Gates.of(desired.rollout, members)
     )
     return await run_plan(plan, ctx, settings, progress)

@@ -12,6 +12,7 @@ Addresses:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -182,6 +183,12 @@ class Share:
             return int(total * self.percent / 100 + 1e-9)
         return int(self.count or 0)
 
+    def reach(self, total: int) -> int:
+        """Targets a batch reaches among `total`: a percentage rounds up (10% of 5 is 1)."""
+        if self.percent is not None:
+            return min(total, max(1, math.ceil(total * self.percent / 100 - 1e-9)))
+        return min(total, int(self.count or 0))
+
     def __str__(self) -> str:
         if self.percent is not None:
             return f"{self.percent:g}%"
@@ -194,7 +201,20 @@ class WaveSpec:
 
     name: str
     max_failures: Share = Share(count=0)
+    batches: tuple[Share, ...] = ()  # cumulative sizes; () is one batch of the whole wave
     location: Location | None = None  # where the Rollout lists the wave
+
+    def batch_sizes(self, total: int) -> tuple[int, ...]:
+        """Cumulative batch sizes over `total` targets, each larger than the one before,
+        the last `total`: [1, 10%, 50%, 100%] of 20 is (1, 2, 10, 20)."""
+        sizes: list[int] = []
+        for share in self.batches:
+            size = share.reach(total)
+            if size > (sizes[-1] if sizes else 0):
+                sizes.append(size)
+        if not sizes or sizes[-1] < total:
+            sizes.append(total)
+        return tuple(sizes)
 
 
 @dataclass(frozen=True, slots=True)

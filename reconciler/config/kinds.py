@@ -387,6 +387,7 @@ def _share_schema(minimum: int) -> dict[str, Any]:
 
 
 Share = Annotated[int | str, PlainValidator(_share_check(0)), WithJsonSchema(_share_schema(0))]
+BatchSize = Annotated[int | str, PlainValidator(_share_check(1)), WithJsonSchema(_share_schema(1))]
 
 # Tags of the union of a plain wave name and a wave with a gate; validation.py drops them
 # from error paths so that positions point into the YAML.
@@ -403,9 +404,15 @@ class WaveModel(ConfigModel):
     name: Name = Field(description="Wave name, as targets' `wave` keys use it.")
     max_failures: Share = Field(
         0,
+        description="Failed targets the wave may have and still let later waves start (default 0).",
+    )
+    batches: Annotated[list[BatchSize], Field(min_length=1)] | None = Field(
+        None,
         description=(
-            "Failed targets the wave may have and still let later waves start: "
-            " a count or a percentage of the wave's targets (default 0)."
+            "Split the wave into batches that run one after another, each gated like a wave "
+            "(max_failures counted over the wave's targets run so far): cumulative sizes, "
+            "each a count or a percentage of the wave's targets in config order, e.g. "
+            "[1, 10%, 50%, 100%]; targets left after the last size form one more batch."
         ),
     )
 

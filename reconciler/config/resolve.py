@@ -490,6 +490,7 @@ class _Resolver:
                 self.error(p.error(f'waves lists "{name}" twice', p.at("waves", i)))
             elif isinstance(wave, WaveModel):
                 gates.append(_wave_spec(wave, p.at("waves", i)))
+                self.check_batches(p, i, wave)
         return RolloutSpec(
             waves=tuple(dict.fromkeys(names)),
             max_parallel=model.max_parallel,
@@ -498,6 +499,20 @@ class _Resolver:
             location=p.doc.location,
             gates=tuple(gates),
         )
+
+    def check_batches(self, p: Parsed, index: int, wave: WaveModel) -> None:
+        """Batch sizes are cumulative: each one of the same form must be larger."""
+        sizes = wave.batches or []
+        for i in range(1, len(sizes)):
+            before, now = sizes[i - 1], sizes[i]
+            if type(before) is not type(now):
+                continue  # a count and a percentage compare only once the wave is known
+            if _share_value(now) <= _share_value(before):
+                message = (
+                    f"waves[{index}].batches[{i}]: {now} is not larger than {before}: batch "
+                    "sizes are cumulative (1, 10%, 50%, 100%)"
+                )
+                self.error(p.error(message, p.at("waves", index, "batches", i)))
 
     def check_gates(self, drafts: list[_Draft], rollout: RolloutSpec) -> None:
         """Warn of a threshold that can never trigger (the config still works)."""
@@ -508,16 +523,20 @@ class _Resolver:
             if draft.spec.wave in sizes:
                 sizes[draft.spec.wave] += 1
         rollout_at = next(p for p in self.of(RolloutDoc)).at
-        for index, wave in enumerate(rollout.waves[:-1]):
+        for index, wave in enumerate(rollout.waves):
             gate = rollout.gate(wave)
             size = sizes[wave]
-            if gate.location is not None and size and gate.max_failures.budget(size) >= size:
+            # the gate is asked after each batch, except at the very end of the rollout
+            ends = gate.batch_sizes(size)[: -1 if index == len(rollout.waves) - 1 else None]
+            budget = gate.max_failures
+            if gate.location is not None and size and all(budget.budget(n) >= n for n in ends):
+                later = "a later batch or wave" if gate.batches else "a later wave"
                 message = (
-                    f"Rollout: wave {wave}: max_failures {gate.max_failures} can never stop "
-                    f"a later wave: the wave has {_targets(size)}"
+                    f"Rollout: wave {wave}: max_failures {budget} can never stop {later}: "
+                    f"the wave has {_targets(size)}"
                 )
                 self.out.warnings.append(ConfigError(message, gate.location))
-            if index == 0:
+            if index == 0 and len(rollout.waves) > 1:
                 self.check_brake(rollout, wave, size, rollout_at("halt_after_failures"))
         total = sum(sizes.values())
         brake = rollout.halt_after_failures
@@ -544,7 +563,16 @@ class _Resolver:
 
 
 def _wave_spec(model: WaveModel, where: Location) -> WaveSpec:
-    return WaveSpec(name=model.name, max_failures=Share.parse(model.max_failures), location=where)
+    return WaveSpec(
+        name=model.name,
+        max_failures=Share.parse(model.max_failures),
+        batches=tuple(Share.parse(size) for size in model.batches or ()),
+        location=where,
+    )
+
+
+def _share_value(size: int | str) -> float:
+    return float(size.rstrip("%")) if isinstance(size, str) else float(size)
 
 
 def _targets(count: int) -> str:

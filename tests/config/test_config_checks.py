@@ -222,6 +222,16 @@ def test_waves_are_names_or_mappings_with_a_gate(write: Write, base_yaml: str) -
     assert [rollout.gate("default").max_failures.budget(n) for n in (19, 20, 100)] == [0, 1, 5]
 
 
+def test_batches_are_cumulative_sizes_over_the_wave(write: Write, base_yaml: str) -> None:
+    text = base_yaml + (
+        "---\nkind: Rollout\nwaves:\n  - {name: default, batches: [1, 10%, 50%, 100%]}\n"
+    )
+    gate = load_desired(write(text)).rollout.gate("default")
+    assert gate.batch_sizes(20) == (1, 2, 10, 20)
+    assert gate.batch_sizes(3) == (1, 2, 3)  # 10% of 3 rounds up to 1: no empty batch
+    assert gate.batch_sizes(1) == (1,)
+
+
 def test_a_wave_listed_twice_by_name_and_mapping(
     write: Write, errors_of: Errors, base_yaml: str
 ) -> None:

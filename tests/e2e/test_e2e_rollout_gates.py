@@ -163,3 +163,90 @@ def test_a_bad_wave_threshold_is_an_error_with_its_position(tmp_path: Path) -> N
     assert run.exit_code == 1
     assert "rollout.yaml:3" in run.stderr
     assert "max_failures" in run.stderr
+
+
+# -- batches ------------------------------------------------------------------------------
+
+
+def one_wave_in_batches(world: World, customers: int, wave: str) -> None:
+    world.generic_fleet(customers, waves=["main"])
+    world.write("rollout.yaml", f"kind: Rollout\nwaves:\n  - {wave}\n")
+
+
+def test_a_failure_in_a_ten_percent_batch_stops_the_next_batch(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=20)
+    one_wave_in_batches(world, 20, "{name: main, batches: [10%, 100%]}")
+    world.sim.fail_next_import("E-cust-0001", 50001, FAIL)
+
+    result = world.apply("--report", tmp_path / "r.json")
+
+    assert result.exit_code == 3
+    assert imported_folders(world) == {50001, 50002}  # 10% of 20
+    report = report_of(tmp_path / "r.json")
+    assert report["halted_by"] == "batch"
+    assert report["halt_reason"] == (
+        "the gate of wave main after batch 1 of 2 stopped batch 2 of wave main: 1 of 2 "
+        "targets run so far failed (E-cust-0001/50001), max_failures is 0"
+    )
+    skipped = [s for s in report["steps"] if s["status"] == "skipped"]
+    assert len(skipped) == 18 * 3
+    assert {s["message"] for s in skipped} == {
+        "not started: the gate of wave main after batch 1 of 2 failed"
+    }
+    assert "Halted: the gate of wave main after batch 1 of 2" in result.stdout
+
+
+def test_batches_run_one_after_another_in_config_order(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=10)
+    one_wave_in_batches(world, 10, "{name: main, batches: [1, 50%, 100%]}")
+
+    result = world.apply()
+
+    assert result.exit_code == 0, result.stderr
+    jobs = world.sim.jobs("import")
+    spans: dict[int, tuple[float, float]] = {}
+    for job in jobs:
+        folder = int(job["params"]["folder_id"])
+        start, end = spans.get(folder, (job["created"], job["finished"]))
+        spans[folder] = (min(start, job["created"]), max(end, job["finished"]))
+    batches = [[50001], [50002, 50003, 50004, 50005], [50006, 50007, 50008, 50009, 50010]]
+    for earlier, later in zip(batches, batches[1:], strict=False):
+        assert max(spans[f][1] for f in earlier) <= min(spans[f][0] for f in later)
+
+
+def test_a_batch_within_its_budget_lets_the_next_batch_run(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=10)
+    one_wave_in_batches(world, 10, "{name: main, max_failures: 20%, batches: [5, 100%]}")
+    world.sim.fail_next_import("E-cust-0001", 50001, FAIL)
+
+    result = world.apply("--report", tmp_path / "r.json")
+
+    assert result.exit_code == 3  # the failed import
+    assert imported_folders(world) == {50_000 + i for i in range(1, 11)}  # 1 of 5 is 20%
+    assert report_of(tmp_path / "r.json")["halted_by"] is None
+
+
+def test_a_percentage_budget_counts_the_targets_run_so_far(tmp_path: Path) -> None:
+    world = World(tmp_path, customers=10)
+    one_wave_in_batches(world, 10, "{name: main, max_failures: 10%, batches: [5, 100%]}")
+    world.sim.fail_next_import("E-cust-0001", 50001, FAIL)
+
+    result = world.apply("--report", tmp_path / "r.json")
+
+    assert result.exit_code == 3  # 1 of 5 is over 10% of 5 (0), though not of 10
+    assert imported_folders(world) == {50001, 50002, 50003, 50004, 50005}
+    assert "max_failures is 10% (0 of 5)" in report_of(tmp_path / "r.json")["halt_reason"]
+
+
+def test_batch_sizes_must_grow(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.write(
+        "rollout.yaml",
+        "kind: Rollout\nwaves:\n  - canary\n  - {name: main, batches: [50%, 10%]}\n",
+    )
+
+    run = world.rlcm("validate")
+
+    assert run.exit_code == 1
+    assert "rollout.yaml:4:" in run.stderr
+    assert "waves[1].batches[1]: 10% is not larger than 50%" in run.stderr
