@@ -7,6 +7,7 @@ is read back from the simulator's import jobs.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,7 @@ def test_batches_run_one_after_another_in_config_order(tmp_path: Path) -> None:
         start, end = spans.get(folder, (job["created"], job["finished"]))
         spans[folder] = (min(start, job["created"]), max(end, job["finished"]))
     batches = [[50001], [50002, 50003, 50004, 50005], [50006, 50007, 50008, 50009, 50010]]
-    for earlier, later in zip(batches, batches[1:], strict=False):
+    for earlier, later in itertools.pairwise(batches):
         assert max(spans[f][1] for f in earlier) <= min(spans[f][0] for f in later)
 
 
