@@ -52,6 +52,12 @@ def sim() -> None:
 @click.option(
     "--latency", type=float, default=None, help="Simulated seconds added to every answer."
 )
+@click.option(
+    "--recipes-shape",
+    type=click.Choice(["result", "items", "bare"]),
+    default=None,
+    help="Wrap recipe lists in `result`, in `items` or not at all (default: as documented).",
+)
 def serve(
     directory: Path,
     host: str,
@@ -61,6 +67,7 @@ def serve(
     time_scale: float | None,
     rate_limits: bool | None,
     latency: float | None,
+    recipes_shape: str | None,
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
     from reconciler.simulator import Simulator
@@ -77,6 +84,8 @@ def serve(
         simulator.set_rate_limits(rate_limits)
     if latency is not None:
         simulator.set_latency(latency)
+    if recipes_shape is not None:
+        simulator.set_recipes_shape(recipes_shape)
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:

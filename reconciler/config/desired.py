@@ -51,6 +51,9 @@ class RateLimits:
     import_status: float = 1000.0  # embedded import status
     other: float = 60.0  # every other RLCM call, one shared bucket
     dev_imports: float = 500.0 / 60.0  # developer-API imports (500/hour)
+    recipes: float = 2000.0  # the Embedded Recipes API's list and get
+    recipe_actions: float = 1000.0  # its recipe start and stop
+    dev_recipes: float = 60.0  # the developer API's recipe calls (own workspaces)
     # Quota windows (and their margin) are divided by this: 1 for Workato; N to match a
     # simulator served with `rlcm sim serve --time-scale N`, whose windows are N times shorter.
     time_scale: float = 1.0

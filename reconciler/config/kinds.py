@@ -114,6 +114,18 @@ class RateLimitsModel(ConfigModel):
         None,
         description="Developer-API imports, requests per minute (default 8.33, i.e. 500/hour).",
     )
+    recipes: PositiveNumber | None = Field(
+        None,
+        description="Embedded Recipes API list and get, requests per minute (default 2000).",
+    )
+    recipe_actions: PositiveNumber | None = Field(
+        None,
+        description="Embedded Recipes API start and stop, requests per minute (default 1000).",
+    )
+    dev_recipes: PositiveNumber | None = Field(
+        None,
+        description="Developer-API recipe list, start and stop, requests per minute (default 60).",
+    )
     time_scale: PositiveNumber | None = Field(
         None,
         description=(

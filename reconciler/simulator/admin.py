@@ -24,6 +24,7 @@ ACTIONS = frozenset(
         "rename_asset", "delete_asset", "start_recipe", "stop_recipe", "edit_manifest",
         "archive_manifest", "add_managed_user", "folder_assets", "asset", "manifest", "job",
         "recipe_running", "managed_user_id", "request_counts", "clear_request_log",
+        "add_jobs", "set_connection_authorized", "set_recipes_shape",
     }
 )  # fmt: skip
 

@@ -1,7 +1,8 @@
 """Routes of the three API families, answered as the documents show them.
 
 Embedded   /api/managed_users/:id/{export_manifests,exports,imports}...   bearer or legacy
-Developer  /api/export_manifests..., /api/packages/...                   bearer
+           /api/managed_users/:id/recipes...   the Recipes API (recipes.py)
+Developer  /api/export_manifests..., /api/packages/..., /api/recipes...   bearer
 Assets     /packages/zip_files/...  the download host (any Host), no auth
 
 The documents' misprints are accepted too: DELETE /managed_users/:id/api/export_manifests/:id,
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
-from reconciler.simulator import model
+from reconciler.simulator import model, recipes
 from reconciler.simulator.imports import ImportParams, apply_import
 from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.packages import MAX_PACKAGE_BYTES, BadPackage, build_zip, read_zip
@@ -126,6 +127,8 @@ def _embedded(method: str, user: str, rest: list[str], query: dict[str, str]) ->
             return r("export", export_create, tail[0])
         if method == "GET":
             return r("export_status", job_status, tail[0])
+    if head == "recipes":
+        return _recipes_route(method, tail, r, read="recipes", action="recipe_actions")
     if head == "imports":
         if not tail and method == "POST":
             return r("import", import_create, bucket="imports")
@@ -153,12 +156,27 @@ def _manifest_route(
     return None
 
 
+def _recipes_route(
+    method: str, tail: list[str], r: Callable[..., Route], *, read: str, action: str
+) -> Route | None:
+    if not tail and method == "GET":
+        return r("recipes_list", recipes_list, bucket=read)
+    if len(tail) == 1 and method == "GET":
+        return r("recipe_view", recipe_view, tail[0], bucket=read)
+    if len(tail) == 2 and method == "PUT" and tail[1] in ("start", "stop"):
+        handler = recipe_start if tail[1] == "start" else recipe_stop
+        return r(f"recipe_{tail[1]}", handler, tail[0], bucket=action)
+    return None
+
+
 def _developer(method: str, rest: list[str]) -> Route | None:
     def r(kind: str, handler: Handler, *args: str, bucket: str = "other") -> Route:
         return Route("developer", kind, bucket, handler, None, args)
 
     if rest[:1] == ["export_manifests"]:
         return _manifest_route(method, rest[1:], {}, r)
+    if rest[:1] == ["recipes"]:  # the developer API's recipe calls: one 60/minute bucket
+        return _recipes_route(method, rest[1:], r, read="dev_recipes", action="dev_recipes")
     if rest[:1] != ["packages"]:
         return None
     tail = rest[1:]
@@ -219,6 +237,31 @@ def folder_assets(call: Call) -> Reply:
     ]
     assets.sort(key=lambda a: (a["folder"], a["type"], a["name"]))
     return json_reply(200, {"result": {"assets": assets}})
+
+
+# -- recipes (recipes.py answers; these bind it to the workspace and the shape switch) --
+def recipes_list(call: Call) -> Reply:
+    call.engine.settle_jobs(call.ws)  # a finished import's recipes are listed
+    default = "result" if call.embedded else "items"
+    shape = call.engine.store.read("controls.json").get("recipes_shape") or default
+    return json_reply(*recipes.list_recipes(call.ws, call.request.query, shape))
+
+
+def recipe_view(call: Call) -> Reply:
+    call.engine.settle_jobs(call.ws)
+    return json_reply(*recipes.get_recipe(call.ws, call.route.args[0]))
+
+
+def recipe_start(call: Call) -> Reply:
+    status, payload = recipes.start_recipe(call.ws, call.route.args[0])
+    call.engine.store.save_workspace(call.ws)
+    return json_reply(status, payload)
+
+
+def recipe_stop(call: Call) -> Reply:
+    status, payload = recipes.stop_recipe(call.ws, call.route.args[0])
+    call.engine.store.save_workspace(call.ws)
+    return json_reply(status, payload)
 
 
 # -- manifests ---------------------------------------------------------------------

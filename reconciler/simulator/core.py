@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.simulator import model
+from reconciler.simulator import model, recipes
 from reconciler.simulator.admin import handle_admin
 from reconciler.simulator.engine import Engine
-from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS
+from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS, RECIPE_KINDS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
 from reconciler.simulator.messages import Reply, Request
 from reconciler.simulator.seed import seed_demo
@@ -108,6 +108,9 @@ class Simulator:
         import_status: float | None = None,
         other: float | None = None,
         dev_imports: float | None = None,
+        recipes: float | None = None,
+        recipe_actions: float | None = None,
+        dev_recipes: float | None = None,
     ) -> None:
         """Enforce Workato's quotas (or the given ones: requests per window of that bucket)."""
         limits: Json = {"enabled": enabled, "retry_after": retry_after}
@@ -116,6 +119,9 @@ class Simulator:
             "import_status": import_status,
             "other": other,
             "dev_imports": dev_imports,
+            "recipes": recipes,
+            "recipe_actions": recipe_actions,
+            "dev_recipes": dev_recipes,
         }
         limits.update({k: v for k, v in given.items() if v is not None})
         self.engine.limiter.reset()
@@ -137,8 +143,9 @@ class Simulator:
         "slow" answer; `processed=True` runs the request before failing (a lost answer).
         """
         fault = str(fault)
-        if kind != "*" and kind not in ENDPOINT_KINDS:
-            raise ValueError(f"unknown endpoint kind {kind!r}; one of {', '.join(ENDPOINT_KINDS)}")
+        kinds = ENDPOINT_KINDS + RECIPE_KINDS
+        if kind != "*" and kind not in kinds:
+            raise ValueError(f"unknown endpoint kind {kind!r}; one of {', '.join(kinds)}")
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
         entry = {
@@ -246,14 +253,62 @@ class Simulator:
     def start_recipe(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> None:
         self._set_running(owner, recipe, folder_id, True)
 
-    def stop_recipe(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> None:
-        self._set_running(owner, recipe, folder_id, False)
+    def stop_recipe(
+        self,
+        owner: Owner,
+        recipe: AssetRef,
+        *,
+        folder_id: int | None = None,
+        cause: str | None = None,
+    ) -> None:
+        """Stop a recipe, by a user (no cause) or as Workato does (`cause`, one of
+        recipes.STOP_CAUSES, e.g. trigger_errors_limit); the Recipes API shows both."""
+        with self._workspace(owner) as ws:
+            recipes.mark_stopped(self._asset(ws, recipe, folder_id, "recipe"), cause)
 
     def _set_running(
         self, owner: Owner, recipe: AssetRef, folder_id: int | None, running: bool
     ) -> None:
         with self._workspace(owner) as ws:
-            self._asset(ws, recipe, folder_id, "recipe")["running"] = running
+            asset = self._asset(ws, recipe, folder_id, "recipe")
+            if running:
+                recipes.mark_running(asset)
+            else:
+                recipes.mark_stopped(asset, None)
+
+    def add_jobs(
+        self,
+        owner: Owner,
+        recipe: AssetRef,
+        *,
+        failed: int = 0,
+        succeeded: int = 0,
+        folder_id: int | None = None,
+    ) -> None:
+        """Jobs a recipe ran: its job counts in the Recipes API grow by these."""
+        with self._workspace(owner) as ws:
+            found = self._asset(ws, recipe, folder_id, "recipe")
+            recipes.add_jobs(found, failed=int(failed), succeeded=int(succeeded))
+
+    def set_connection_authorized(
+        self,
+        owner: Owner,
+        connection: AssetRef,
+        authorized: bool = True,
+        *,
+        folder_id: int | None = None,
+    ) -> None:
+        """A connection the customer has (not) authorized: a recipe that uses an
+        unauthorized one does not start (`success: false` with `config_errors`)."""
+        with self._workspace(owner) as ws:
+            self._asset(ws, connection, folder_id, "connection")["authorized"] = bool(authorized)
+
+    def set_recipes_shape(self, shape: str | None) -> None:
+        """How recipe lists are wrapped: `result`, `items` or bare; None: as documented
+        (embedded `result`, developer API `items`)."""
+        if shape is not None and shape not in recipes.SHAPES:
+            raise ValueError(f"unknown recipes shape {shape!r}; one of {', '.join(recipes.SHAPES)}")
+        self._update_controls(recipes_shape=shape)
 
     def edit_manifest(self, owner: Owner, manifest_id: int, **changes: Any) -> None:
         """Change stored manifest fields (name, folder_id, assets...) as the UI would."""

@@ -2,8 +2,10 @@
 
 Quotas (per partner workspace, as Workato publishes them): embedded imports and import
 status 1,000/minute each, every other RLCM call 60/minute, developer-API imports
-500/hour. Windows are divided by the time scale. Counters live in memory per process;
-the switches live in controls.json so any process on DIR honours them.
+500/hour; the Recipes API's list and get 2,000/minute, start and stop 1,000/minute,
+the developer API's recipe calls 60/minute. Windows are divided by the time scale.
+Counters live in memory per process; the switches live in controls.json so any process
+on DIR honours them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "DEFAULT_QUOTAS",
     "ENDPOINT_KINDS",
     "FAULTS",
+    "RECIPE_KINDS",
     "RateLimiter",
     "corrupt",
     "fault_reply",
@@ -34,6 +37,10 @@ DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {  # bucket -> (requests, windo
     "import_status": (1000, 60),
     "other": (60, 60),
     "dev_imports": (500, 3600),
+    # the Recipes API (recipes.py): embedded list/get, embedded start/stop, developer API
+    "recipes": (2000, 60),
+    "recipe_actions": (1000, 60),
+    "dev_recipes": (60, 60),
 }
 ENDPOINT_KINDS = (
     "folder_assets",
@@ -47,6 +54,8 @@ ENDPOINT_KINDS = (
     "import",
     "import_status",
 )
+# the Recipes API's calls (recipes.py); faults can be injected into them too
+RECIPE_KINDS = ("recipes_list", "recipe_view", "recipe_start", "recipe_stop")
 FAULTS = (
     "429",
     "500",

@@ -40,6 +40,9 @@ from reconciler.workato.models import (
     ManifestBody,
     ManifestView,
     PackageJob,
+    Recipe,
+    RecipeAction,
+    unwrap_list,
     unwrap_result,
 )
 from reconciler.workato.retry import (
@@ -320,6 +323,81 @@ class WorkatoClient:
             paths.import_status(owner, import_id),
             lambda: self.import_status(owner, import_id),
         )
+
+    # ---- recipes (the Recipes API) ------------------------------------------------------
+    # docs.workato.com/oem/oem-api/recipes.html: a customer's recipes at 2,000 requests a
+    # minute (start and stop 1,000), each with its version, running state, stop cause and
+    # job counts; docs.workato.com/workato-api/recipes.html: the developer API's own
+    # recipes (60 a minute). Lists are paged (per_page at most 100, newest id first).
+
+    RECIPES_PER_PAGE = 100
+    MAX_RECIPE_PAGES = 1000  # 100,000 recipes: far past Workato's 5,000 per workspace
+
+    @staticmethod
+    def _recipe_buckets(owner: str | None) -> tuple[Bucket, Bucket]:
+        """(read bucket, start/stop bucket) of a workspace's recipe calls."""
+        return ("dev_recipes", "dev_recipes") if owner is None else ("recipes", "recipe_actions")
+
+    async def list_recipes(
+        self, owner: str | None, *, folder_id: int | None = None, running: bool | None = None
+    ) -> list[Recipe]:
+        """Every recipe of a folder (that folder only: not its subfolders), or of the
+        workspace, over every page. A recipe created while paging may appear twice (pages
+        count from the newest): it is kept once."""
+        read, _ = self._recipe_buckets(owner)
+        call = self._call("recipes_list", "GET", paths.recipes(owner), read, READ)
+        params = {"per_page": str(self.RECIPES_PER_PAGE)}
+        if folder_id is not None:
+            params["folder_id"] = str(int(folder_id))
+        if running is not None:
+            params["running"] = _flag(running)
+        found: dict[int, Recipe] = {}
+        for page in range(1, self.MAX_RECIPE_PAGES + 1):
+            rows = self._recipe_rows(
+                call, await self._json(call, params={**params, "page": str(page)})
+            )
+            for row in rows:
+                found.setdefault(row.id, row)
+            if len(rows) < self.RECIPES_PER_PAGE:
+                return list(found.values())
+        raise ProtocolError(
+            f"recipe list did not end after {self.MAX_RECIPE_PAGES} pages",
+            method=call.method,
+            path=call.where,
+        )
+
+    @staticmethod
+    def _recipe_rows(call: _Call, payload: Any) -> list[Recipe]:
+        rows = unwrap_list(payload)
+        if rows is None:
+            raise ProtocolError(
+                "unexpected recipe list answer: no list of recipes in it",
+                method=call.method,
+                path=call.where,
+            )
+        try:
+            return [Recipe.model_validate(row) for row in rows]
+        except pydantic.ValidationError as exc:
+            raise protocol_error(exc, "recipes_list", call.method, call.where) from exc
+
+    async def get_recipe(self, owner: str | None, recipe_id: int) -> Recipe:
+        read, _ = self._recipe_buckets(owner)
+        call = self._call("recipe_view", "GET", paths.recipe(owner, recipe_id), read, READ)
+        return await self._model(call, Recipe)
+
+    async def start_recipe(self, owner: str | None, recipe_id: int) -> RecipeAction:
+        """Start a recipe; `success: false` (with Workato's reasons) is an answer, not an
+        error. Starting a running recipe again changes nothing: retried like a PUT."""
+        return await self._recipe_action(owner, recipe_id, "start")
+
+    async def stop_recipe(self, owner: str | None, recipe_id: int) -> RecipeAction:
+        return await self._recipe_action(owner, recipe_id, "stop")
+
+    async def _recipe_action(self, owner: str | None, recipe_id: int, action: str) -> RecipeAction:
+        _, bucket = self._recipe_buckets(owner)
+        where = paths.recipe_action(owner, recipe_id, action)
+        call = self._call(f"recipe_{action}", "PUT", where, bucket, WRITE_IDEMPOTENT)
+        return await self._model(call, RecipeAction)
 
     # ---- layers ----------------------------------------------------------------------
 

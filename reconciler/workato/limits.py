@@ -1,6 +1,7 @@
 """Client-side quota buckets, so that Workato never has to answer 429 to us.
 
-Workato counts RLCM calls per partner workspace in four buckets (`Bucket`). Every
+Workato counts RLCM calls per partner workspace in four buckets, and the Recipes API's
+in three more (`Bucket`). Every
 client in this process that talks to the same base URL with the same credentials shares
 one `QuotaLimiters` (see `shared_limiters`), so a fleet apply with hundreds of concurrent
 tasks still stays inside the quota as a whole.
@@ -39,7 +40,9 @@ __all__ = [
     "window_for_rate",
 ]
 
-Bucket = Literal["imports", "import_status", "dev_imports", "other"]
+Bucket = Literal[
+    "imports", "import_status", "dev_imports", "other", "recipes", "recipe_actions", "dev_recipes"
+]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -198,12 +201,15 @@ class SlidingWindowLimiter:
 
 @dataclass(frozen=True)
 class QuotaLimiters:
-    """The four quota buckets of one workspace."""
+    """The quota buckets of one workspace."""
 
     imports: SlidingWindowLimiter
     import_status: SlidingWindowLimiter
     dev_imports: SlidingWindowLimiter
     other: SlidingWindowLimiter
+    recipes: SlidingWindowLimiter
+    recipe_actions: SlidingWindowLimiter
+    dev_recipes: SlidingWindowLimiter
 
     @classmethod
     def from_rates(
@@ -219,6 +225,9 @@ class QuotaLimiters:
             import_status=make(rates.import_status),
             dev_imports=make(rates.dev_imports),
             other=make(rates.other),
+            recipes=make(rates.recipes),
+            recipe_actions=make(rates.recipe_actions),
+            dev_recipes=make(rates.dev_recipes),
         )
 
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:

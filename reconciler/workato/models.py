@@ -28,7 +28,10 @@ __all__ = [
     "ManifestBody",
     "ManifestView",
     "PackageJob",
+    "Recipe",
+    "RecipeAction",
     "RecipeStatus",
+    "unwrap_list",
     "unwrap_result",
 ]
 
@@ -45,6 +48,22 @@ def unwrap_result(body: Any) -> Any:
     if isinstance(body, dict) and "result" in body and isinstance(body["result"], dict | list):
         return body["result"]
     return body
+
+
+def unwrap_list(body: Any) -> list[Any] | None:
+    """The rows of a list answer: wrapped in `result` (the embedded Recipes API's sample),
+    in `items` (the developer API's), either of them inside the other, or bare. None when
+    the answer holds no list at all."""
+    for _ in range(3):
+        if isinstance(body, list):
+            return body
+        if not isinstance(body, dict):
+            return None
+        inner = next((body[k] for k in ("result", "items") if k in body), None)
+        if inner is None:
+            return None
+        body = inner
+    return None
 
 
 class _Answer(BaseModel):
@@ -195,3 +214,63 @@ class ImportJob(_Answer):
     def succeeded(self) -> bool:
         """Completed, and every recipe that was reported succeeded."""
         return self.status == "completed" and not self.failed_recipes
+
+
+class Recipe(_Answer):
+    """A recipe as the Recipes API lists it: version, running state and job counts.
+
+    docs.workato.com/oem/oem-api/recipes.html (embedded) and
+    docs.workato.com/workato-api/recipes.html (developer API); fields rlcm does not use
+    are ignored, missing counts read as 0.
+    """
+
+    id: int
+    name: str
+    folder_id: int | None = None
+    running: bool = False
+    version_no: int | None = None
+    updated_at: str | None = None
+    job_succeeded_count: int = 0
+    job_failed_count: int = 0
+    last_run_at: str | None = None
+    stopped_at: str | None = None
+    stop_cause: str | None = None
+
+    @field_validator("job_succeeded_count", "job_failed_count", mode="before")
+    @classmethod
+    def _null_count(cls, value: Any) -> Any:
+        return 0 if value is None else value
+
+
+def _reasons(value: Any) -> list[str]:
+    """`code_errors` / `config_errors` as readable sentences, whatever their shape (strings,
+    objects with a message, nested lists such as `[step, [[field, message]]]`)."""
+    if value is None or value in ([], {}):
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        message = value.get("message") or value.get("error")
+        if isinstance(message, str):
+            return [message]
+        return [json.dumps(value, sort_keys=True)]
+    if isinstance(value, list):
+        if all(isinstance(v, str | int | float) for v in value):
+            return [": ".join(str(v) for v in value)]
+        if len(value) == 2 and isinstance(value[0], str | int):  # [where, what is wrong there]
+            return [f"{value[0]}: {text}" for text in _reasons(value[1])]
+        return [text for item in value for text in _reasons(item)]
+    return [str(value)]
+
+
+class RecipeAction(_Answer):
+    """The answer of a recipe start or stop: `success`, and why not when it is false."""
+
+    success: bool = True
+    code_errors: Any = None
+    config_errors: Any = None
+
+    @property
+    def reasons(self) -> list[str]:
+        found = _reasons(self.config_errors) + _reasons(self.code_errors)
+        return found or ["Workato gave no reason"]

@@ -20,6 +20,9 @@ __all__ = [
     "manifest",
     "manifests",
     "package_download",
+    "recipe",
+    "recipe_action",
+    "recipes",
     "start_export",
 ]
 
@@ -74,3 +77,21 @@ def import_status(owner: str | None, import_id: int) -> str:
 def package_download(package_id: int) -> str:
     """Developer API only; embedded exports carry a `download_url` instead."""
     return f"/api/packages/{int(package_id)}/download"
+
+
+def recipes(owner: str | None) -> str:
+    """The Recipes API: embedded per customer, or the developer API's own recipes."""
+    if owner is None:
+        return "/api/recipes"
+    return f"{_prefix(owner)}/recipes"
+
+
+def recipe(owner: str | None, recipe_id: int) -> str:
+    return f"{recipes(owner)}/{int(recipe_id)}"
+
+
+def recipe_action(owner: str | None, recipe_id: int, action: str) -> str:
+    """PUT .../recipes/:id/start or /stop."""
+    if action not in ("start", "stop"):
+        raise ValueError(f"unknown recipe action {action!r}")
+    return f"{recipe(owner, recipe_id)}/{action}"
