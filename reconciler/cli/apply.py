@@ -60,7 +60,9 @@ def apply(
     """
     from reconciler.cli.common import run_async, warn
     from reconciler.cli.workflow import load_inputs
+    from reconciler.render.report_file import prepare_report_paths
 
+    prepare_report_paths(reports)  # before anything is read or changed
     inputs = load_inputs(opts.config, opts.state_path)
     with inputs.store.lock("apply") as held:
         if held.warning:

@@ -6,14 +6,16 @@ of the click commands lets tests and benchmarks drive the same path without a te
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.config.desired import DesiredState
-from reconciler.errors import StalePlanError
+from reconciler.errors import ConfigErrors, StalePlanError
 from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
 from reconciler.state.inputs import Inputs
@@ -76,13 +78,21 @@ async def refresh_and_plan(
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
+    from reconciler.live.preflight import check_new_targets
     from reconciler.live.refresh import refresh
     from reconciler.plan.planner import build_plan
 
-    live, counts = await refresh(
-        inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
+    (live, counts), preflight = await asyncio.gather(
+        refresh(
+            inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
+        ),
+        check_new_targets(inputs.desired, inputs.state, clients),
     )
+    if preflight.errors:
+        raise ConfigErrors(preflight.errors)  # every missing customer and folder, at once
     plan = build_plan(inputs.desired, inputs.state, live, prune=prune, targets=targets)
+    if preflight.warnings:
+        plan = dataclasses.replace(plan, warnings=(*plan.warnings, *preflight.warnings))
     return plan, live, counts
 
 

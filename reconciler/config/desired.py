@@ -54,6 +54,7 @@ class RateLimits:
     recipes: float = 2000.0  # the Embedded Recipes API's list and get
     recipe_actions: float = 1000.0  # its recipe start and stop
     dev_recipes: float = 60.0  # the developer API's recipe calls (own workspaces)
+    folders: float = 60.0  # the Folders API (a belief: Workato does not publish it)
     # Quota windows (and their margin) are divided by this: 1 for Workato; N to match a
     # simulator served with `rlcm sim serve --time-scale N`, whose windows are N times shorter.
     time_scale: float = 1.0

@@ -126,6 +126,13 @@ class RateLimitsModel(ConfigModel):
         None,
         description="Developer-API recipe list, start and stop, requests per minute (default 60).",
     )
+    folders: PositiveNumber | None = Field(
+        None,
+        description=(
+            "Folders API (the plan's check that a new target's folder exists), requests "
+            "per minute (default 60)."
+        ),
+    )
     time_scale: PositiveNumber | None = Field(
         None,
         description=(

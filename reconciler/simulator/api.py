@@ -2,6 +2,7 @@
 
 Embedded   /api/managed_users/:id/{export_manifests,exports,imports}...   bearer or legacy
            /api/managed_users/:id/recipes...   the Recipes API (recipes.py)
+           /api/managed_users/:id/folders      the Folders API (folders.py)
 Developer  /api/export_manifests..., /api/packages/..., /api/recipes...   bearer
 Assets     /packages/zip_files/...  the download host (any Host), no auth
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
-from reconciler.simulator import model, recipes
+from reconciler.simulator import folders, model, recipes
 from reconciler.simulator.imports import ImportParams, apply_import
 from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.packages import MAX_PACKAGE_BYTES, BadPackage, build_zip, read_zip
@@ -129,6 +130,8 @@ def _embedded(method: str, user: str, rest: list[str], query: dict[str, str]) ->
             return r("export_status", job_status, tail[0])
     if head == "recipes":
         return _recipes_route(method, tail, r, read="recipes", action="recipe_actions")
+    if head == "folders" and not tail and method == "GET":
+        return r("folders_list", folders_list, bucket="folders")
     if head == "imports":
         if not tail and method == "POST":
             return r("import", import_create, bucket="imports")
@@ -175,6 +178,8 @@ def _developer(method: str, rest: list[str]) -> Route | None:
 
     if rest[:1] == ["export_manifests"]:
         return _manifest_route(method, rest[1:], {}, r)
+    if rest == ["folders"] and method == "GET":
+        return r("folders_list", folders_list, bucket="folders")
     if rest[:1] == ["recipes"]:  # the developer API's recipe calls: one 60/minute bucket
         return _recipes_route(method, rest[1:], r, read="dev_recipes", action="dev_recipes")
     if rest[:1] != ["packages"]:
@@ -262,6 +267,11 @@ def recipe_stop(call: Call) -> Reply:
     status, payload = recipes.stop_recipe(call.ws, call.route.args[0])
     call.engine.store.save_workspace(call.ws)
     return json_reply(status, payload)
+
+
+# -- folders (folders.py answers) ----------------------------------------------------
+def folders_list(call: Call) -> Reply:
+    return json_reply(*folders.list_folders(call.ws, call.request.query))
 
 
 # -- manifests ---------------------------------------------------------------------

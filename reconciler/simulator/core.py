@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.simulator import model, recipes
 from reconciler.simulator.admin import handle_admin
 from reconciler.simulator.engine import Engine
-from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS, RECIPE_KINDS
+from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS, FOLDER_KINDS, RECIPE_KINDS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
 from reconciler.simulator.messages import Reply, Request
 from reconciler.simulator.seed import seed_demo
@@ -111,6 +111,7 @@ class Simulator:
         recipes: float | None = None,
         recipe_actions: float | None = None,
         dev_recipes: float | None = None,
+        folders: float | None = None,
     ) -> None:
         """Enforce Workato's quotas (or the given ones: requests per window of that bucket)."""
         limits: Json = {"enabled": enabled, "retry_after": retry_after}
@@ -122,6 +123,7 @@ class Simulator:
             "recipes": recipes,
             "recipe_actions": recipe_actions,
             "dev_recipes": dev_recipes,
+            "folders": folders,
         }
         limits.update({k: v for k, v in given.items() if v is not None})
         self.engine.limiter.reset()
@@ -143,7 +145,7 @@ class Simulator:
         "slow" answer; `processed=True` runs the request before failing (a lost answer).
         """
         fault = str(fault)
-        kinds = ENDPOINT_KINDS + RECIPE_KINDS
+        kinds = ENDPOINT_KINDS + RECIPE_KINDS + FOLDER_KINDS
         if kind != "*" and kind not in kinds:
             raise ValueError(f"unknown endpoint kind {kind!r}; one of {', '.join(kinds)}")
         if fault not in FAULTS:

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_QUOTAS",
     "ENDPOINT_KINDS",
     "FAULTS",
+    "FOLDER_KINDS",
     "RECIPE_KINDS",
     "RateLimiter",
     "corrupt",
@@ -41,6 +42,8 @@ DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {  # bucket -> (requests, windo
     "recipes": (2000, 60),
     "recipe_actions": (1000, 60),
     "dev_recipes": (60, 60),
+    # the Folders API (folders.py), embedded and developer alike
+    "folders": (60, 60),
 }
 ENDPOINT_KINDS = (
     "folder_assets",
@@ -56,6 +59,7 @@ ENDPOINT_KINDS = (
 )
 # the Recipes API's calls (recipes.py); faults can be injected into them too
 RECIPE_KINDS = ("recipes_list", "recipe_view", "recipe_start", "recipe_stop")
+FOLDER_KINDS = ("folders_list",)  # the Folders API (folders.py)
 FAULTS = (
     "429",
     "500",

@@ -25,6 +25,7 @@ from reconciler.errors import (
     ApiError,
     ApiTimeoutError,
     ConnectionFailedError,
+    NotFoundError,
     PackageError,
     ProtocolError,
 )
@@ -398,6 +399,31 @@ class WorkatoClient:
         where = paths.recipe_action(owner, recipe_id, action)
         call = self._call(f"recipe_{action}", "PUT", where, bucket, WRITE_IDEMPOTENT)
         return await self._model(call, RecipeAction)
+
+    # ---- existence checks (the plan's pre-flight of targets never imported) ------------
+
+    async def customer_exists(self, owner: str) -> bool:
+        """Whether Workato knows the managed user: one page of one recipe, in the Recipes
+        API's bucket (2,000/minute), which answers 404 for an unknown customer."""
+        read, _ = self._recipe_buckets(owner)
+        call = self._call("recipes_list", "GET", paths.recipes(owner), read, READ)
+        try:
+            await self._json(call, params={"per_page": "1"})
+        except NotFoundError:
+            return False
+        return True
+
+    async def folder_exists(self, owner: str | None, folder_id: int) -> bool:
+        """Whether the workspace has the folder: one page of one of its subfolders from
+        the Folders API (docs.workato.com/oem/oem-api/folders.html), which answers 404 for
+        a parent folder it does not have. Outside the scarce RLCM quota (folder_assets)."""
+        call = self._call("folders_list", "GET", paths.folders(owner), "folders", READ)
+        params = {"parent_id": str(int(folder_id)), "per_page": "1"}
+        try:
+            await self._json(call, params=params)
+        except NotFoundError:
+            return False
+        return True
 
     # ---- layers ----------------------------------------------------------------------
 

@@ -41,7 +41,14 @@ __all__ = [
 ]
 
 Bucket = Literal[
-    "imports", "import_status", "dev_imports", "other", "recipes", "recipe_actions", "dev_recipes"
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "folders",
 ]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -210,6 +217,7 @@ class QuotaLimiters:
     recipes: SlidingWindowLimiter
     recipe_actions: SlidingWindowLimiter
     dev_recipes: SlidingWindowLimiter
+    folders: SlidingWindowLimiter
 
     @classmethod
     def from_rates(
@@ -228,6 +236,7 @@ class QuotaLimiters:
             recipes=make(rates.recipes),
             recipe_actions=make(rates.recipe_actions),
             dev_recipes=make(rates.dev_recipes),
+            folders=make(rates.folders),
         )
 
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:

@@ -15,6 +15,7 @@ __all__ = [
     "DATA_CENTER_URLS",
     "export_status",
     "folder_assets",
+    "folders",
     "import_start",
     "import_status",
     "manifest",
@@ -77,6 +78,13 @@ def import_status(owner: str | None, import_id: int) -> str:
 def package_download(package_id: int) -> str:
     """Developer API only; embedded exports carry a `download_url` instead."""
     return f"/api/packages/{int(package_id)}/download"
+
+
+def folders(owner: str | None) -> str:
+    """The Folders API: a customer's folders, or the developer API's own."""
+    if owner is None:
+        return "/api/folders"
+    return f"{_prefix(owner)}/folders"
 
 
 def recipes(owner: str | None) -> str:
