@@ -111,6 +111,12 @@ class Gates:
         )
         return Halt(gate, wave, reason, f"not started: {where} failed")
 
+    def passed(self, wave: str, failed: Sequence[str]) -> bool:
+        """Whether a wave that ran to its end is within its budget (what a later
+        `apply --wave` of the next wave checks)."""
+        size = max(len(self.members.get(wave, ())), len(failed))
+        return len(failed) <= self.spec(wave).max_failures.budget(size)
+
     def brake(self, wave: str, failed: Sequence[str]) -> Halt | None:
         """The emergency brake, asked before a target starts."""
         limit = self.halt_after_failures

@@ -31,6 +31,7 @@ from reconciler.state.model import (
     PackageRecord,
     PendingManifest,
     State,
+    WaveRecord,
     import_key,
 )
 from reconciler.state.store import StateStore
@@ -173,6 +174,12 @@ class Recorder:
                 new = new.model_copy(update={"started_at": old.started_at})  # noqa: PLW2901
             self.state.imports[key] = new
         self._write_for(records)
+
+    # -- waves ---------------------------------------------------------------------------
+
+    def wave_finished(self, record: WaveRecord) -> None:
+        self.state.waves[record.name] = record
+        self._write()
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.applier.gates import Gates, Halt
@@ -39,6 +39,7 @@ from reconciler.applier.steps import (
 from reconciler.plan import Change, Plan
 from reconciler.render.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
+from reconciler.state.model import WaveRecord
 
 __all__ = ["RunSettings", "run_plan"]
 
@@ -218,6 +219,7 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
                 later = len(batches) - number - 1
                 run.halt = gates.after_batch(wave, batch[-1], failed, later, waves[position + 1 :])
         run.progress.wave_finished(wave)
+        _record_wave(run, wave, chains)
 
 
 def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
@@ -268,6 +270,21 @@ async def _export_settled(run: _Run, change: Change) -> None:
     """Wait until the export this import needs (if it is in this apply) has finished."""
     if change.data.get("package") is None and f"export.{change.manifest}" in run.exports:
         await asyncio.wait([run.ctx.board.future(change.manifest)])
+
+
+def _record_wave(run: _Run, wave: str, chains: Mapping[str, Sequence[Change]]) -> None:
+    """How the wave ended, in state: a later `apply --wave` checks it as the gate of an
+    earlier wave. A wave stopped midway (a batch gate, the brake) did not pass; an
+    interrupted one is not recorded (the next apply finishes it)."""
+    if run.ctx.stop.is_set():
+        return
+    failed = sorted(t for t in chains if t in run.failed_targets)
+    stopped = run.halt is not None and run.halt.wave == wave
+    passed = not stopped and run.settings.gates.passed(wave, failed)
+    record = WaveRecord(
+        name=wave, finished_at=now_iso(), passed=passed, targets=len(chains), failed_targets=failed
+    )
+    run.ctx.recorder.wave_finished(record)
 
 
 def _braked(run: _Run, chain: Sequence[Change]) -> bool:

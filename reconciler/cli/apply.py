@@ -16,6 +16,7 @@ from reconciler.cli.common import format_option
 from reconciler.cli.options import GlobalOptions, common_options
 
 if TYPE_CHECKING:
+    from reconciler.config.desired import DesiredState
     from reconciler.plan import Plan
     from reconciler.render.progress import ApplyProgress
     from reconciler.report import ApplyReport
@@ -33,6 +34,12 @@ __all__ = ["apply"]
 @click.option("--no-refresh-targets", is_flag=True, help="Do not read target folders first.")
 @click.option("--force", is_flag=True, help="Apply even above the safety thresholds.")
 @click.option(
+    "--wave",
+    metavar="NAME",
+    help="Run only this wave (its imports and what they need), once the earlier waves' "
+    "gates pass: one CI job per wave.",
+)
+@click.option(
     "--report",
     "reports",
     multiple=True,
@@ -49,6 +56,7 @@ def apply(
     prune: bool,
     no_refresh_targets: bool,
     force: bool,
+    wave: str | None,
     reports: tuple[Path, ...],
     output_format: str,
 ) -> None:
@@ -56,7 +64,9 @@ def apply(
 
     Without PLANFILE it plans first, shows the plan and asks for confirmation; with
     PLANFILE it applies exactly that saved plan, or refuses it when state or live
-    Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
+    Workato moved since it was made. With --wave NAME (or a plan saved with `rlcm plan
+    --wave NAME`) it runs that wave only, and only when the earlier waves passed their
+    gates. Exit 0 all succeeded, 3 some imports failed or a gate halted, 1 error.
     """
     from reconciler.cli.common import run_async, warn
     from reconciler.cli.workflow import load_inputs
@@ -64,11 +74,13 @@ def apply(
 
     prepare_report_paths(reports)  # before anything is read or changed
     inputs = load_inputs(opts.config, opts.state_path)
+    check_wave(inputs.desired, wave)
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
+        session.wave = wave
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:
             report = run_async(session.run(auto_approve=auto_approve, force=force))
@@ -107,6 +119,8 @@ class _Session:
         self.opts, self.inputs, self.planfile = opts, inputs, planfile
         self.targets, self.prune, self.refresh_targets = targets, prune, refresh_targets
         self.plan_stream: TextIO = sys.stdout
+        self.wave: str | None = None
+        self.full: Plan | None = None  # every wave's changes, when one wave runs
 
     async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
@@ -115,8 +129,13 @@ class _Session:
         async with open_clients(self.inputs.desired) as clients:
             plan = await self._plan(clients)
             if plan.is_empty:
-                click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)
+                where = f" in wave {plan.wave}" if plan.wave else ""
+                message = f"No changes{where}. Live Workato matches the config."
+                click.echo(message, file=self.plan_stream)
                 return None
+            blocked = self._earlier_waves(plan)
+            if blocked is not None:
+                return blocked
             self._check_safety(plan, force)
             if self.planfile is None:
                 self._confirm(plan, auto_approve)
@@ -137,6 +156,10 @@ class _Session:
             )
             end_progress_line()
             check_saved_plan(saved, self.inputs.state, live)
+            self.full = plan
+            self.wave = self.wave or saved.wave
+            if self.wave is not None and saved.wave != self.wave:
+                saved = saved.for_wave(self.wave)
             return saved
         plan, _, _ = await refresh_and_plan(
             self.inputs,
@@ -147,11 +170,26 @@ class _Session:
             on_read=read_progress(self.opts),
         )
         end_progress_line()
+        if self.wave is not None:
+            self.full, plan = plan, plan.for_wave(self.wave)
         for message in plan.warnings:
             click.echo(f"Warning: {message}", err=True)
         if not plan.is_empty and not self.opts.quiet:
             render_plan(plan, "text", self.plan_stream, color=self.opts.color)
         return plan
+
+    def _earlier_waves(self, plan: Plan) -> ApplyReport | None:
+        """One wave of a rollout run on its own: the earlier waves' gates, as one apply
+        would have asked them. Blocked, nothing runs and the report says why (exit 3)."""
+        from reconciler.plan.wave_gate import earlier_wave_block
+
+        if plan.wave is None or self.full is None:
+            return None
+        waves = self.inputs.desired.rollout.waves
+        block = earlier_wave_block(self.full, self.inputs.state, waves, plan.wave)
+        if block is None:
+            return None
+        return _blocked_report(plan, waves, block.wave, block.reason, block.skip_message)
 
     def _check_safety(self, plan: Plan, force: bool) -> None:
         from reconciler.errors import UnsafePlanError
@@ -221,6 +259,46 @@ def _progress(opts: GlobalOptions) -> Iterator[ApplyProgress]:
         yield progress
     finally:
         progress.close()
+
+
+def check_wave(desired: DesiredState, wave: str | None) -> None:
+    from reconciler.errors import RlcmError
+
+    waves = desired.rollout.waves
+    if wave is not None and wave not in waves:
+        raise RlcmError(f"--wave {wave}: the rollout has no such wave (waves: {', '.join(waves)})")
+
+
+def _blocked_report(
+    plan: Plan, waves: tuple[str, ...], after: str, reason: str, skip: str
+) -> ApplyReport:
+    """The report of a wave that did not start: each of its steps skipped, naming why."""
+    from reconciler.applier.recorder import now_iso
+    from reconciler.report import ApplyReport, StepOutcome
+
+    now = now_iso()
+    steps = [
+        StepOutcome(
+            address=c.address,
+            kind=c.kind,
+            action=c.action,
+            status="skipped",
+            manifest=c.manifest,
+            target=c.target,
+            wave=c.wave,
+            message=skip,
+        )
+        for c in plan.changes
+    ]
+    return ApplyReport(
+        steps=steps,
+        started_at=now,
+        finished_at=now,
+        waves=list(waves),
+        halted_after_wave=after,
+        halt_reason=reason,
+        halted_by="wave",
+    )
 
 
 def _write_empty_reports(paths: tuple[Path, ...], waves: list[str]) -> None:

@@ -15,6 +15,7 @@ byte-identical for identical inputs: no timestamps, keys sorted, changes in plan
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class Plan:
     config_digest: str
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
+    wave: str | None = None  # narrowed to one wave (`--wave`): its imports and their needs
 
     @property
     def is_empty(self) -> bool:
@@ -220,6 +222,12 @@ class Plan:
         return {c.address: c for c in self.changes}
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._to_dict()
+        if self.wave is not None:  # only then: other saved plans stay byte-identical
+            data["wave"] = self.wave
+        return data
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -254,6 +262,7 @@ class Plan:
                 config_digest=str(raw["config_digest"]),
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
+                wave=raw.get("wave"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
@@ -270,7 +279,21 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            wave=self.wave,
         )
+
+    def for_wave(self, wave: str) -> Plan:
+        """Only wave `wave`'s imports and what they depend on (their manifests and exports),
+        as `rlcm plan|apply --wave` runs one wave of a rollout in its own CI job."""
+        by_address = self.by_address()
+        keep = {c.address for c in self.changes if c.kind == "import" and c.wave == wave}
+        todo = list(keep)
+        while todo:
+            for dep in by_address[todo.pop()].depends_on:
+                if dep not in keep and dep in by_address:
+                    keep.add(dep)
+                    todo.append(dep)
+        return dataclasses.replace(self.select(sorted(keep)), wave=wave)
 
 
 @dataclass(frozen=True)

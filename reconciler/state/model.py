@@ -28,6 +28,7 @@ __all__ = [
     "PendingManifest",
     "RecipeResult",
     "State",
+    "WaveRecord",
     "import_key",
 ]
 
@@ -127,6 +128,17 @@ class PendingManifest(_Record):
         )
 
 
+class WaveRecord(_Record):
+    """How a wave's last run in an apply ended, so that a later `rlcm apply --wave` (a
+    separate CI job) can check the gate of the waves before it, as one apply would."""
+
+    name: str
+    finished_at: str
+    passed: bool  # its failed targets were within max_failures
+    targets: int  # targets that ran
+    failed_targets: list[str] = Field(default_factory=list)
+
+
 class State(_Record):
     format_version: int = FORMAT_VERSION
     serial: int = 0
@@ -135,6 +147,7 @@ class State(_Record):
     packages: dict[str, PackageRecord] = Field(default_factory=dict)
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
+    waves: dict[str, WaveRecord] = Field(default_factory=dict)  # optional: since wave gates
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))

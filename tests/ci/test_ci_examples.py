@@ -23,7 +23,11 @@ from reconciler.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "ci"
-WORKFLOWS = [*sorted((EXAMPLES / "github-actions").glob("*.yml")), EXAMPLES / "gitlab-ci.yml"]
+WORKFLOWS = [
+    *sorted((EXAMPLES / "github-actions").glob("*.yml")),
+    EXAMPLES / "gitlab-ci.yml",
+    EXAMPLES / "gitlab-ci-waves.yml",
+]
 # what each command may exit with in a pipeline run of the demo world:
 # plan --detailed-exitcode 2 (changes), apply 3 (E-umbrella fails by design), drift 0 or 2
 ALLOWED_EXITS = {"validate": {0}, "plan": {0, 2}, "apply": {0, 3}, "drift": {0, 2}}
@@ -141,3 +145,21 @@ def test_apply_can_be_forced_by_hand(path: Path) -> None:
     applies = [a for a in rlcm_command_lines(path, {"RLCM_FORCE": "--force"}) if a[0] == "apply"]
     assert applies and all("--force" in a for a in applies)
     assert not any("--force" in a for a in rlcm_command_lines(path) if a[0] == "apply")
+
+
+WAVE_JOBS = [EXAMPLES / "github-actions" / "rlcm-apply-waves.yml", EXAMPLES / "gitlab-ci-waves.yml"]
+
+
+@pytest.mark.parametrize("path", WAVE_JOBS, ids=lambda p: p.name)
+def test_wave_pipelines_run_the_canary_job_then_the_fleet_job(path: Path, workdir: Path) -> None:
+    """Canary job, approval, fleet job: the fleet job starts from the canary's state and
+    imports into the main wave (E-umbrella fails there by design: exit 3, not halted)."""
+    import json
+
+    applies = [a for a in rlcm_command_lines(path) if a[0] == "apply"]
+    assert [a[a.index("--wave") + 1] for a in applies] == ["canary", "main"]
+    codes = [CliRunner().invoke(cli, args).exit_code for args in applies]
+    assert codes == [0, 3]
+    state = json.loads((workdir / "workato" / "rlcm.state.json").read_text())
+    assert state["waves"]["canary"]["passed"] is True
+    assert state["waves"]["main"]["targets"] == 12
