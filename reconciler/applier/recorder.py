@@ -31,6 +31,7 @@ from reconciler.state.model import (
     PackageRecord,
     PendingManifest,
     State,
+    TargetBaseline,
     WaveRecord,
     import_key,
 )
@@ -174,6 +175,11 @@ class Recorder:
                 new = new.model_copy(update={"started_at": old.started_at})  # noqa: PLW2901
             self.state.imports[key] = new
         self._write_for(records)
+
+    def baseline_saved(self, baseline: TargetBaseline, *records: ImportRecord) -> None:
+        """A target's baseline, read after these finished imports (written with them)."""
+        self.state.baselines[baseline.target] = baseline
+        self.import_saved(*records)
 
     # -- waves ---------------------------------------------------------------------------
 

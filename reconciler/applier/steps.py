@@ -40,6 +40,8 @@ from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.content.cache import PackageCache
 from reconciler.content.package import inspect_package
 from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.live import LiveRecipe
+from reconciler.live.recipes import read_target_recipes, recipe_folders, recipe_stamp
 from reconciler.plan import Change
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
 from reconciler.state.model import (
@@ -48,12 +50,13 @@ from reconciler.state.model import (
     ManifestRecord,
     PackageRecord,
     RecipeResult,
+    TargetBaseline,
 )
 from reconciler.workato.retry import REFUSED
 
 if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
-    from reconciler.workato.models import Asset, ImportJob, ManifestBody, ManifestView, PackageJob
+    from reconciler.workato.models import ImportJob, ManifestBody, ManifestView, PackageJob
 
 __all__ = [
     "StepContext",
@@ -394,7 +397,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             )
             raise StepFailed(f"{error}; the next apply imports again") from None
         if not data.get("poll_only", True):
-            folder = await client.folder_assets(owner, folder_id)
+            names = await _recipe_names(client, owner, folder_id)
             ctx.recorder.import_saved(
                 _import_record(
                     change,
@@ -403,8 +406,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
                     digest,
                     "completed" if job.status == "completed" else "failed",
                     job,
-                    _recipes(job, folder),
-                    folder,
+                    _recipes(job, names),
                 )
             )
             job = None
@@ -414,16 +416,16 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         started = await _atomic(_start_import(ctx, change, client, package))
         job = await client.wait_import(owner, started.id)
     status = "completed" if job.status == "completed" else "failed"
-    # A clean import's folder read (recipe names, drift baseline) waits for the end of the
-    # target's chain: `record_baseline` reads the folder once for all of them. A failure
-    # is read now, so that its report names the failing recipes at once.
+    # A clean import's recipe read (recipe names, drift baseline) waits for the end of the
+    # target's chain: `record_baseline` reads the target once for all of them. A failure
+    # is read now (Recipes API), so that its report names the failing recipes at once.
     clean = status == "completed" and all(
         r.import_result in SUCCESS_RESULTS for r in job.recipe_status
     )
-    after = None if clean else await client.folder_assets(owner, folder_id)
-    recipes = _recipes(job, after or [])
+    names = {} if clean else await _recipe_names(client, owner, folder_id)
+    recipes = _recipes(job, names)
     ctx.recorder.import_saved(
-        _import_record(change, job.id, package_id, digest, status, job, recipes, after)
+        _import_record(change, job.id, package_id, digest, status, job, recipes)
     )
     outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
     if status != "completed":
@@ -463,49 +465,94 @@ async def _start_import(
 async def record_baseline(
     ctx: StepContext, chain: Sequence[Change], outcomes: Mapping[str, StepOutcome]
 ) -> list[StepOutcome]:
-    """After one target's chain of imports, read its folder once and record it as the drift
-    baseline (and recipe names) of every import of the chain that completed without one.
+    """After one target's chain of imports, read its recipes once (Recipes API) and record
+    them as the target's drift baseline, covering every import of the chain that completed
+    (and the recipe names of their results).
 
-    Imports into one folder run one after another, so the folder after the last one is
+    Imports into one folder run one after another, so the target after the last one is
     the baseline of the earlier ones too (a later package may even update a shared asset).
-    One read per target instead of one per import: the "other" quota (60/min) is the
-    scarce one at fleet scale. Returns the outcomes whose recipe names were filled in.
+    One read per target, in the Recipes API's 2,000/minute bucket: the 60/minute "other"
+    bucket is the scarce one at fleet scale and carries none of it. The target's other
+    assets are not read here: after an import their baseline is cleared, and the next
+    `rlcm drift` records it again (folder_assets, once). Returns the outcomes whose recipe
+    names were filled in.
     """
+    state = ctx.recorder.state
     done = [
         (change, outcome, record)
         for change in chain
         if (outcome := outcomes.get(change.address)) is not None
         and outcome.status == "succeeded"
-        and (record := ctx.recorder.state.last_import(change.manifest, str(change.target)))
+        and (record := state.last_import(change.manifest, str(change.target)))
         and record.status == "completed"
-        and record.folder_after is None
         and record.import_id == outcome.import_id
+        and state.baseline_of(record) is None
     ]
     if not done:
         return []
-    data = done[0][0].data
-    client = ctx.clients[data["workspace"]]
+    data, target = done[0][0].data, str(done[0][0].target)
+    old = state.baselines.get(target)
     try:
-        folder = await client.folder_assets(data.get("customer"), int(data["folder_id"]))
+        recipes = await read_target_recipes(
+            ctx.clients[data["workspace"]],
+            data.get("customer"),
+            int(data["folder_id"]),
+            folders=old.folders if old is not None else (),
+            known_ids=[r.id for _, _, record in done for r in record.recipe_results],
+        )
     except RlcmError as exc:  # the imports succeeded: only their baseline is missing
-        log.warning("baseline: folder read failed target=%s error=%s", done[0][0].target, exc)
+        log.warning("baseline: recipe read failed target=%s error=%s", target, exc)
         return []
-    names = {a.id: a.name for a in folder if a.type == "recipe"}
-    after = _import_record(done[0][0], 0, 0, "", "completed", folder=folder).folder_after
+    by_id = {r.id: r for r in recipes}
+    covered = {**(old.imports if old is not None else {})}
     named: list[StepOutcome] = []
     records: list[ImportRecord] = []
     for _, outcome, record in done:
-        recipes = [r.model_copy(update={"name": names.get(r.id)}) for r in record.recipe_results]
-        records.append(record.model_copy(update={"folder_after": after, "recipe_results": recipes}))
-        outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result) for r in recipes]
+        covered[record.manifest] = record.import_id
+        results = [
+            r.model_copy(update={"name": found.name if (found := by_id.get(r.id)) else None})
+            for r in record.recipe_results
+        ]
+        records.append(record.model_copy(update={"recipe_results": results}))
+        outcome_recipes = [_outcome(r, by_id.get(r.id)) for r in results]
         named.append(dataclasses.replace(outcome, recipes=outcome_recipes))
-    ctx.recorder.import_saved(*records)
+    baseline = TargetBaseline(
+        target=target,
+        imports=covered,
+        read_at=now_iso(),
+        folders=recipe_folders(recipes, int(data["folder_id"])),
+        recipes=[recipe_stamp(r) for r in recipes],
+    )
+    ctx.recorder.baseline_saved(baseline, *records)
     return named
 
 
-def _recipes(job: ImportJob, folder: list[Asset]) -> list[RecipeResult]:
-    """Each recipe's result, named from the target folder (ids there are the target's)."""
-    names = {a.id: a.name for a in folder if a.type == "recipe"}
+def _outcome(result: RecipeResult, live: LiveRecipe | None) -> RecipeOutcome:
+    """A recipe's import result, with its health as the baseline read found it."""
+    if live is None:
+        return RecipeOutcome(result.id, result.name, result.import_result)
+    return RecipeOutcome(
+        result.id,
+        result.name,
+        result.import_result,
+        running=live.running,
+        stop_cause=live.stop_cause,
+        job_succeeded_count=live.job_succeeded_count,
+        job_failed_count=live.job_failed_count,
+    )
+
+
+async def _recipe_names(client: WorkatoClient, owner: str | None, folder_id: int) -> dict[int, str]:
+    """Recipe id -> name in a target folder (Recipes API), to name an import's results."""
+    try:
+        return {r.id: r.name for r in await client.list_recipes(owner, folder_id=folder_id)}
+    except RlcmError as exc:  # only the names are missing: the report shows ids
+        log.warning("import: recipe names not read folder=%s error=%s", folder_id, exc)
+        return {}
+
+
+def _recipes(job: ImportJob, names: Mapping[int, str]) -> list[RecipeResult]:
+    """Each recipe's result, named from the target (ids there are the target's)."""
     return [
         RecipeResult(id=r.id, name=names.get(r.id), import_result=r.import_result)
         for r in job.recipe_status
@@ -520,14 +567,7 @@ def _import_record(
     status: Any,
     job: ImportJob | None = None,
     recipes: list[RecipeResult] | None = None,
-    folder: list[Asset] | None = None,
 ) -> ImportRecord:
-    after = None
-    if folder is not None:
-        after = [
-            AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id, folder=a.folder)
-            for a in folder
-        ]
     return ImportRecord(
         manifest=change.manifest,
         target=str(change.target),
@@ -537,7 +577,6 @@ def _import_record(
         status=status,
         error=job.error if job is not None and status == "failed" else None,
         recipe_results=recipes or [],
-        folder_after=after,
         started_at=now_iso(),
         finished_at=None if status == "in_progress" else now_iso(),
     )

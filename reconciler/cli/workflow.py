@@ -130,7 +130,7 @@ async def read_live(
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
 ) -> LiveState:
-    """Connect and refresh only (`rlcm drift`)."""
+    """Connect and refresh only (`rlcm drift`): targets' recipes, and their other assets."""
     from reconciler.live.refresh import refresh
 
     async with open_clients(inputs.desired) as clients:
@@ -139,6 +139,7 @@ async def read_live(
             inputs.state,
             clients,
             refresh_targets=refresh_targets,
+            target_assets=refresh_targets,
             on_read=on_read,
         )
         return live

@@ -29,6 +29,7 @@ __all__ = [
     "ManifestSpec",
     "PollSettings",
     "RateLimits",
+    "RecipesState",
     "RetrySettings",
     "RolloutSpec",
     "SafetySpec",
@@ -41,6 +42,7 @@ __all__ = [
 
 DEFAULT_WAVE = "default"
 AuthStyle = Literal["bearer", "legacy"]
+RecipesState = Literal["running", "stopped", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,8 @@ class TargetSpec:
     include_tags: bool = False
     folder_id_for_home_assets: int | None = None
     wave: str = DEFAULT_WAVE
+    # the running state of the imported recipes after apply: running | stopped | unchanged
+    recipes: RecipesState = "unchanged"
     location: Location | None = None
 
 

@@ -75,6 +75,8 @@ def _customer_to_str(value: Any) -> Any:
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
 EnvName = Annotated[StrictStr, Field(pattern=ENV_PATTERN)]
 FolderId = Annotated[StrictInt, Field(ge=1)]
+# the running state a target's imported recipes should have after apply
+RecipesState = Literal["running", "stopped", "unchanged"]
 PositiveNumber = Annotated[StrictFloat, Field(gt=0)]
 CustomerId = Annotated[
     StrictStr,
@@ -333,6 +335,13 @@ class TargetDoc(ConfigModel):
         None, description="Folder for assets that live in the source's home folder."
     )
     wave: Name | None = Field(None, description='Rollout wave of this target (default "default").')
+    recipes: RecipesState = Field(
+        "unchanged",
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
+    )
 
 
 class FleetCustomerModel(ConfigModel):
@@ -352,6 +361,7 @@ class FleetCustomerModel(ConfigModel):
     )
     include_tags: StrictBool | None = Field(None, description="Overrides the fleet's include_tags.")
     wave: Name | None = Field(None, description="Overrides the fleet's wave.")
+    recipes: RecipesState | None = Field(None, description="Overrides the fleet's recipes.")
 
 
 class FleetDoc(ConfigModel):
@@ -370,6 +380,13 @@ class FleetDoc(ConfigModel):
     include_tags: StrictBool = Field(False, description="Import the packages' tags.")
     wave: Name | None = Field(
         None, description='Rollout wave of the customers (default "default").'
+    )
+    recipes: RecipesState = Field(
+        "unchanged",
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
     )
     customers: Annotated[list[FleetCustomerModel], Field(min_length=1)] = Field(
         description="The customers, each a target named CUSTOMER/FOLDER_ID unless it has a name."

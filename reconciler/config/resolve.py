@@ -606,6 +606,7 @@ def _target_draft(p: Parsed, model: TargetDoc) -> _Draft:
         include_tags=model.include_tags,
         folder_id_for_home_assets=model.folder_id_for_home_assets,
         wave=model.wave or DEFAULT_WAVE,
+        recipes=model.recipes,
         location=p.doc.location,
     )
     return _Draft(spec, p, (), f'target "{address}"')
@@ -625,6 +626,7 @@ def _fleet_drafts(p: Parsed, model: FleetDoc) -> list[_Draft]:
             include_tags=_pick(entry.include_tags, model.include_tags),
             folder_id_for_home_assets=entry.folder_id_for_home_assets,
             wave=entry.wave or model.wave or DEFAULT_WAVE,
+            recipes=entry.recipes or model.recipes,
             location=p.at("customers", i),
         )
         label = f'{p.label}: target "{address}"'

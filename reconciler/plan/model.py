@@ -7,6 +7,7 @@ Addresses are stable across runs so reviewers and `--target` can name them:
 - `manifest.NAME`         create | update | recreate | delete | forget (the state record)
 - `export.NAME`           export (a new package, or an export in progress to poll)
 - `import.NAME@TARGET`    import | forget (the state record of an unconfigured import)
+- `recipes.TARGET`        start | stop (the target's imported recipes, `recipes:` in config)
 
 A change's `data` is everything the applier needs without re-reading the config; see
 `Change.data`. The JSON form (`Plan.to_dict()`) is versioned by `FORMAT_VERSION` and is
@@ -18,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 from reconciler.errors import PlanError
@@ -38,8 +39,10 @@ __all__ = [
 
 FORMAT_VERSION = 1
 PLAN_KIND = "rlcm-plan"
-Action = Literal["create", "update", "recreate", "delete", "export", "import", "forget"]
-Kind = Literal["manifest", "export", "import"]
+Action = Literal[
+    "create", "update", "recreate", "delete", "export", "import", "forget", "start", "stop"
+]
+Kind = Literal["manifest", "export", "import", "recipes"]
 ACTIONS: tuple[Action, ...] = (
     "create",
     "update",
@@ -48,8 +51,10 @@ ACTIONS: tuple[Action, ...] = (
     "export",
     "import",
     "forget",
+    "start",
+    "stop",
 )
-KINDS: tuple[Kind, ...] = ("manifest", "export", "import")
+KINDS: tuple[Kind, ...] = ("manifest", "export", "import", "recipes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,8 @@ class Change:
       (`{"id", "digest"}` when no export precedes it, else None), `resume_import_id` (an
       import in progress to poll first), `poll_only` (True: polling it is all there is to
       do), `first_import`. Exports: `resume_package_id` set means poll that export
-      instead of starting one.
+      instead of starting one. Recipes: `target`, `workspace`, `customer`, `folder_id`,
+      `manifests` (whose packages' recipes to start or stop), `recipes` (the declared state).
     """
 
     address: str
@@ -129,10 +135,12 @@ class PlanSummary:
     targets: int  # distinct targets with at least one import
     waves: Mapping[str, int]  # wave -> imports, in wave order, only waves with imports
     forgets: int  # state records of imports to forget
+    recipes: Mapping[str, int] = field(default_factory=dict)  # start|stop -> targets
 
     @property
     def total(self) -> int:
-        return sum(self.manifests.values()) + self.exports + self.imports + self.forgets
+        counted = self.exports + self.imports + self.forgets + sum(self.recipes.values())
+        return sum(self.manifests.values()) + counted
 
     def line(self) -> str:
         """`Plan: 1 manifest to create, 1 to update, 2 exports, 24 imports across ...`."""
@@ -147,6 +155,8 @@ class PlanSummary:
                 f"{_count(self.imports, 'import')} across {_count(self.targets, 'target')}"
                 f" ({waves})"
             )
+        for verb, n in self.recipes.items():
+            parts.append(f"recipes to {verb} on {_count(n, 'target')}")
         if self.forgets:
             parts.append(f"{_count(self.forgets, 'import record')} to forget")
         return "Plan: " + ", ".join(parts) + "."
@@ -159,6 +169,7 @@ class PlanSummary:
             "targets": self.targets,
             "waves": dict(self.waves),
             "forgets": self.forgets,
+            "recipes": dict(self.recipes),
             "line": self.line(),
         }
 
@@ -190,6 +201,10 @@ class Plan:
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
     wave: str | None = None  # narrowed to one wave (`--wave`): its imports and their needs
+    # target -> its imported recipes' health as the refresh read it (Recipes API): id,
+    # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
+    # readers of the JSON plan; it plays no part in applying it.
+    recipe_health: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -198,6 +213,7 @@ class Plan:
     @property
     def summary(self) -> PlanSummary:
         manifests: Counter[str] = Counter()
+        recipes: Counter[str] = Counter()
         exports = imports = forgets = 0
         targets: set[str] = set()
         per_wave: Counter[str] = Counter()
@@ -206,6 +222,8 @@ class Plan:
                 manifests[change.action] += 1
             elif change.kind == "export":
                 exports += 1
+            elif change.kind == "recipes":
+                recipes[change.action] += 1
             elif change.action == "forget":
                 forgets += 1
             else:
@@ -213,7 +231,8 @@ class Plan:
                 targets.add(change.target or "")
                 per_wave[change.wave or ""] += 1
         waves = {w: per_wave[w] for w in self._wave_order(per_wave) if per_wave[w]}
-        return PlanSummary(dict(manifests), exports, imports, len(targets), waves, forgets)
+        summary = PlanSummary(dict(manifests), exports, imports, len(targets), waves, forgets)
+        return replace(summary, recipes={v: recipes[v] for v in ("start", "stop") if recipes[v]})
 
     def _wave_order(self, seen: Mapping[str, int]) -> list[str]:
         return list(self.waves) + sorted(w for w in seen if w not in self.waves)
@@ -240,6 +259,7 @@ class Plan:
             "warnings": list(self.warnings),
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
+            "recipe_health": {t: [dict(r) for r in rows] for t, rows in self.recipe_health.items()},
         }
 
     @classmethod
@@ -263,8 +283,12 @@ class Plan:
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
                 wave=raw.get("wave"),
+                recipe_health={
+                    str(t): tuple(dict(r) for r in rows)
+                    for t, rows in (raw.get("recipe_health") or {}).items()
+                },
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
 
     def select(self, addresses: Sequence[str]) -> Plan:
@@ -280,13 +304,16 @@ class Plan:
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
             wave=self.wave,
+            recipe_health=self.recipe_health,
         )
 
     def for_wave(self, wave: str) -> Plan:
         """Only wave `wave`'s imports and what they depend on (their manifests and exports),
         as `rlcm plan|apply --wave` runs one wave of a rollout in its own CI job."""
         by_address = self.by_address()
-        keep = {c.address for c in self.changes if c.kind == "import" and c.wave == wave}
+        keep = {
+            c.address for c in self.changes if c.kind in ("import", "recipes") and c.wave == wave
+        }
         todo = list(keep)
         while todo:
             for dep in by_address[todo.pop()].depends_on:

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.config.desired import DesiredState
 from reconciler.live import MANIFEST_GONE, LiveState
+from reconciler.live.recipes import health_row
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
 from reconciler.plan.imports import (
@@ -22,6 +23,7 @@ from reconciler.plan.imports import (
     transitive_deps,
 )
 from reconciler.plan.manifest_body import ResolvedManifest, digest, resolve_manifests
+from reconciler.plan.recipes import recipe_changes
 from reconciler.state.model import PackageRecord, State
 
 __all__ = ["build_plan", "config_digest", "plan_lineage"]
@@ -66,9 +68,10 @@ def build_plan(
     if prune:
         manifests += _prune_manifests(desired, state, live)
     imports = import_changes(desired, state, live, facts)
+    starts = recipe_changes(desired, live, facts, imports)
     if prune:
         imports += prune_imports(desired, state)
-    changes = manifests + exports + imports
+    changes = manifests + exports + imports + starts
     if targets:
         changes = _narrow(changes, targets, warnings)
     return Plan(
@@ -80,7 +83,24 @@ def build_plan(
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
+        recipe_health=_recipe_health(desired, live, facts),
     )
+
+
+def _recipe_health(
+    desired: DesiredState, live: LiveState, facts: Mapping[str, ManifestFacts]
+) -> dict[str, tuple[dict[str, object], ...]]:
+    """Each refreshed target's recipes that its packages hold, with their health."""
+    found: dict[str, tuple[dict[str, object], ...]] = {}
+    for address, recipes in (live.target_recipes or {}).items():
+        target = desired.targets.get(address)
+        if target is None:
+            continue
+        keys = {k for m in target.manifests if m in facts for k in facts[m].package_keys}
+        rows = tuple(health_row(r) for r in recipes if r.key in keys)
+        if rows:
+            found[address] = rows
+    return found
 
 
 def _manifest_data(
@@ -278,7 +298,7 @@ def config_digest(desired: DesiredState) -> str:
     }
     targets = [
         [t.address, t.workspace, t.folder_id, list(t.manifests), t.customer, t.restart_recipes,
-         t.include_tags, t.folder_id_for_home_assets, t.wave]
+         t.include_tags, t.folder_id_for_home_assets, t.wave, t.recipes]
         for t in desired.targets.values()
     ]  # fmt: skip
     rollout = desired.rollout

@@ -54,8 +54,8 @@ def earlier_wave_block(
         pending = [
             c.address
             for c in full.changes
-            if c.kind == "import"
-            and c.action == "import"
+            if c.kind in ("import", "recipes")
+            and c.action != "forget"
             and c.wave == earlier
             and c.target not in allowed
         ]

@@ -36,9 +36,10 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-StepKind = Literal["manifest", "export", "import"]
+StepKind = Literal["manifest", "export", "import", "recipes"]
 StepStatus = Literal["succeeded", "failed", "skipped", "interrupted"]
-STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import")
+STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import", "recipes")
+_TARGET_KINDS = ("import", "recipes")  # steps of one target
 STEP_STATUSES: tuple[StepStatus, ...] = ("succeeded", "failed", "skipped", "interrupted")
 
 SUCCESS_RESULTS = IMPORT_RESULT_SUCCESSES  # both spellings; see reconciler/facts.py
@@ -77,6 +78,11 @@ class RecipeOutcome:
     id: int
     name: str | None
     import_result: str
+    # the recipe's health as read after the target's imports (Recipes API); None: not read
+    running: bool | None = None
+    stop_cause: str | None = None
+    job_succeeded_count: int | None = None
+    job_failed_count: int | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -134,15 +140,7 @@ class StepOutcome:
             name: getattr(self, name) for name in _STEP_SCALARS if name != "status"
         }
         data["status"] = self.effective_status
-        data["recipes"] = [
-            {
-                "id": r.id,
-                "name": r.name,
-                "import_result": r.import_result,
-                "succeeded": r.succeeded,
-            }
-            for r in self.recipes
-        ]
+        data["recipes"] = [_recipe_dict(r) for r in self.recipes]
         return data
 
     @classmethod
@@ -154,10 +152,34 @@ class StepOutcome:
         if values["kind"] not in STEP_KINDS or values["status"] not in STEP_STATUSES:
             raise RlcmError(f"report: step {values['address']} has an unknown kind or status")
         recipes = [
-            RecipeOutcome(id=int(r["id"]), name=r.get("name"), import_result=r["import_result"])
+            RecipeOutcome(
+                id=int(r["id"]),
+                name=r.get("name"),
+                import_result=r["import_result"],
+                running=r.get("running"),
+                stop_cause=r.get("stop_cause"),
+                job_succeeded_count=r.get("job_succeeded_count"),
+                job_failed_count=r.get("job_failed_count"),
+            )
             for r in data.get("recipes") or []
         ]
         return cls(recipes=recipes, **values)  # type: ignore[arg-type]  # checked above
+
+
+def _recipe_dict(recipe: RecipeOutcome) -> dict[str, Any]:
+    """A recipe of a step in the JSON report; its health only where it was read."""
+    out: dict[str, Any] = {
+        "id": recipe.id,
+        "name": recipe.name,
+        "import_result": recipe.import_result,
+        "succeeded": recipe.succeeded,
+    }
+    if recipe.running is not None:
+        out["running"] = recipe.running
+        out["stop_cause"] = recipe.stop_cause
+        out["job_succeeded_count"] = recipe.job_succeeded_count
+        out["job_failed_count"] = recipe.job_failed_count
+    return out
 
 
 _STEP_SCALARS = (
@@ -276,16 +298,18 @@ class ApplyReport:
         return [*self.waves, *extra]
 
     def failed_imports(self) -> list[StepOutcome]:
-        return [step for step in self.of_kind("import") if step.failed]
+        """Failed steps of targets: imports, and recipe starts or stops."""
+        return [step for step in self.steps if step.kind in _TARGET_KINDS and step.failed]
 
     def failed_source_steps(self) -> list[StepOutcome]:
         """Failed manifest and export steps (they skip the imports that need them)."""
-        return [step for step in self.steps if step.kind != "import" and step.failed]
+        return [step for step in self.steps if step.kind not in _TARGET_KINDS and step.failed]
 
     def by_target(self, wave: str | None = None) -> dict[str, list[StepOutcome]]:
-        """Import steps grouped by target, in wave then target order."""
+        """Import (and recipe start or stop) steps grouped by target, in wave then target
+        order."""
         groups: dict[str, list[StepOutcome]] = {}
-        for step in self.of_kind("import"):
+        for step in (s for s in self.steps if s.kind in _TARGET_KINDS):
             if step.target is not None and (wave is None or step.wave == wave):
                 groups.setdefault(step.target, []).append(step)
         return groups

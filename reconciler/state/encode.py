@@ -22,7 +22,7 @@ from reconciler.state.model import State
 __all__ = ["StateEncoder", "encode_state"]
 
 # the dict-valued fields, sorted
-_SECTIONS = ("imports", "manifests", "packages", "pending", "waves")
+_SECTIONS = ("baselines", "imports", "manifests", "packages", "pending", "waves")
 _RECORD_INDENT = " " * 4  # records sit two levels deep: top level, then their section
 
 
