@@ -23,7 +23,7 @@ from reconciler.config.desired import RolloutSpec, WaveSpec
 
 __all__ = ["GateKind", "Gates", "Halt"]
 
-GateKind = Literal["wave", "batch", "brake"]
+GateKind = Literal["wave", "batch", "brake", "health"]
 _NAMED = 5  # failed targets named in a halt reason before "and N more"
 
 
@@ -111,6 +111,33 @@ class Gates:
         )
         return Halt(gate, wave, reason, f"not started: {where} failed")
 
+    def after_health(
+        self,
+        wave: str,
+        failed: Sequence[str],
+        unhealthy: Mapping[str, Sequence[str]],
+        later_waves: Sequence[str],
+    ) -> Halt | None:
+        """The gate at the end of a wave's bake: its failed targets and those whose recipes
+        failed a health condition, against its max_failures."""
+        spec = self.spec(wave)
+        share = spec.max_failures
+        bad = sorted(set(failed) | set(unhealthy))
+        size = max(len(self.members.get(wave, ())), len(bad))
+        budget = share.budget(size)
+        if not unhealthy or len(bad) <= budget or not later_waves:
+            return None
+        bake = f" after its {_duration(spec.bake or 0)} bake" if spec.bake else ""
+        shown = list(unhealthy.items())[:_NAMED]
+        named = "; ".join(f"{target}: {', '.join(why)}" for target, why in shown)
+        more = len(unhealthy) - len(shown)
+        named += f"; and {more} more targets" if more > 0 else ""
+        reason = (
+            f"the health gate of wave {wave}{bake} stopped {_stopped(wave, 0, 0, later_waves)}: "
+            f"{named} ({len(bad)} of {_targets(size)} failed, max_failures is {share})"
+        )
+        return Halt("health", wave, reason, f"not started: the health gate of wave {wave} failed")
+
     def passed(self, wave: str, failed: Sequence[str]) -> bool:
         """Whether a wave that ran to its end is within its budget (what a later
         `apply --wave` of the next wave checks)."""
@@ -139,6 +166,14 @@ def _stopped(wave: str, number: int, later_batches: int, later_waves: Sequence[s
     if later_waves:
         parts.append(("wave " if len(later_waves) == 1 else "waves ") + ", ".join(later_waves))
     return " and ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
 
 
 def _targets(count: int) -> str:

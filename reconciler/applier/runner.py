@@ -25,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.applier.gates import Gates, Halt
+from reconciler.applier.health import HealthTarget, check_health, wait_bake
 from reconciler.applier.recipes import run_recipes
 from reconciler.applier.recorder import now_iso
 from reconciler.applier.steps import (
@@ -38,12 +40,15 @@ from reconciler.applier.steps import (
     run_import,
     run_manifest,
 )
+from reconciler.config.desired import HealthSpec
 from reconciler.plan import Change, Plan
 from reconciler.render.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
 from reconciler.state.model import WaveRecord
 
 __all__ = ["RunSettings", "run_plan"]
+
+log = logging.getLogger(__name__)
 
 StepRunner = Callable[[StepContext, Change], Awaitable[StepOutcome]]
 
@@ -223,7 +228,12 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
                 later = len(batches) - number - 1
                 run.halt = gates.after_batch(wave, batch[-1], failed, later, waves[position + 1 :])
         run.progress.wave_finished(wave)
-        _record_wave(run, wave, chains)
+        finished_at = now_iso()
+        # recorded before the bake too: after a kill, `apply --wave` waits for what is left
+        _record_wave(run, wave, chains, finished_at, {})
+        unhealthy = await _bake(run, wave, chains, waves[position + 1 :])
+        if unhealthy:
+            _record_wave(run, wave, chains, finished_at, unhealthy)
 
 
 def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
@@ -283,17 +293,53 @@ async def _export_settled(run: _Run, change: Change) -> None:
         await asyncio.wait([run.ctx.board.future(change.manifest)])
 
 
-def _record_wave(run: _Run, wave: str, chains: Mapping[str, Sequence[Change]]) -> None:
+async def _bake(
+    run: _Run, wave: str, chains: Mapping[str, Sequence[Change]], later: Sequence[str]
+) -> dict[str, list[str]]:
+    """A wave with a bake, before a later wave of this apply: wait, then check the health
+    of its targets that did not fail (health.py); a failed health gate halts."""
+    spec = run.settings.gates.spec(wave)
+    if run.halt is not None or spec.bake is None or not later or run.ctx.stop.is_set():
+        return {}
+    log.info("bake: wave=%s seconds=%s", wave, spec.bake)
+    if not await wait_bake(spec.bake, run.ctx.stop):
+        return {}  # interrupted: the later waves' steps say so
+    targets = [_health_target(t, steps) for t, steps in chains.items()]
+    healthy = [t for t in targets if t.address not in run.failed_targets]
+    unhealthy = await check_health(
+        healthy, run.ctx.recorder.state, run.ctx.clients, spec.health or HealthSpec()
+    )
+    failed = sorted(t for t in chains if t in run.failed_targets)
+    run.halt = run.settings.gates.after_health(wave, failed, unhealthy, later)
+    return unhealthy
+
+
+def _health_target(address: str, steps: Sequence[Change]) -> HealthTarget:
+    data = steps[0].data
+    return HealthTarget(address, data["workspace"], data.get("customer"), int(data["folder_id"]))
+
+
+def _record_wave(
+    run: _Run,
+    wave: str,
+    chains: Mapping[str, Sequence[Change]],
+    finished_at: str,
+    unhealthy: Mapping[str, Sequence[str]],
+) -> None:
     """How the wave ended, in state: a later `apply --wave` checks it as the gate of an
-    earlier wave. A wave stopped midway (a batch gate, the brake) did not pass; an
-    interrupted one is not recorded (the next apply finishes it)."""
+    earlier wave. A wave stopped midway (a batch gate, the brake) or by its health gate did
+    not pass; an interrupted one is not recorded (the next apply finishes it)."""
     if run.ctx.stop.is_set():
         return
-    failed = sorted(t for t in chains if t in run.failed_targets)
+    failed = sorted(t for t in chains if t in run.failed_targets or t in unhealthy)
     stopped = run.halt is not None and run.halt.wave == wave
     passed = not stopped and run.settings.gates.passed(wave, failed)
     record = WaveRecord(
-        name=wave, finished_at=now_iso(), passed=passed, targets=len(chains), failed_targets=failed
+        name=wave,
+        finished_at=finished_at,
+        passed=passed,
+        targets=len(chains),
+        failed_targets=failed,
     )
     run.ctx.recorder.wave_finished(record)
 

@@ -133,7 +133,7 @@ class _Session:
                 message = f"No changes{where}. Live Workato matches the config."
                 click.echo(message, file=self.plan_stream)
                 return None
-            blocked = self._earlier_waves(plan)
+            blocked = self._earlier_waves(plan) or await self._earlier_bakes(plan, clients)
             if blocked is not None:
                 return blocked
             self._check_safety(plan, force)
@@ -190,6 +190,41 @@ class _Session:
         if block is None:
             return None
         return _blocked_report(plan, waves, block.wave, block.reason, block.skip_message)
+
+    async def _earlier_bakes(
+        self, plan: Plan, clients: dict[str, WorkatoClient]
+    ) -> ApplyReport | None:
+        """An earlier wave with a bake: wait for what is left of it, then check its health,
+        as one apply would have before starting this wave (applier/health.py)."""
+        from reconciler.applier.gates import Gates
+        from reconciler.applier.health import HealthTarget, bake_left, check_health, wait_bake
+        from reconciler.config.desired import HealthSpec
+
+        if plan.wave is None:
+            return None
+        desired, state = self.inputs.desired, self.inputs.state
+        rollout = desired.rollout
+        members = {w: [t.address for t in desired.targets_in_wave(w)] for w in rollout.waves}
+        gates = Gates.of(rollout, members)
+        for earlier in rollout.waves[: rollout.waves.index(plan.wave)]:
+            spec, record = rollout.gate(earlier), state.waves.get(earlier)
+            if spec.bake is None or record is None:
+                continue
+            left = bake_left(record.finished_at, spec.bake)
+            if left > 0 and not self.opts.quiet:
+                click.echo(f"Waiting {left:.0f}s for the bake of wave {earlier} to end.", err=True)
+            await wait_bake(left, asyncio.Event())
+            targets = [
+                HealthTarget(t.address, t.workspace, t.customer, t.folder_id)
+                for t in desired.targets_in_wave(earlier)
+                if t.address not in record.failed_targets
+            ]
+            unhealthy = await check_health(targets, state, clients, spec.health or HealthSpec())
+            halt = gates.after_health(earlier, record.failed_targets, unhealthy, [plan.wave])
+            if halt is not None:
+                skip = halt.skip_message
+                return _blocked_report(plan, rollout.waves, earlier, halt.reason, skip, "health")
+        return None
 
     def _check_safety(self, plan: Plan, force: bool) -> None:
         from reconciler.errors import UnsafePlanError
@@ -270,7 +305,7 @@ def check_wave(desired: DesiredState, wave: str | None) -> None:
 
 
 def _blocked_report(
-    plan: Plan, waves: tuple[str, ...], after: str, reason: str, skip: str
+    plan: Plan, waves: tuple[str, ...], after: str, reason: str, skip: str, by: str = "wave"
 ) -> ApplyReport:
     """The report of a wave that did not start: each of its steps skipped, naming why."""
     from reconciler.applier.recorder import now_iso
@@ -297,7 +332,7 @@ def _blocked_report(
         waves=list(waves),
         halted_after_wave=after,
         halt_reason=reason,
-        halted_by="wave",
+        halted_by=by,
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "AssetRef",
     "AutoGenerate",
     "DesiredState",
+    "HealthSpec",
     "ManifestSpec",
     "PollSettings",
     "RateLimits",
@@ -204,12 +205,23 @@ class Share:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthSpec:
+    """Recipe health a wave's targets must show at the end of its bake."""
+
+    recipes_running: bool = True
+    no_error_stops: bool = True
+    max_new_failed_jobs: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WaveSpec:
     """A wave's gate: it passes when at most `max_failures` of its targets failed."""
 
     name: str
     max_failures: Share = Share(count=0)
     batches: tuple[Share, ...] = ()  # cumulative sizes; () is one batch of the whole wave
+    bake: float | None = None  # seconds to wait after the wave before a later one starts
+    health: HealthSpec | None = None  # checked at the end of the bake
     location: Location | None = None  # where the Rollout lists the wave
 
     def batch_sizes(self, total: int) -> tuple[int, ...]:

@@ -38,6 +38,7 @@ __all__ = [
     "ConfigModel",
     "FleetCustomerModel",
     "FleetDoc",
+    "HealthModel",
     "ManifestDoc",
     "PollModel",
     "RateLimitsModel",
@@ -54,6 +55,7 @@ ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^\S(.*\S)?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
 SHARE_PATTERN = r"^[0-9]+(\.[0-9]+)?%$"
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
 # Human wording for pattern mismatches, keyed by pattern (used in error messages).
 PATTERN_HINTS: dict[str, str] = {
@@ -62,6 +64,7 @@ PATTERN_HINTS: dict[str, str] = {
     NAME_PATTERN: "a non-empty name without leading or trailing spaces",
     URL_PATTERN: "a URL starting with https://, http:// or sim://",
     SHARE_PATTERN: "a count (5) or a percentage of the wave's targets (10%)",
+    DURATION_PATTERN: "a duration such as 2s, 90s, 15m, 1h or 1h30m",
 }
 
 
@@ -434,6 +437,32 @@ def _wave_tag(value: Any) -> str:
     return WAVE_TAGS[1] if isinstance(value, dict) else WAVE_TAGS[0]
 
 
+class HealthModel(ConfigModel):
+    """Conditions on the recipes of a wave's targets, checked when its bake time ends."""
+
+    recipes_running: StrictBool = Field(
+        True,
+        description=(
+            "Every recipe that was running after the import (or was started by rlcm) is "
+            "still running (default true)."
+        ),
+    )
+    no_error_stops: StrictBool = Field(
+        True,
+        description=(
+            "No recipe of the target stopped with an error cause (Workato's stop_cause, "
+            "e.g. trigger_errors_limit) since the import (default true)."
+        ),
+    )
+    max_new_failed_jobs: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "At most this many new failed jobs per target on its recipes since the import; "
+            "omit for no limit."
+        ),
+    )
+
+
 class WaveModel(ConfigModel):
     """One wave with its gate: how many of its targets may fail before later waves stop."""
 
@@ -449,6 +478,21 @@ class WaveModel(ConfigModel):
             "(max_failures counted over the wave's targets run so far): cumulative sizes, "
             "each a count or a percentage of the wave's targets in config order, e.g. "
             "[1, 10%, 50%, 100%]; targets left after the last size form one more batch."
+        ),
+    )
+    bake: Annotated[StrictStr, Field(pattern=DURATION_PATTERN)] | None = Field(
+        None,
+        description=(
+            "Time to wait after the wave's imports before a later wave starts, e.g. 15m; "
+            "its health conditions are checked at the end. A later `apply --wave` waits "
+            "for what is left of it."
+        ),
+    )
+    health: HealthModel | None = Field(
+        None,
+        description=(
+            "Recipe health checked at the end of the bake (these defaults when bake is "
+            "given without it); a target that fails it counts against max_failures."
         ),
     )
 

@@ -19,6 +19,7 @@ from reconciler.config.desired import (
     AssetRef,
     AutoGenerate,
     DesiredState,
+    HealthSpec,
     ManifestSpec,
     PollSettings,
     RateLimits,
@@ -536,6 +537,12 @@ class _Resolver:
                     f"the wave has {_targets(size)}"
                 )
                 self.out.warnings.append(ConfigError(message, gate.location))
+            if gate.bake is not None and index == len(rollout.waves) - 1 and gate.location:
+                message = (
+                    f"Rollout: wave {wave}: its bake can never delay anything: it is the last "
+                    "wave (a bake waits before the next wave)"
+                )
+                self.out.warnings.append(ConfigError(message, gate.location))
             if index == 0 and len(rollout.waves) > 1:
                 self.check_brake(rollout, wave, size, rollout_at("halt_after_failures"))
         total = sum(sizes.values())
@@ -567,8 +574,24 @@ def _wave_spec(model: WaveModel, where: Location) -> WaveSpec:
         name=model.name,
         max_failures=Share.parse(model.max_failures),
         batches=tuple(Share.parse(size) for size in model.batches or ()),
+        bake=_seconds(model.bake) if model.bake is not None else None,
+        health=(
+            HealthSpec(**model.health.model_dump())
+            if model.health is not None
+            else (HealthSpec() if model.bake is not None else None)
+        ),
         location=where,
     )
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(text: str) -> float:
+    """`1h30m` -> 5400.0 (the pattern was checked by the schema)."""
+    import re
+
+    return sum(float(n) * _UNITS[unit] for n, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", text))
 
 
 def _share_value(size: int | str) -> float:

@@ -362,3 +362,16 @@ def test_an_unknown_recipes_state_names_its_line(
         'config.yaml:29:10: target "acme": recipes: must be "running", "stopped" or '
         '"unchanged", got "started"'
     )
+
+
+def test_bake_and_health_of_a_wave(write: Write, base_yaml: str) -> None:
+    text = base_yaml + (
+        "---\nkind: Rollout\nwaves:\n  - {name: canary, bake: 1h30m}\n"
+        "  - {name: default, bake: 2s, health: {max_new_failed_jobs: 3}}\n"
+    )
+    rollout = load_desired(write(text)).rollout
+    canary, rest = rollout.gate("canary"), rollout.gate("default")
+    assert canary.bake == 5400.0
+    assert canary.health is not None and canary.health.recipes_running  # the defaults
+    assert rest.bake == 2.0
+    assert rest.health is not None and rest.health.max_new_failed_jobs == 3
