@@ -302,6 +302,7 @@ async def _bake(
     if run.halt is not None or spec.bake is None or not later or run.ctx.stop.is_set():
         return {}
     log.info("bake: wave=%s seconds=%s", wave, spec.bake)
+    run.progress.baking(wave, spec.bake)
     if not await wait_bake(spec.bake, run.ctx.stop):
         return {}  # interrupted: the later waves' steps say so
     targets = [_health_target(t, steps) for t, steps in chains.items()]

@@ -83,6 +83,7 @@ def test_a_healthy_bake_lets_the_next_wave_start_after_it(tmp_path: Path) -> Non
     gap = min(j["created"] for j in main_imports(world)) - max(j["finished"] for j in canary)
     assert gap >= 1.5  # the bake, in the simulator's clock (time scale 1)
     assert len(main_imports(world)) == 36
+    assert "wave canary baking for 1.5s; its recipes' health is checked then" in run.stderr
 
 
 def test_new_failed_jobs_over_the_limit_fail_the_health_gate(tmp_path: Path) -> None:
