@@ -7,11 +7,13 @@ simulator's `stop_recipe(cause=...)` while `rlcm apply` runs as a child process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apply_fixtures import World
 
 CANARY_FOLDER = 1827
@@ -103,14 +105,18 @@ def test_new_failed_jobs_over_the_limit_fail_the_health_gate(tmp_path: Path) -> 
     )
 
 
-def test_the_main_job_waits_out_the_canary_bake_then_checks_health(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["sim", "http"])
+def test_the_main_job_waits_out_the_canary_bake_then_checks_health(
+    tmp_path: Path, mode: str
+) -> None:
     world = fixed_world(tmp_path)
     baked(world, "3s")
 
-    assert world.apply("--wave", "canary").exit_code == 0
-    ended = time.monotonic()
-    world.sim.stop_recipe("E-acme-001", "Sync contacts", cause="action_quota_limit")
-    run = world.apply("--wave", "main", "--report", tmp_path / "r.json")
+    with world.over_http() if mode == "http" else contextlib.nullcontext():
+        assert world.apply("--wave", "canary").exit_code == 0
+        ended = time.monotonic()
+        world.sim.stop_recipe("E-acme-001", "Sync contacts", cause="action_quota_limit")
+        run = world.apply("--wave", "main", "--report", tmp_path / "r.json")
 
     assert time.monotonic() - ended >= 2  # waited for what was left of the bake
     assert run.exit_code == 3
