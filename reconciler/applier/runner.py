@@ -41,6 +41,7 @@ from reconciler.applier.steps import (
     run_manifest,
 )
 from reconciler.config.desired import HealthSpec
+from reconciler.errors import RlcmError
 from reconciler.plan import Change, Plan
 from reconciler.render.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
@@ -342,7 +343,10 @@ def _record_wave(
         targets=len(chains),
         failed_targets=failed,
     )
-    run.ctx.recorder.wave_finished(record)
+    try:
+        run.ctx.recorder.wave_finished(record)
+    except (RlcmError, OSError) as exc:  # the imports' own records failed the same way
+        log.warning("wave: its record could not be written wave=%s error=%s", wave, exc)
 
 
 def _braked(run: _Run, chain: Sequence[Change]) -> bool:
