@@ -132,6 +132,11 @@ class StepOutcome:
     def failed(self) -> bool:
         return self.effective_status == "failed"
 
+    @property
+    def label(self) -> str:
+        """How a target's step reads in a report: its manifest, or `recipes (start)`."""
+        return f"recipes ({self.action})" if self.kind == "recipes" else self.manifest
+
     def failed_recipes(self) -> list[RecipeOutcome]:
         return [recipe for recipe in self.recipes if not recipe.succeeded]
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.config.desired import RateLimits
@@ -214,10 +214,12 @@ class QuotaLimiters:
     import_status: SlidingWindowLimiter
     dev_imports: SlidingWindowLimiter
     other: SlidingWindowLimiter
-    recipes: SlidingWindowLimiter
-    recipe_actions: SlidingWindowLimiter
-    dev_recipes: SlidingWindowLimiter
-    folders: SlidingWindowLimiter
+    # the Recipes API's buckets; built with Workato's quotas when not given, so code that
+    # builds the four RLCM buckets by hand keeps working
+    recipes: SlidingWindowLimiter = field(default_factory=lambda: _default("recipes"))
+    recipe_actions: SlidingWindowLimiter = field(default_factory=lambda: _default("recipe_actions"))
+    dev_recipes: SlidingWindowLimiter = field(default_factory=lambda: _default("dev_recipes"))
+    folders: SlidingWindowLimiter = field(default_factory=lambda: _default("folders"))
 
     @classmethod
     def from_rates(
@@ -242,6 +244,11 @@ class QuotaLimiters:
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:
         limiter: SlidingWindowLimiter = getattr(self, name)
         return limiter
+
+
+def _default(bucket: str) -> SlidingWindowLimiter:
+    rate: float = getattr(RateLimits(), bucket)
+    return SlidingWindowLimiter.per_minute(rate)
 
 
 _REGISTRY: dict[tuple[str, str, RateLimits], QuotaLimiters] = {}

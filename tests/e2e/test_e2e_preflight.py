@@ -145,3 +145,20 @@ def test_the_checks_work_over_http_too(world: World) -> None:
 
     assert run.exit_code == 1
     assert 'target "ghost": customer E-nobody does not exist' in run.stderr
+
+
+def test_folder_checks_spend_at_most_one_minute_of_their_quota(world: World) -> None:
+    world.write(
+        "workspace.yaml",
+        (world.config / "workspace.yaml")
+        .read_text()
+        .replace("other: 100000}", "other: 100000, folders: 5}"),
+    )
+
+    run = world.rlcm("plan")
+
+    assert run.exit_code == 0, run.stderr
+    asked = [r.query.get("parent_id") for r in world.log() if r.kind == "folders_list"]
+    assert len(asked) == 5
+    assert asked[0] == "1827"  # the canary first
+    assert "the folders of 8 new targets were not checked" in run.stderr

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import pytest
 from e2e_world import DemoWorld, RunCli
 
 OTHER = {"folder_assets", "manifest_view", "manifest_create", "manifest_update", "export",
@@ -115,3 +116,36 @@ def test_a_format_1_state_file_plans_and_drifts_as_before(
     written = json.loads(world.state_path.read_text(encoding="utf-8"))
     assert written["format_version"] == 2 and len(written["baselines"]) == 13
     assert all("folder_after" not in r for r in written["imports"].values())
+
+
+def test_recipe_reads_are_retried_and_a_lasting_failure_is_one_clear_line(
+    applied_config: DemoWorld, run_cli: RunCli
+) -> None:
+    world = applied_config
+    world.sim.inject_fault("recipes_list", "503", count=2)
+    world.sim.inject_fault("recipes_list", "drop", count=1)
+    plan = run_cli("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr  # retried: no change, no error
+    world.sim.clear_faults()
+    world.sim.inject_fault("recipes_list", "500", count=100)
+    failed = run_cli("plan")
+    assert failed.exit_code == 1
+    [line] = failed.stderr.strip().splitlines()
+    assert line.startswith("Error: GET /api/managed_users/") and "/recipes (500)" in line, line
+    assert "demo-token" not in failed.stderr
+
+
+@pytest.mark.parametrize("shape", ["items", "bare"])
+def test_plan_and_drift_read_recipe_lists_in_every_shape(
+    applied_config: DemoWorld, run_cli: RunCli, shape: str
+) -> None:
+    world = applied_config
+    world.sim.set_recipes_shape(shape)
+    assert run_cli("plan", "--detailed-exitcode").exit_code == 0
+    world.sim.change_asset("E-globex", "Sync contacts", folder_id=2211)
+    changes = json.loads(run_cli("plan", "--format", "json").stdout)["changes"]
+    assert [c["address"] for c in changes] == ["import.crm-sync@E-globex/2211"]
+    drift = run_cli("drift", "--format", "json")
+    assert drift.exit_code == 2
+    [finding] = json.loads(drift.stdout)["findings"]
+    assert "recipe Sync contacts: version 2 -> 3 in the target folder" in finding["message"]

@@ -97,8 +97,11 @@ def test_an_unauthorized_connection_is_the_targets_failure_with_workatos_reasons
     assert sorted(start["reasons"]) == sorted(
         f"recipe {name} is not running (recipes: running)" for name in RECIPES
     )
-    report = tmp_path / "apply.json"
-    result = run_cli("apply", "--auto-approve", "--report", str(report))
+    report, markdown, junit = (tmp_path / f"apply.{ext}" for ext in ("json", "md", "xml"))
+    result = run_cli(
+        "apply", "--auto-approve", "--report", str(report), "--report", str(markdown),
+        "--report", str(junit),
+    )  # fmt: skip
     assert result.exit_code == 3, result.stdout + result.stderr
     step = next(
         s
@@ -111,6 +114,12 @@ def test_an_unauthorized_connection_is_the_targets_failure_with_workatos_reasons
         "authorized; Sync contacts: Salesforce: connection is not authorized"
     )
     assert "Salesforce: connection is not authorized" in result.stdout
+    assert "recipes (start)" in result.stdout and "error: Workato refused to start" in result.stdout
+    md = markdown.read_text(encoding="utf-8")
+    assert "| acme | recipes (start) | Workato refused to start 2 recipes: " in md
+    xml = junit.read_text(encoding="utf-8")
+    assert 'classname="acme.recipes" name="start"' in xml
+    assert "connection is not authorized" in xml
     # the alerts (Slack) started; the Salesforce recipes did not
     assert _running(world) == {
         "Sync accounts": False, "Sync contacts": False,
