@@ -19,6 +19,7 @@ DATA_CENTERS: dict[str, str] = {
     "au": "https://app.au.workato.com",
     "il": "https://app.il.workato.com",
     "kr": "https://app.kr.workato.com",
+    "cn": "https://app.workatoapp.cn",
     "trial": "https://app.trial.workato.com",
 }
 

@@ -46,6 +46,12 @@ __all__ = ["apply"]
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the result to FILE: .json, .md or .xml (JUnit). Repeatable.",
 )
+@click.option(
+    "--rollback-to",
+    type=click.IntRange(min=1),
+    metavar="SERIAL",
+    help="As for `rlcm plan`: apply the packages recorded at state serial SERIAL.",
+)
 @format_option
 @common_options
 def apply(
@@ -59,6 +65,7 @@ def apply(
     wave: str | None,
     reports: tuple[Path, ...],
     output_format: str,
+    rollback_to: int | None,
 ) -> None:
     """Apply a plan: create/update manifests, export once, import into every target.
 
@@ -73,14 +80,16 @@ def apply(
     from reconciler.render.report_file import prepare_report_paths
 
     prepare_report_paths(reports)  # before anything is read or changed
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     check_wave(inputs.desired, wave)
+    _sigterm_interrupts()
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
         session.wave = wave
+        session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:
             report = run_async(session.run(auto_approve=auto_approve, force=force))
@@ -121,6 +130,7 @@ class _Session:
         self.plan_stream: TextIO = sys.stdout
         self.wave: str | None = None
         self.full: Plan | None = None  # every wave's changes, when one wave runs
+        self.rollback_to: int | None = None
 
     async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
@@ -153,6 +163,7 @@ class _Session:
                 clients,
                 refresh_targets=saved.refreshed_targets,
                 on_read=read_progress(self.opts),
+                rollback_to=saved.rollback_to,
             )
             end_progress_line()
             check_saved_plan(saved, self.inputs.state, live)
@@ -168,6 +179,7 @@ class _Session:
             targets=self.targets,
             refresh_targets=self.refresh_targets,
             on_read=read_progress(self.opts),
+            rollback_to=self.rollback_to,
         )
         end_progress_line()
         if self.wave is not None:
@@ -249,22 +261,38 @@ class _Session:
             raise RlcmError("apply cancelled; nothing was changed")
 
 
+def _sigterm_interrupts() -> None:
+    """Until the run starts, SIGTERM (a CI cancel) interrupts like Ctrl-C: the lock is
+    released on the way out and the exit code is 130, instead of dying with the lock held."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (tests)
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _interrupts() -> Iterator[asyncio.Event]:
-    """First Ctrl-C: start nothing new, let in-flight jobs finish and record them.
-    Second Ctrl-C: abort at once (state still holds every job id already started)."""
+    """First Ctrl-C or SIGTERM (a CI cancel): start nothing new, let in-flight jobs finish
+    and record them. A second one: abort at once (state still holds every job id already
+    started)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
     presses = 0
 
-    def on_sigint() -> None:
+    def on_signal(name: str) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
+            which = "" if name == "SIGINT" else f" ({name})"
             click.echo(
-                "\nStopping: no new steps start; in-flight jobs finish and are recorded. "
-                "Press Ctrl-C again to abort.",
+                f"\nStopping{which}: no new steps start; in-flight jobs finish and are "
+                "recorded. Press Ctrl-C again to abort.",
                 err=True,
             )
             stop.set()
@@ -272,14 +300,17 @@ def _interrupts() -> Iterator[asyncio.Event]:
             task.cancel()
 
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig.name)
     except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
         yield stop
         return
     try:
         yield stop
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+        _sigterm_interrupts()  # removing the handler restored SIGTERM's default (death)
 
 
 @contextlib.contextmanager

@@ -52,6 +52,7 @@ def open_client(workspace: WorkspaceSpec, env: Mapping[str, str] | None = None) 
         # Keyed by the configured URL, not the transport's: every sim://DIR is served as
         # http://workato.sim, yet each DIR is a workspace with quotas of its own.
         limiters=shared_limiters(workspace.base_url, creds.identity(), workspace.rate_limits),
+        max_package_bytes=workspace.max_package_bytes,
         max_retries=workspace.retry.attempts,
         backoff_base=workspace.retry.backoff,
         backoff_max=workspace.retry.max_backoff,

@@ -58,6 +58,16 @@ def sim() -> None:
     default=None,
     help="Wrap recipe lists in `result`, in `items` or not at all (default: as documented).",
 )
+@click.option(
+    "--dialect",
+    "dialects",
+    multiple=True,
+    metavar="NAME",
+    help=(
+        "Answer in a dialect of Workato where its sources disagree (repeatable): processing, "
+        "unknown_status, recipe_ids_missing, octet_stream, folder_asset_status, one_import."
+    ),
+)
 def serve(
     directory: Path,
     host: str,
@@ -68,6 +78,7 @@ def serve(
     rate_limits: bool | None,
     latency: float | None,
     recipes_shape: str | None,
+    dialects: tuple[str, ...],
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
     from reconciler.simulator import Simulator
@@ -86,6 +97,11 @@ def serve(
         simulator.set_latency(latency)
     if recipes_shape is not None:
         simulator.set_recipes_shape(recipes_shape)
+    if dialects:
+        try:
+            simulator.set_dialect(dialects)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dialect") from None
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:

@@ -36,6 +36,7 @@ __all__ = [
     "SafetySpec",
     "Share",
     "SourceSpec",
+    "StateSpec",
     "TargetSpec",
     "WaveSpec",
     "WorkspaceSpec",
@@ -103,6 +104,7 @@ class WorkspaceSpec:
     request_timeout: float = 40.0  # seconds; Workato's own limit
     poll: PollSettings = DEFAULT_POLL
     retry: RetrySettings = DEFAULT_RETRY
+    max_package_bytes: int = 100 * 1024 * 1024  # `api.max_package_mb`; Workato's guide: 100 MB
     location: Location | None = None
 
 
@@ -255,6 +257,22 @@ class RolloutSpec:
         return WaveSpec(wave)
 
 
+StateBackendName = Literal["file", "postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpec:
+    """Where the state lives (`kind: State`; without one, the file beside the config)."""
+
+    backend: StateBackendName = "file"
+    dsn_env: str | None = None  # postgres: the variable holding the DSN (never the DSN)
+    key: str = "default"  # postgres: this config's row; several configs share a database
+    schema: str = "rlcm"  # postgres: the schema of rlcm's tables
+    history: int | None = None  # serials kept; None: the backend's default
+    lock_timeout: float = 0.0  # seconds to wait for the lock before refusing
+    location: Location | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredState:
     """Everything the config declares, validated and cross-referenced."""
@@ -265,6 +283,7 @@ class DesiredState:
     targets: dict[str, TargetSpec]  # by address, in file order
     rollout: RolloutSpec = field(default_factory=RolloutSpec)
     files: tuple[str, ...] = ()  # the YAML files read, sorted
+    state: StateSpec = field(default_factory=StateSpec)
 
     @property
     def source_workspace(self) -> WorkspaceSpec:

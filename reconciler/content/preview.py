@@ -63,7 +63,8 @@ async def _preview(
         if job.status != "completed":
             return ContentPreview(name, note=f"preview export {job.id} failed: {job.error}")
         data = await source.download_package(owner, job)
-        info = inspect_package(data, where=f"package {job.id}")
+        cap = source.settings.max_package_bytes
+        info = inspect_package(data, where=f"package {job.id}", max_bytes=cap)
     except RlcmError as exc:
         return ContentPreview(name, note=f"no preview: {exc}")
     cache.put(info.digest, data)

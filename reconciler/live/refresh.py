@@ -169,6 +169,7 @@ async def _target_recipes(
         for name in target.manifests
         if (record := state.last_import(name, target.address)) is not None
         for r in record.recipe_results
+        if r.id is not None
     ]
     return await read_target_recipes(
         clients[target.workspace],

@@ -197,7 +197,7 @@ def _package_reason(fact: ManifestFacts, record: ImportRecord) -> str:
 
 def failed_import_reason(record: ImportRecord) -> str:
     failing = [
-        f"{r.name or f'recipe {r.id}'} ({r.import_result})"
+        f"{r.label} ({r.import_result})"
         for r in record.recipe_results
         if r.import_result not in SUCCESS_RESULTS
     ]

@@ -111,6 +111,12 @@ class Change:
         kind, action = raw["kind"], raw["action"]
         if kind not in KINDS or action not in ACTIONS:
             raise PlanError(f"saved plan: unknown change {kind}/{action} at {raw.get('address')}")
+        from reconciler.plan.payload import check_payload
+
+        data = raw.get("data", {})
+        if not isinstance(data, Mapping):
+            raise PlanError(f"change {raw.get('address')}: data is not an object")
+        check_payload(str(raw["address"]), kind, action, data)
         return cls(
             address=str(raw["address"]),
             kind=cast(Kind, kind),
@@ -205,6 +211,7 @@ class Plan:
     # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
     # readers of the JSON plan; it plays no part in applying it.
     recipe_health: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    rollback_to: int | None = None  # `plan --rollback-to N`: the packages of serial N
 
     @property
     def is_empty(self) -> bool:
@@ -241,12 +248,11 @@ class Plan:
         return {c.address: c for c in self.changes}
 
     def to_dict(self) -> dict[str, Any]:
-        data = self._to_dict()
+        extra: dict[str, Any] = (
+            {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
+        )
         if self.wave is not None:  # only then: other saved plans stay byte-identical
-            data["wave"] = self.wave
-        return data
-
-    def _to_dict(self) -> dict[str, Any]:
+            extra["wave"] = self.wave
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -257,6 +263,7 @@ class Plan:
             "refreshed_targets": self.refreshed_targets,
             "waves": list(self.waves),
             "warnings": list(self.warnings),
+            **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
             "recipe_health": {t: [dict(r) for r in rows] for t, rows in self.recipe_health.items()},
@@ -287,6 +294,7 @@ class Plan:
                     str(t): tuple(dict(r) for r in rows)
                     for t, rows in (raw.get("recipe_health") or {}).items()
                 },
+                rollback_to=None if raw.get("rollback_to") is None else int(raw["rollback_to"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
@@ -305,6 +313,7 @@ class Plan:
             warnings=self.warnings,
             wave=self.wave,
             recipe_health=self.recipe_health,
+            rollback_to=self.rollback_to,
         )
 
     def for_wave(self, wave: str) -> Plan:

@@ -75,9 +75,10 @@ def explain_import_result(value: str) -> str:
 class RecipeOutcome:
     """One recipe of an import and what Workato said happened to it."""
 
-    id: int
+    id: int | None  # None: Workato's answer gave none (optional in its OpenAPI)
     name: str | None
     import_result: str
+    position: int | None = None  # 1-based place in the answer's recipe_status
     # the recipe's health as read after the target's imports (Recipes API); None: not read
     running: bool | None = None
     stop_cause: str | None = None
@@ -94,8 +95,13 @@ class RecipeOutcome:
 
     @property
     def label(self) -> str:
-        """The recipe's name, or `recipe <id>` when the answer did not name it."""
-        return self.name if self.name else f"recipe {self.id}"
+        """The recipe's name, or `recipe <id>` when the answer did not name it, or its
+        position when the answer gave no id either."""
+        if self.name:
+            return self.name
+        if self.id is not None:
+            return f"recipe {self.id}"
+        return f"recipe #{self.position or '?'} (no id)"
 
 
 @dataclass(frozen=True)
@@ -158,9 +164,10 @@ class StepOutcome:
             raise RlcmError(f"report: step {values['address']} has an unknown kind or status")
         recipes = [
             RecipeOutcome(
-                id=int(r["id"]),
+                id=None if r.get("id") is None else int(r["id"]),
                 name=r.get("name"),
                 import_result=r["import_result"],
+                position=r.get("position"),
                 running=r.get("running"),
                 stop_cause=r.get("stop_cause"),
                 job_succeeded_count=r.get("job_succeeded_count"),
@@ -175,6 +182,7 @@ def _recipe_dict(recipe: RecipeOutcome) -> dict[str, Any]:
     """A recipe of a step in the JSON report; its health only where it was read."""
     out: dict[str, Any] = {
         "id": recipe.id,
+        "position": recipe.position,
         "name": recipe.name,
         "import_result": recipe.import_result,
         "succeeded": recipe.succeeded,

@@ -1,6 +1,7 @@
 """`/__sim/`: the Simulator's controls over HTTP, for tests that drive a server process.
 
     POST /__sim/  {"action": "inject_fault", "args": {"kind": "import", "fault": "503"}}
+    POST /__sim/  {"action": "set_dialect", "args": {"names": ["processing", "one_import"]}}
     GET  /__sim/log      the request log          GET /__sim/counts   requests per endpoint
 
 No auth: the simulator only ever listens on a loopback address.
@@ -19,6 +20,7 @@ __all__ = ["ACTIONS", "handle_admin"]
 ACTIONS = frozenset(
     {
         "seed_demo", "set_time_scale", "set_latency", "set_job_timing", "set_rate_limits",
+        "set_dialect",
         "inject_fault", "fail_next_import", "fail_next_export", "clear_faults",
         "set_request_logging", "set_home_assets_project", "bump_recipe_version", "change_asset",
         "rename_asset", "delete_asset", "start_recipe", "stop_recipe", "edit_manifest",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
-from reconciler.simulator import folders, model, recipes
+from reconciler.simulator import dialect, folders, model, recipes
 from reconciler.simulator.imports import ImportParams, apply_import
 from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.packages import MAX_PACKAGE_BYTES, BadPackage, build_zip, read_zip
@@ -74,6 +74,8 @@ class Jobs(Protocol):
     def job_json(self, call: Call, job: Json) -> Json: ...
     def download_url(self, request: Request, job: Json) -> str: ...
     def package_key(self, package_id: int) -> str: ...
+    def dialects(self) -> list[str]: ...
+    def import_running(self, ws: Json) -> bool: ...
 
 
 @dataclass
@@ -235,8 +237,9 @@ def folder_assets(call: Call) -> Reply:
         _folder(call, root)
     call.engine.settle_jobs(call.ws)
     folders = set(model.tree_folder_ids(call.ws, root))
+    dialects = call.engine.dialects()
     assets = [
-        model.asset_listing(call.ws, asset, root)
+        dialect.folder_asset_fields(dialects, model.asset_listing(call.ws, asset, root))
         for asset in call.ws["assets"].values()
         if asset["folder_id"] in folders or (root is None)
     ]
@@ -436,7 +439,7 @@ def build_package(ws: Json, manifest: Json) -> tuple[bytes | None, str | None]:
             picks.append((asset, body, item.get("zip_name")))
     blob = build_zip(model.package_entries(ws, picks, root))
     if len(blob) > MAX_PACKAGE_BYTES:
-        return None, "Package exceeds the 30 MB limit"
+        return None, "Package exceeds the 100 MB limit"
     return blob, None
 
 
@@ -456,7 +459,7 @@ def import_create(call: Call) -> Reply:
     body = call.request.body
     if len(body) > MAX_PACKAGE_BYTES:
         raise ApiError(
-            422, {"message": "Package is too large", "errors": {"file": ["must be at most 30 MB"]}}
+            422, {"message": "Package is too large", "errors": {"file": ["must be at most 100 MB"]}}
         )
     try:
         entries = read_zip(body)
@@ -471,6 +474,11 @@ def import_create(call: Call) -> Reply:
             422,
             "folder_id_for_home_assets",
             "is required: the package has root folder assets and Home assets is a project",
+        )
+    if "one_import" in call.engine.dialects() and call.engine.import_running(call.ws):
+        raise ApiError(
+            dialect.IMPORT_CONFLICT,
+            {"message": "Another package import is in progress in this workspace"},
         )
     params = ImportParams(
         folder_id, _flag(query.get("restart_recipes")), _flag(query.get("include_tags")), home_id
@@ -517,4 +525,10 @@ def asset_download(call: Call) -> Reply:
     key = parts[-1].removesuffix(".zip")
     if blob is None or not secrets.compare_digest(key, call.engine.package_key(package_id)):
         raise not_found()
-    return Reply(200, blob, {"content-type": "application/zip"})
+    dialects = call.engine.dialects()
+    kind = dialect.download_type(dialects)
+    if "octet_stream" in dialects and not dialect.accepts(
+        call.request.headers.get("accept", ""), kind
+    ):
+        return json_reply(406, {"message": f"Not acceptable: the package is {kind}"})
+    return Reply(200, blob, {"content-type": kind})

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.simulator import model, recipes
 from reconciler.simulator.admin import handle_admin
+from reconciler.simulator.dialect import check_dialects
 from reconciler.simulator.engine import Engine
 from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS, FOLDER_KINDS, RECIPE_KINDS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
@@ -128,6 +129,13 @@ class Simulator:
         limits.update({k: v for k, v in given.items() if v is not None})
         self.engine.limiter.reset()
         self._update_controls(rate_limits=limits)
+
+    def set_dialect(self, names: Sequence[str] = ()) -> list[str]:
+        """Answer in these dialects of Workato (simulator/dialect.py); () for the documents'
+        own forms. Returns the switches now on."""
+        chosen = check_dialects(list(names))
+        self._update_controls(dialect=chosen)
+        return chosen
 
     def inject_fault(
         self,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from reconciler.simulator import api
+from reconciler.simulator import api, dialect
 from reconciler.simulator.clock import Clock
 from reconciler.simulator.faults import DEFAULT_QUOTAS, RateLimiter, corrupt, fault_reply, too_many
 from reconciler.simulator.imports import ImportParams
@@ -48,6 +48,7 @@ DEFAULT_CONTROLS: Json = {
     "faults": [],
     "import_failures": [],
     "log_requests": True,
+    "dialect": [],  # switches of simulator/dialect.py
 }
 DEV_SUCCESS = "no_update_or_updated_without_restart"  # the OpenAPI spelling
 
@@ -64,6 +65,9 @@ class Engine:
 
     def save_controls(self, controls: Json) -> None:
         self.store.write("controls.json", controls)
+
+    def dialects(self) -> list[str]:
+        return list(self.controls().get("dialect") or [])
 
     def clock(self) -> Clock:
         scale = self.time_scale_override or float(
@@ -341,7 +345,7 @@ class Engine:
             out: Json = {
                 "id": job["id"],
                 "operation_type": "export",
-                "status": job["status"],
+                "status": self._status(job),
                 "include_tags": job["include_tags"],
                 "export_manifest_id": job["export_manifest_id"],
                 "download_url": None,
@@ -361,7 +365,7 @@ class Engine:
         out: Json = {
             "id": job["id"],
             "operation_type": "export" if failed and embedded else "import",
-            "status": job["status"],
+            "status": self._status(job),
         }
         if failed:
             out["error"] = job["error"]
@@ -374,8 +378,20 @@ class Engine:
                     else s
                     for s in statuses
                 ]
-            out["recipe_status"] = statuses
+            out["recipe_status"] = dialect.recipe_statuses(self.dialects(), statuses)
         return out
+
+    def _status(self, job: Json) -> str:
+        status = str(job["status"])
+        return dialect.running_status(self.dialects()) if status == "in_progress" else status
+
+    def import_running(self, ws: Json) -> bool:
+        """An import of this workspace is still running (after settling finished ones)."""
+        self.settle_jobs(ws)
+        return any(
+            job["kind"] == "import" and job["status"] == "in_progress"
+            for job in ws["jobs"].values()
+        )
 
     # -- downloads -------------------------------------------------------------
     def package_key(self, package_id: int) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "JobStatus",
     "ManifestRecord",
     "PackageRecord",
+    "PendingImport",
     "PendingManifest",
     "RecipeResult",
     "RecipeStamp",
@@ -75,6 +76,9 @@ class ManifestRecord(_Record):
     assets: list[AssetStamp] = Field(default_factory=list)  # as last sent (resolved ids)
     spec_digest: str  # digest of the body last sent; a change means an update is due
     updated_at: str = ""
+    # set by `rlcm plan --rollback-to N`: the body pins the versions of serial N, so drift
+    # measures the source against those pins, not against the config (None: the config)
+    rollback_serial: int | None = None
 
 
 class PackageRecord(_Record):
@@ -93,9 +97,19 @@ class PackageRecord(_Record):
 
 
 class RecipeResult(_Record):
-    id: int
+    id: int | None = None  # Workato's OpenAPI makes it optional: then `position` names it
     name: str | None = None
     import_result: str
+    position: int | None = None  # 1-based place in the answer's recipe_status
+
+    @property
+    def label(self) -> str:
+        """The recipe's name, else `recipe <id>`, else `recipe #<position> (no id)`."""
+        if self.name:
+            return self.name
+        if self.id is not None:
+            return f"recipe {self.id}"
+        return f"recipe #{self.position or '?'} (no id)"
 
 
 class ImportRecord(_Record):
@@ -186,6 +200,25 @@ class WaveRecord(_Record):
     failed_targets: list[str] = Field(default_factory=list)
 
 
+class PendingImport(_Record):
+    """An import POST that was sent but whose job id was not recorded yet.
+
+    Written before the POST (as `PendingManifest` before a manifest create) and replaced
+    by the `in_progress` import record in the write that records the id. A marker left
+    on disk means the run was killed meanwhile, or the answer was lost (a 504, a dropped
+    connection, a timeout): Workato may have started the import. The next run reads the
+    target folder and, when it shows the package, records the import instead of sending
+    the package again (reconciler/applier/steps.py).
+    """
+
+    manifest: str
+    target: str
+    package_id: int
+    package_digest: str
+    started_at: str  # with milliseconds
+    lost_answer: str | None = None  # what became of the POST's answer, when known
+
+
 class State(_Record):
     format_version: int = FORMAT_VERSION
     serial: int = 0
@@ -196,6 +229,7 @@ class State(_Record):
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
     waves: dict[str, WaveRecord] = Field(default_factory=dict)  # optional: since wave gates
     baselines: dict[str, TargetBaseline] = Field(default_factory=dict)
+    pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))
@@ -212,4 +246,5 @@ class State(_Record):
         found += [f"import.{k}" for k in self.imports]
         found += [f"pending.{n}" for n in self.pending]
         found += [f"baseline.{t}" for t in self.baselines]
+        found += [f"pending.import.{k}" for k in self.pending_imports]
         return sorted(found)

@@ -33,7 +33,13 @@ from reconciler.redact import redact
 from reconciler.workato import paths
 from reconciler.workato.answers import error_for_response, parse_json, parse_model, protocol_error
 from reconciler.workato.auth import Credentials, credential_headers
-from reconciler.workato.download import check_zip, describe_url, read_capped, same_origin
+from reconciler.workato.download import (
+    DOWNLOAD_ACCEPT,
+    check_zip,
+    describe_url,
+    read_capped,
+    same_origin,
+)
 from reconciler.workato.limits import Bucket, QuotaLimiters, Turn, shared_limiters
 from reconciler.workato.models import (
     Asset,
@@ -276,7 +282,7 @@ class WorkatoClient:
         call = _Call("download", "GET", where, "other" if own else None, READ)
 
         def build() -> httpx.Request:
-            request = self._http.build_request("GET", url)
+            request = self._http.build_request("GET", url, headers={"Accept": DOWNLOAD_ACCEPT})
             for name in self._cred_headers:
                 request.headers.pop(name, None)
             request.headers.update(headers)

@@ -17,9 +17,19 @@ import httpx
 
 from reconciler.errors import PackageError
 
-__all__ = ["MAX_PACKAGE_BYTES", "check_zip", "describe_url", "read_capped", "same_origin"]
+__all__ = [
+    "DOWNLOAD_ACCEPT",
+    "MAX_PACKAGE_BYTES",
+    "check_zip",
+    "describe_url",
+    "read_capped",
+    "same_origin",
+]
 
-MAX_PACKAGE_BYTES = 30 * 1024 * 1024  # Workato caps packages at 30 MB
+# Workato's import guide: 100 MB (an older page says 30 MB); `api.max_package_mb` changes it
+MAX_PACKAGE_BYTES = 100 * 1024 * 1024
+# Downloads answer application/zip or application/octet-stream (SPEC): say we take both
+DOWNLOAD_ACCEPT = "application/zip, application/octet-stream;q=0.9, */*;q=0.1"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -47,13 +57,16 @@ async def read_capped(response: httpx.Response, max_bytes: int, what: str) -> by
     if declared.isdigit() and int(declared) > max_bytes:
         raise PackageError(
             f"{what} is {_megabytes(int(declared))}, over the {_megabytes(max_bytes)} cap"
+            " (api.max_package_mb)"
         )
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > max_bytes:
-            raise PackageError(f"{what} is larger than the {_megabytes(max_bytes)} cap")
+            raise PackageError(
+                f"{what} is larger than the {_megabytes(max_bytes)} cap (api.max_package_mb)"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

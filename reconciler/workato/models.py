@@ -3,16 +3,21 @@
 Tolerant of every shape and quirk in the documents: `{"result": ...}` wrapped or not,
 `download_url` null or the string "null", a wrong `operation_type` on imports (never
 relied upon), manifest views with or without `assets`, unknown asset types (kept, with
-one warning per type), extra fields (ignored, or kept in `Asset.extra`). Anything else
-that does not fit - an unknown job status, a wrong type - fails validation, and the
-client reports it as a ProtocolError naming the call.
+one warning per type), extra fields (ignored, or kept in `Asset.extra`: folder_assets
+may carry a `status` of `added`, `updated` or `no change`), job statuses `processing`
+and `in_progress` alike (Workato's OpenAPI enum has both; its own CLI polls through
+either), a status rlcm does
+not know (still running, with one warning; see `JobStatus`), `recipe_status` entries
+without an `id` (the OpenAPI makes it optional: reported by position). Anything else that
+does not fit - a wrong type - fails validation, and the client reports it as a
+ProtocolError naming the call.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -38,9 +43,28 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-JobStatus = Literal["in_progress", "completed", "failed"]
+# Any text: `completed` and `failed` end a job; `in_progress` and `processing` (the
+# OpenAPI's enum of exports and imports) mean running, and so does a value rlcm does not
+# know, polled on until the poll timeout rather than taken as failure (SPEC, "Where
+# Workato's sources disagree").
+JobStatus = str
+FINISHED_STATUSES = frozenset({"completed", "failed"})
+RUNNING_STATUSES = frozenset({"in_progress", "processing"})
 
 _warned_asset_types: set[str] = set()
+_warned_statuses: set[str] = set()
+
+
+def _job_done(status: str) -> bool:
+    if status in FINISHED_STATUSES:
+        return True
+    if status not in RUNNING_STATUSES and status not in _warned_statuses:
+        _warned_statuses.add(status)
+        log.warning(
+            "job: status=%s is not known to rlcm; taking it as still running and polling on",
+            status,
+        )
+    return False
 
 
 def unwrap_result(body: Any) -> Any:
@@ -110,7 +134,10 @@ class Asset(_Answer):
     def manifest_entry(self) -> dict[str, Any]:
         """This asset as a manifest `assets` entry: what folder_assets answered, as is."""
         fields = self.model_dump(exclude={"extra"})
-        return {**self.extra, **fields}
+        # folder_assets' `status` (added, updated, no change) says how the folder changed,
+        # not what the manifest holds: kept in `extra`, never sent back
+        extra = {k: v for k, v in self.extra.items() if k != "status"}
+        return {**extra, **fields}
 
 
 class ManifestBody(BaseModel):
@@ -177,12 +204,13 @@ class PackageJob(_Answer):
 
     @property
     def done(self) -> bool:
-        return self.status != "in_progress"
+        return _job_done(self.status)
 
 
 class RecipeStatus(_Answer):
-    id: int
+    id: int | None = None  # optional in the OpenAPI: such an entry is named by position
     import_result: str
+    position: int = 0  # 1-based place in `recipe_status`, set by ImportJob
 
     @property
     def succeeded(self) -> bool:
@@ -200,11 +228,18 @@ class ImportJob(_Answer):
     @field_validator("recipe_status", mode="before")
     @classmethod
     def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [
+                {**item, "position": index} if isinstance(item, dict) else item
+                for index, item in enumerate(value, start=1)
+            ]
+        return value
 
     @property
     def done(self) -> bool:
-        return self.status != "in_progress"
+        return _job_done(self.status)
 
     @property
     def failed_recipes(self) -> list[RecipeStatus]:

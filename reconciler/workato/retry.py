@@ -64,9 +64,11 @@ CREATE = RetryRule(REFUSED)
 # A second export of one manifest is just another package of the same content: harmless.
 EXPORT = RetryRule(TRANSIENT, sent_errors=True)
 # A second import re-imports the same package (harmless-ish, but it may restart
-# recipes twice): retry only on answers that say it was refused (429, 503), never after
-# a timeout or a gateway error where it may be running already.
-IMPORT = RetryRule(REFUSED)
+# recipes twice): retry only on answers that say it was refused (429, 503, and 409: another
+# import is running in that workspace, "You can import one package at a time"), never
+# after a timeout or a gateway error where it may be running already.
+IMPORT_BUSY = 409
+IMPORT = RetryRule(REFUSED | {IMPORT_BUSY})
 
 
 def is_unsent_error(exc: httpx.TransportError) -> bool:

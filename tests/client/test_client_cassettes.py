@@ -3,7 +3,8 @@
 The cassettes in cassettes/ were written by hand from the documents, quirks included.
 vcrpy intercepts the client's real HTTP transport (record_mode "none": nothing leaves
 the machine, and an unexpected request fails). Requests must match on method, URL,
-query, which credential headers were sent, and the JSON (or zip) body.
+query, which credential headers were sent, the Accept header where the recording states
+one (downloads), and the JSON (or zip) body.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PACKAGE = base64.b64decode(
 )
 MakeClient = Callable[..., WorkatoClient]
 T = TypeVar("T")
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "credentials", "accept", "body")
 
 
 def _credential_names(request: Any) -> set[str]:
@@ -45,6 +47,13 @@ def _credential_names(request: Any) -> set[str]:
 def credentials(r1: Any, r2: Any) -> None:
     """The same credential headers by name (values are placeholders in the documents)."""
     assert _credential_names(r1) == _credential_names(r2)
+
+
+def accept(r1: Any, r2: Any) -> None:
+    """Where a recording states the request's Accept (the downloads), the same one."""
+    recorded = {k.lower(): v for k, v in r2.headers.items()}.get("accept")
+    if recorded is not None:
+        assert {k.lower(): v for k, v in r1.headers.items()}.get("accept") == recorded
 
 
 def body(r1: Any, r2: Any) -> None:
@@ -70,9 +79,10 @@ def replay(
     recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="none",
-        match_on=["method", "scheme", "host", "port", "path", "query", "credentials", "body"],
+        match_on=MATCH_ON,
     )
     recorder.register_matcher("credentials", credentials)
+    recorder.register_matcher("accept", accept)
     recorder.register_matcher("body", body)
 
     async def run() -> T:
@@ -349,3 +359,39 @@ def test_developer_recipe_samples_items_and_bare(make_client: MakeClient) -> Non
     items, bare = replay("developer_recipes", make_client, scenario)
     assert [(r.id, r.version_no, r.running) for r in items] == [(1913515, 3, False)]
     assert [(r.id, r.version_no, r.running) for r in bare] == [(1913515, 4, True)]
+
+
+# ---- where Workato's sources disagree (SPEC) ------------------------------------------
+
+ODD = "Eacme emea/01@eu ü"  # spaces, a slash, an @, a non-ASCII letter
+
+
+def test_openapi_dialect_samples_parse_on_the_cn_data_center(
+    make_client: MakeClient, fake_time: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reconciler.facts import DATA_CENTERS
+    from reconciler.workato.download import DOWNLOAD_ACCEPT
+
+    async def scenario(client: WorkatoClient) -> tuple[Any, bytes, Any, Any]:
+        export = await client.wait_export(ODD, 370)  # "processing", then completed
+        data = await client.download_package(ODD, export)
+        imported = await client.wait_import(ODD, 251)  # "processing", then completed
+        return export, data, imported, await client.folder_assets(ODD, 423)
+
+    with caplog.at_level("WARNING"):
+        export, data, imported, assets = replay(
+            "openapi_dialects", make_client, scenario, base_url=DATA_CENTERS["cn"]
+        )
+    assert export.status == "completed" and export.export_manifest_id == 513
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["exportdemo/sync_accounts.recipe.json"]
+    assert "application/octet-stream" in DOWNLOAD_ACCEPT
+    # entries without an id are named by their place in the answer, never rejected
+    assert [(r.id, r.position, r.succeeded) for r in imported.recipe_status] == [
+        (None, 1, True), (None, 2, True), (12347, 3, False),
+    ]  # fmt: skip
+    assert [r.import_result for r in imported.failed_recipes] == ["stopped"]
+    # folder_assets' status and unknown fields are kept, and not sent back in a manifest
+    assert assets[0].extra["status"] == "added" and assets[0].extra["dependency_count"] == 2
+    assert "status" not in assets[0].manifest_entry()
+    assert assets[0].manifest_entry()["uuid"] == "3f2a"
+    assert not [r for r in caplog.records if "processing" in r.getMessage()]  # known: no warning

@@ -276,8 +276,25 @@ def test_malformed_success_answers_are_protocol_errors(
     assert "GET /api/managed_users/E-template/export_manifests/7" in str(raised.value)
 
 
-def test_unknown_job_status_is_a_protocol_error(make_client: MakeClient) -> None:
-    handler, _ = scripted(httpx.Response(200, json={"id": 3, "status": "queued"}))
+def test_an_unknown_job_status_is_still_running_with_one_warning(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SPEC: a status rlcm does not know is polled on, never taken as failure
+    handler, _ = scripted(httpx.Response(200, json={"id": 3, "status": "queued_rlcm_test"}))
+
+    async def go(client: WorkatoClient) -> Any:
+        async with client:
+            return [await client.export_status("E-template", 3) for _ in range(2)]
+
+    with caplog.at_level("WARNING"):
+        jobs = run(go(make_client(handler)))
+    assert [job.done for job in jobs] == [False, False]
+    warned = [r for r in caplog.records if "queued_rlcm_test" in r.getMessage()]
+    assert len(warned) == 1 and "polling on" in warned[0].getMessage()
+
+
+def test_a_job_status_of_the_wrong_type_is_a_protocol_error(make_client: MakeClient) -> None:
+    handler, _ = scripted(httpx.Response(200, json={"id": 3, "status": 12345}))
 
     async def go(client: WorkatoClient) -> Any:
         async with client:

@@ -62,7 +62,7 @@ def test_unknown_kind_and_missing_kind(write: Write, errors_of: Errors) -> None:
     assert errors_of(path) == [
         'config.yaml:1:7: unknown kind "Manifests" (did you mean "Manifest"?)',
         'config.yaml:4:1: missing required key "kind" (one of Workspace, Source, Manifest,'
-        " Target, Fleet, Rollout)",
+        " Target, Fleet, Rollout, State)",
     ]
 
 
@@ -80,6 +80,35 @@ def test_customer_id_that_is_neither_numeric_nor_external(
         'config.yaml:26:11: target "acme": customer: expected a numeric managed-user id or E'
         ' followed by an external id (E-acme-001), got "acme"'
     ]
+
+
+@pytest.mark.parametrize(
+    "external", ["Eacme emea 01", "Eacme/emea/01", "Eops@acme.example", "Eäcme-東京"]
+)
+def test_any_external_id_after_e_is_a_customer(write: Write, base_yaml: str, external: str) -> None:
+    text = base_yaml + TARGET.replace("customer: E-acme-001", f'customer: "{external}"')
+    assert load_desired(write(text)).targets["acme"].customer == external
+
+
+def test_the_cn_data_center_and_the_package_cap(write: Write, base_yaml: str) -> None:
+    text = base_yaml.replace(
+        "  base_url: sim://.rlcm/sim\n", "  data_center: cn\n  max_package_mb: 250\n"
+    )
+    workspace = load_desired(write(text)).workspaces["partner"]
+    assert workspace.base_url == "https://app.workatoapp.cn"
+    assert workspace.max_package_bytes == 250 * 1024 * 1024
+    default = load_desired(write(base_yaml)).workspaces["partner"]
+    assert default.max_package_bytes == 100 * 1024 * 1024  # Workato's import guide
+
+
+def test_the_package_cap_must_be_positive(write: Write, errors_of: Errors, base_yaml: str) -> None:
+    path = write(
+        base_yaml.replace(
+            "  base_url: sim://.rlcm/sim\n", "  base_url: sim://x\n  max_package_mb: 0\n"
+        )
+    )
+    [line] = errors_of(path)
+    assert line.startswith("config.yaml:5:19: ") and "max_package_mb" in line
 
 
 def test_asset_version_must_be_positive(write: Write, errors_of: Errors, base_yaml: str) -> None:
@@ -271,7 +300,7 @@ def test_no_source(write: Write, errors_of: Errors, base_yaml: str) -> None:
         (
             "  data_center: de\n",
             'config.yaml:4:16: workspace "partner": api.data_center: must be "us", "eu", "jp",'
-            ' "sg", "au", "il", "kr" or "trial", got "de"',
+            ' "sg", "au", "il", "kr", "cn" or "trial", got "de"',
         ),
         (
             "  token_env: wrk_abc-123.xyz\n  data_center: us\n",

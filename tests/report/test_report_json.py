@@ -43,7 +43,13 @@ def test_failing_recipe_is_in_the_json(demo_report: ApplyReport) -> None:
     failed = next(s for s in steps if s["address"] == "import.crm-sync@E-umbrella/2401")
     assert failed["status"] == "failed"
     assert failed["recipes"] == [
-        {"id": 5101, "name": "Sync accounts", "import_result": "stopped", "succeeded": False}
+        {
+            "id": 5101,
+            "position": None,
+            "name": "Sync accounts",
+            "import_result": "stopped",
+            "succeeded": False,
+        }
     ]
 
 

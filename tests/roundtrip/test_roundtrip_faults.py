@@ -225,7 +225,6 @@ def test_a_slow_import_times_out_and_is_not_sent_again(world: World) -> None:
         ("manifest_view", "malformed_json", "answer is not JSON"),
         ("folder_assets", "html", "unexpected HTML answer"),
         ("export_status", "wrong_type", "unexpected PackageJob answer: status:"),
-        ("export_status", "unknown_enum", "unexpected PackageJob answer: status:"),
         ("import_status", "wrong_type", "unexpected ImportJob answer: status:"),
         ("manifest_view", "wrong_type", "unexpected ManifestView answer: status:"),
     ],

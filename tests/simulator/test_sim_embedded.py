@@ -143,7 +143,7 @@ async def test_errors_have_documented_shapes(client: httpx.AsyncClient) -> None:
     r = await client.post(
         f"{MU}/E-acme-001/imports",
         params={"folder_id": 1827},
-        content=b"0" * (30 * 1024 * 1024 + 1),
+        content=b"0" * (100 * 1024 * 1024 + 1),  # the import guide's cap
     )
     assert r.status_code == 422
 
