@@ -227,8 +227,10 @@ class Recorder:
     # -- waves ---------------------------------------------------------------------------
 
     def wave_finished(self, record: WaveRecord) -> None:
+        """Written with the next batch of records (within the batch window): a wave's
+        record needs no write of its own."""
         self.state.waves[record.name] = record
-        self._write()
+        self._write_soon()
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)

