@@ -154,10 +154,16 @@ class _Session:
 
     async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
         from reconciler.cli.common import end_progress_line, read_progress, render_plan
-        from reconciler.cli.workflow import check_saved_plan, load_saved_plan, refresh_and_plan
+        from reconciler.cli.workflow import (
+            check_saved_plan,
+            check_saved_plan_state,
+            load_saved_plan,
+            refresh_and_plan,
+        )
 
         if self.planfile is not None:
             saved = load_saved_plan(self.planfile)
+            check_saved_plan_state(saved, self.inputs.state)
             plan, live, _ = await refresh_and_plan(
                 self.inputs,
                 clients,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Inputs",
     "check_saved_plan",
+    "check_saved_plan_state",
     "load_inputs",
     "load_saved_plan",
     "open_clients",
@@ -190,6 +191,18 @@ def load_saved_plan(path: Path) -> Plan:
 
 def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
     """Refuse a saved plan made against another state or another live state."""
+    check_saved_plan_state(plan, state)
+    if plan.live_fingerprint != live.fingerprint():
+        raise StalePlanError(
+            "saved plan is stale: live Workato changed since it was made (manifests, "
+            "source folders or target folders differ); run `rlcm plan` again"
+        )
+
+
+def check_saved_plan_state(plan: Plan, state: State) -> None:
+    """The half of `check_saved_plan` that needs no read of Workato: asked first, so a
+    plan whose state moved is refused as stale before anything is refreshed (a rollback
+    plan's serial may even have left the history meanwhile)."""
     from reconciler.plan.planner import plan_lineage
 
     lineage = plan_lineage(state)
@@ -203,9 +216,4 @@ def check_saved_plan(plan: Plan, state: State, live: LiveState) -> None:
         raise StalePlanError(
             f"saved plan is stale: state moved from serial {plan.state_serial} to "
             f"{state.serial} since it was made; run `rlcm plan` again"
-        )
-    if plan.live_fingerprint != live.fingerprint():
-        raise StalePlanError(
-            "saved plan is stale: live Workato changed since it was made (manifests, "
-            "source folders or target folders differ); run `rlcm plan` again"
         )
