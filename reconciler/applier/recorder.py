@@ -35,6 +35,7 @@ from reconciler.state.model import (
     ResolvedTarget,
     State,
     TargetBaseline,
+    WaveRecord,
     import_key,
 )
 
@@ -231,6 +232,14 @@ class Recorder:
         """A target's baseline, read after these finished imports (written with them)."""
         self.state.baselines[baseline.target] = baseline
         self.import_saved(*records)
+
+    # -- waves ---------------------------------------------------------------------------
+
+    def wave_finished(self, record: WaveRecord) -> None:
+        """Written with the next batch of records (within the batch window): a wave's
+        record needs no write of its own."""
+        self.state.waves[record.name] = record
+        self._write_soon()
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)

@@ -12,7 +12,10 @@
   After a target's last import its recipes are read once (Recipes API), outside the
   import slots, as the drift baseline of all its imports (`record_baseline`); then its
   declared running state is applied (`recipes.TARGET`: start or stop its recipes).
-- When the targets that failed reach `halt_after_failures`, later waves are skipped.
+- Gates (gates.py): a wave starts only when every earlier wave ended within its
+  `max_failures`; once `halt_after_failures` targets failed anywhere (the emergency brake),
+  no further target starts. What a gate stopped is skipped, naming the gate; the report
+  says once which gate stopped what (`ApplyReport.halt_reason`).
 - `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
   flight finish their poll and are recorded.
 """
@@ -22,9 +25,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from reconciler.applier.gates import Gates, Halt
+from reconciler.applier.health import HealthTarget, check_health, wait_bake
 from reconciler.applier.recipes import run_recipes
 from reconciler.applier.recorder import now_iso
 from reconciler.applier.steps import (
@@ -35,11 +41,16 @@ from reconciler.applier.steps import (
     run_import,
     run_manifest,
 )
+from reconciler.config.desired import HealthSpec
+from reconciler.errors import RlcmError
 from reconciler.plan import Change, Plan
 from reconciler.render.progress import SOURCE_ROW, ApplyProgress, NullProgress
 from reconciler.report import ApplyReport, StepOutcome
+from reconciler.state.model import WaveRecord
 
 __all__ = ["RunSettings", "run_plan"]
+
+log = logging.getLogger(__name__)
 
 StepRunner = Callable[[StepContext, Change], Awaitable[StepOutcome]]
 
@@ -47,7 +58,7 @@ StepRunner = Callable[[StepContext, Change], Awaitable[StepOutcome]]
 @dataclass(frozen=True)
 class RunSettings:
     max_parallel: int = 8
-    halt_after_failures: int = 1
+    gates: Gates = field(default_factory=Gates)
 
 
 @dataclass
@@ -59,8 +70,7 @@ class _Run:
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     failed_targets: set[str] = field(default_factory=set)
     exports: set[str] = field(default_factory=set)
-    halted_after: str | None = None
-    halt_reason: str | None = None
+    halt: Halt | None = None
 
     def finish(self, outcome: StepOutcome) -> StepOutcome:
         self.outcomes[outcome.address] = outcome
@@ -128,8 +138,9 @@ async def run_plan(
         started_at=started,
         finished_at=now_iso(),
         waves=list(plan.waves),
-        halted_after_wave=run.halted_after,
-        halt_reason=run.halt_reason,
+        halted_after_wave=run.halt.wave if run.halt else None,
+        halt_reason=run.halt.reason if run.halt else None,
+        halted_by=run.halt.gate if run.halt else None,
         interrupted=ctx.stop.is_set(),
     )
 
@@ -201,19 +212,37 @@ class _Slots:
 
 async def _imports(run: _Run, changes: Sequence[Change]) -> None:
     limit = _Slots(run.settings.max_parallel)
-    for wave in _waves(run.plan, changes):
+    gates = run.settings.gates
+    waves = _waves(run.plan, changes)
+    for position, wave in enumerate(waves):
         in_wave = [c for c in changes if c.wave == wave]
-        if run.halted_after is not None:
+        if run.halt is not None:
             for change in in_wave:
-                run.skip(change, str(run.halt_reason))
+                run.skip(change, run.halt.skip_message)
             continue
         run.progress.wave_started(wave)
         chains: dict[str, list[Change]] = {}
         for change in in_wave:
             chains.setdefault(str(change.target), []).append(change)
-        await asyncio.gather(*(_chain(run, chain, limit) for chain in chains.values()))
+        batches = gates.batches(wave, list(chains))
+        for number, batch in enumerate(batches):
+            if run.halt is not None:
+                for target in batch:
+                    for change in chains[target]:
+                        run.skip(change, run.halt.skip_message)
+                continue
+            await asyncio.gather(*(_chain(run, chains[target], limit) for target in batch))
+            if run.halt is None:
+                failed = sorted(t for t in chains if t in run.failed_targets)
+                later = len(batches) - number - 1
+                run.halt = gates.after_batch(wave, batch[-1], failed, later, waves[position + 1 :])
         run.progress.wave_finished(wave)
-        _maybe_halt(run, wave)
+        finished_at = now_iso()
+        # recorded before the bake too: after a kill, `apply --wave` waits for what is left
+        _record_wave(run, wave, chains, finished_at, {})
+        unhealthy = await _bake(run, wave, chains, waves[position + 1 :])
+        if unhealthy:
+            _record_wave(run, wave, chains, finished_at, unhealthy)
 
 
 def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
@@ -244,6 +273,8 @@ async def _chain(run: _Run, steps: Sequence[Change], limit: _Slots) -> None:
             if not held:
                 await limit.acquire(-position)
                 held = True
+            if position == 0 and _braked(run, steps):
+                return  # (the baseline read below has nothing to record either)
             await _step(run, change, run_import)
     finally:
         if held:
@@ -251,6 +282,8 @@ async def _chain(run: _Run, steps: Sequence[Change], limit: _Slots) -> None:
     # outside the import slot: the read waits for the "other" quota, not for an import
     for outcome in await record_baseline(run.ctx, chain, run.outcomes):
         run.outcomes[outcome.address] = outcome
+    if not chain and _braked(run, steps):
+        return
     for change in steps:  # after the read: it finds what the imports brought
         if change.kind == "recipes":
             await _step(run, change, run_recipes)
@@ -269,11 +302,68 @@ async def _export_settled(run: _Run, change: Change) -> None:
         await asyncio.wait([run.ctx.board.future(change.manifest)])
 
 
-def _maybe_halt(run: _Run, wave: str) -> None:
-    failed = len(run.failed_targets)
-    if failed >= run.settings.halt_after_failures and wave != run.plan.waves[-1]:
-        run.halted_after = wave
-        run.halt_reason = (
-            f"halted after wave {wave}: {failed} target(s) failed, "
-            f"halt_after_failures is {run.settings.halt_after_failures}"
-        )
+async def _bake(
+    run: _Run, wave: str, chains: Mapping[str, Sequence[Change]], later: Sequence[str]
+) -> dict[str, list[str]]:
+    """A wave with a bake, before a later wave of this apply: wait, then check the health
+    of its targets that did not fail (health.py); a failed health gate halts."""
+    spec = run.settings.gates.spec(wave)
+    if run.halt is not None or spec.bake is None or not later or run.ctx.stop.is_set():
+        return {}
+    log.info("bake: wave=%s seconds=%s", wave, spec.bake)
+    run.progress.baking(wave, spec.bake)
+    if not await wait_bake(spec.bake, run.ctx.stop):
+        return {}  # interrupted: the later waves' steps say so
+    targets = [_health_target(t, steps) for t, steps in chains.items()]
+    healthy = [t for t in targets if t.address not in run.failed_targets]
+    unhealthy = await check_health(
+        healthy, run.ctx.recorder.state, run.ctx.clients, spec.health or HealthSpec()
+    )
+    failed = sorted(t for t in chains if t in run.failed_targets)
+    run.halt = run.settings.gates.after_health(wave, failed, unhealthy, later)
+    return unhealthy
+
+
+def _health_target(address: str, steps: Sequence[Change]) -> HealthTarget:
+    data = steps[0].data
+    return HealthTarget(address, data["workspace"], data.get("customer"), int(data["folder_id"]))
+
+
+def _record_wave(
+    run: _Run,
+    wave: str,
+    chains: Mapping[str, Sequence[Change]],
+    finished_at: str,
+    unhealthy: Mapping[str, Sequence[str]],
+) -> None:
+    """How the wave ended, in state: a later `apply --wave` checks it as the gate of an
+    earlier wave. A wave stopped midway (a batch gate, the brake) or by its health gate did
+    not pass; an interrupted one is not recorded (the next apply finishes it)."""
+    if run.ctx.stop.is_set():
+        return
+    failed = sorted(t for t in chains if t in run.failed_targets or t in unhealthy)
+    stopped = run.halt is not None and run.halt.wave == wave
+    passed = not stopped and run.settings.gates.passed(wave, failed)
+    record = WaveRecord(
+        name=wave,
+        finished_at=finished_at,
+        passed=passed,
+        targets=len(chains),
+        failed_targets=failed,
+    )
+    try:
+        run.ctx.recorder.wave_finished(record)
+    except (RlcmError, OSError) as exc:  # the imports' own records failed the same way
+        log.warning("wave: its record could not be written wave=%s error=%s", wave, exc)
+
+
+def _braked(run: _Run, chain: Sequence[Change]) -> bool:
+    """The emergency brake: once it is pulled, a target not yet started is skipped."""
+    wave = str(chain[0].wave)
+    if run.halt is None:
+        run.halt = run.settings.gates.brake(wave, sorted(run.failed_targets))
+    if run.halt is None or run.halt.gate != "brake":
+        return False
+    for change in chain:
+        run.skip(change, run.halt.skip_message)
+    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from reconciler.applier.gates import Gates
 from reconciler.applier.recorder import Recorder
 from reconciler.applier.runner import RunSettings, run_plan
 from reconciler.applier.steps import StepContext
@@ -53,8 +54,10 @@ async def apply_plan(
             **{f"target {t.address}": t.subject for t in desired.targets.values()},
         },
     )
+    members = {
+        wave: [t.address for t in desired.targets_in_wave(wave)] for wave in desired.rollout.waves
+    }
     settings = RunSettings(
-        max_parallel=desired.rollout.max_parallel,
-        halt_after_failures=desired.rollout.halt_after_failures,
+        max_parallel=desired.rollout.max_parallel, gates=Gates.of(desired.rollout, members)
     )
     return await run_plan(plan, ctx, settings, progress)

@@ -144,7 +144,9 @@ def _adopt_imports(
 
         async def preview() -> AdoptionPlan:
             async with open_clients(inputs.desired) as clients:
-                plan, _, _ = await refresh_and_plan(inputs, clients, on_read=read_progress(opts))
+                plan, _, _ = await refresh_and_plan(
+                    inputs, clients, on_read=read_progress(opts), preflight=False
+                )
                 end_progress_line()
                 changes = select_imports(plan, inputs.desired, state, addresses, patterns)
                 refs: dict[str, FolderRef] = {

@@ -16,6 +16,7 @@ from reconciler.cli.common import format_option
 from reconciler.cli.options import GlobalOptions, common_options
 
 if TYPE_CHECKING:
+    from reconciler.config.desired import DesiredState
     from reconciler.plan import Plan
     from reconciler.render.progress import ApplyProgress
     from reconciler.report import ApplyReport
@@ -46,6 +47,12 @@ __all__ = ["apply"]
     help="Create a manifest again although an earlier create of it was never recorded.",
 )
 @click.option(
+    "--wave",
+    metavar="NAME",
+    help="Run only this wave (its imports and what they need), once the earlier waves' "
+    "gates pass: one CI job per wave.",
+)
+@click.option(
     "--report",
     "reports",
     multiple=True,
@@ -71,6 +78,7 @@ def apply(
     allow_delete: bool,
     allow_wide_wave: bool,
     allow_unrecorded_create: bool,
+    wave: str | None,
     reports: tuple[Path, ...],
     output_format: str,
     rollback_to: int | None,
@@ -79,19 +87,25 @@ def apply(
 
     Without PLANFILE it plans first, shows the plan and asks for confirmation; with
     PLANFILE it applies exactly that saved plan, or refuses it when state or live
-    Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
+    Workato moved since it was made. With --wave NAME (or a plan saved with `rlcm plan
+    --wave NAME`) it runs that wave only, and only when the earlier waves passed their
+    gates. Exit 0 all succeeded, 3 some imports failed or a gate halted, 1 error.
     """
     from reconciler.cli.common import load_checked_inputs, run_async, warn
+    from reconciler.render.report_file import prepare_report_paths
     from reconciler.state.identity import check_source
 
+    prepare_report_paths(reports)  # before anything is read or changed
     _sigterm_interrupts()
     inputs = load_checked_inputs(opts)
+    check_wave(inputs.desired, wave)
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
         check_source(inputs.state, inputs.desired, inputs.store.where)
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
+        session.wave = wave
         session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         try:
@@ -149,6 +163,8 @@ class _Session:
         self.opts, self.inputs, self.planfile = opts, inputs, planfile
         self.targets, self.prune, self.refresh_targets = targets, prune, refresh_targets
         self.plan_stream: TextIO = sys.stdout
+        self.wave: str | None = None
+        self.full: Plan | None = None  # every wave's changes, when one wave runs
         self.rollback_to: int | None = None
 
     async def run(self, *, auto_approve: bool, allowed: dict[str, str]) -> ApplyReport | None:
@@ -158,8 +174,13 @@ class _Session:
         async with open_clients(self.inputs.desired) as clients:
             plan = await self._plan(clients)
             if plan.is_empty:
-                click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)
+                where = f" in wave {plan.wave}" if plan.wave else ""
+                message = f"No changes{where}. Live Workato matches the config."
+                click.echo(message, file=self.plan_stream)
                 return None
+            blocked = self._earlier_waves(plan) or await self._earlier_bakes(plan, clients)
+            if blocked is not None:
+                return blocked
             self._check_safety(plan, allowed)
             self._first_apply_note(plan)
             if self.planfile is None:
@@ -170,10 +191,16 @@ class _Session:
 
     async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
         from reconciler.cli.common import end_progress_line, read_progress, render_plan
-        from reconciler.cli.workflow import check_saved_plan, load_saved_plan, refresh_and_plan
+        from reconciler.cli.workflow import (
+            check_saved_plan,
+            check_saved_plan_state,
+            load_saved_plan,
+            refresh_and_plan,
+        )
 
         if self.planfile is not None:
             saved = load_saved_plan(self.planfile)
+            check_saved_plan_state(saved, self.inputs.state)
             plan, live, _ = await refresh_and_plan(
                 self.inputs,
                 clients,
@@ -183,6 +210,10 @@ class _Session:
             )
             end_progress_line()
             check_saved_plan(saved, self.inputs.state, live, self.inputs.desired)
+            self.full = plan
+            self.wave = self.wave or saved.wave
+            if self.wave is not None and saved.wave != self.wave:
+                saved = saved.for_wave(self.wave)
             return saved
         plan, _, _ = await refresh_and_plan(
             self.inputs,
@@ -194,11 +225,61 @@ class _Session:
             rollback_to=self.rollback_to,
         )
         end_progress_line()
+        if self.wave is not None:
+            self.full, plan = plan, plan.for_wave(self.wave)
         for message in plan.warnings:
             click.echo(f"Warning: {message}", err=True)
         if not plan.is_empty and not self.opts.quiet:
             render_plan(plan, "text", self.plan_stream, color=self.opts.color)
         return plan
+
+    def _earlier_waves(self, plan: Plan) -> ApplyReport | None:
+        """One wave of a rollout run on its own: the earlier waves' gates, as one apply
+        would have asked them. Blocked, nothing runs and the report says why (exit 3)."""
+        from reconciler.plan.wave_gate import earlier_wave_block
+
+        if plan.wave is None or self.full is None:
+            return None
+        waves = self.inputs.desired.rollout.waves
+        block = earlier_wave_block(self.full, self.inputs.state, waves, plan.wave)
+        if block is None:
+            return None
+        return _blocked_report(plan, waves, block.wave, block.reason, block.skip_message)
+
+    async def _earlier_bakes(
+        self, plan: Plan, clients: dict[str, WorkatoClient]
+    ) -> ApplyReport | None:
+        """An earlier wave with a bake: wait for what is left of it, then check its health,
+        as one apply would have before starting this wave (applier/health.py)."""
+        from reconciler.applier.gates import Gates
+        from reconciler.applier.health import HealthTarget, bake_left, check_health, wait_bake
+        from reconciler.config.desired import HealthSpec
+
+        if plan.wave is None:
+            return None
+        desired, state = self.inputs.desired, self.inputs.state
+        rollout = desired.rollout
+        members = {w: [t.address for t in desired.targets_in_wave(w)] for w in rollout.waves}
+        gates = Gates.of(rollout, members)
+        for earlier in rollout.waves[: rollout.waves.index(plan.wave)]:
+            spec, record = rollout.gate(earlier), state.waves.get(earlier)
+            if spec.bake is None or record is None:
+                continue
+            left = bake_left(record.finished_at, spec.bake)
+            if left > 0 and not self.opts.quiet:
+                click.echo(f"Waiting {left:.0f}s for the bake of wave {earlier} to end.", err=True)
+            await wait_bake(left, asyncio.Event())
+            targets = [
+                HealthTarget(t.address, t.workspace, t.customer, t.folder_id)
+                for t in desired.targets_in_wave(earlier)
+                if t.address not in record.failed_targets
+            ]
+            unhealthy = await check_health(targets, state, clients, spec.health or HealthSpec())
+            halt = gates.after_health(earlier, record.failed_targets, unhealthy, [plan.wave])
+            if halt is not None:
+                skip = halt.skip_message
+                return _blocked_report(plan, rollout.waves, earlier, halt.reason, skip, "health")
+        return None
 
     def _remember_targets(self) -> None:
         """Targets resolved from Workato (folder paths, environments, generated fleets) go
@@ -312,6 +393,46 @@ def _progress(opts: GlobalOptions) -> Iterator[ApplyProgress]:
         yield progress
     finally:
         progress.close()
+
+
+def check_wave(desired: DesiredState, wave: str | None) -> None:
+    from reconciler.errors import RlcmError
+
+    waves = desired.rollout.waves
+    if wave is not None and wave not in waves:
+        raise RlcmError(f"--wave {wave}: the rollout has no such wave (waves: {', '.join(waves)})")
+
+
+def _blocked_report(
+    plan: Plan, waves: tuple[str, ...], after: str, reason: str, skip: str, by: str = "wave"
+) -> ApplyReport:
+    """The report of a wave that did not start: each of its steps skipped, naming why."""
+    from reconciler.applier.recorder import now_iso
+    from reconciler.report import ApplyReport, StepOutcome
+
+    now = now_iso()
+    steps = [
+        StepOutcome(
+            address=c.address,
+            kind=c.kind,
+            action=c.action,
+            status="skipped",
+            manifest=c.manifest,
+            target=c.target,
+            wave=c.wave,
+            message=skip,
+        )
+        for c in plan.changes
+    ]
+    return ApplyReport(
+        steps=steps,
+        started_at=now,
+        finished_at=now,
+        waves=list(waves),
+        halted_after_wave=after,
+        halt_reason=reason,
+        halted_by=by,
+    )
 
 
 def _write_empty_reports(paths: tuple[Path, ...], waves: list[str]) -> None:

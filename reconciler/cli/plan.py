@@ -32,6 +32,11 @@ __all__ = ["plan"]
     metavar="ADDR",
     help="Only changes matching ADDR (globs: import.*@E-acme*) and what they depend on.",
 )
+@click.option(
+    "--wave",
+    metavar="NAME",
+    help="Only this wave's imports and what they need; a saved plan applies that wave only.",
+)
 @click.option("--prune", is_flag=True, help="Also delete manifests no longer in the config.")
 @click.option(
     "--no-refresh-targets",
@@ -58,12 +63,14 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
+    wave: str | None,
     prune: bool,
     no_refresh_targets: bool,
     diff_content: bool,
     rollback_to: int | None,
 ) -> None:
     """Refresh live state and print the changes apply would make."""
+    from reconciler.cli.apply import check_wave
     from reconciler.cli.common import (
         end_progress_line,
         load_checked_inputs,
@@ -77,6 +84,7 @@ def plan(
     from reconciler.render.plan_json import dumps_plan
 
     inputs = load_checked_inputs(opts)
+    check_wave(inputs.desired, wave)
     # plan --out takes the lock: the saved plan is only valid for the state it saw
     locked = inputs.store.lock("plan --out") if out else contextlib.nullcontext()
     with locked as held:
@@ -93,6 +101,8 @@ def plan(
             )
         )
         end_progress_line()
+        if wave is not None:
+            the_plan = _one_wave(the_plan, inputs, wave)
         the_plan = _with_safety_warnings(the_plan, inputs)
         if out is not None:
             write_text_atomic(out, dumps_plan(the_plan))
@@ -109,6 +119,20 @@ def plan(
         click.echo(f"\nSaved the plan to {out}; apply it exactly with `rlcm apply {out}`.")
     if detailed_exitcode and not the_plan.is_empty:
         raise SystemExit(2)
+
+
+def _one_wave(full: Plan, inputs: Inputs, wave: str) -> Plan:
+    """The plan of one wave, warning now when the earlier waves would stop it at apply."""
+    import dataclasses
+
+    from reconciler.plan.wave_gate import earlier_wave_block
+
+    narrowed = full.for_wave(wave)
+    block = earlier_wave_block(full, inputs.state, inputs.desired.rollout.waves, wave)
+    if block is None:
+        return narrowed
+    warning = f"apply would not start this wave yet: {block.reason}"
+    return dataclasses.replace(narrowed, warnings=(*narrowed.warnings, warning))
 
 
 def _with_safety_warnings(the_plan: Plan, inputs: Inputs) -> Plan:

@@ -6,6 +6,7 @@ of the click commands lets tests and benchmarks drive the same path without a te
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.config.desired import DesiredState, StateSpec
-from reconciler.errors import StalePlanError
+from reconciler.errors import ConfigErrors, StalePlanError
 from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
 from reconciler.state.backends import StateBackend
@@ -22,12 +23,14 @@ from reconciler.state.inputs import Inputs
 from reconciler.state.model import State
 
 if TYPE_CHECKING:
+    from reconciler.live.preflight import Preflight
     from reconciler.live.refresh import RefreshCounts
     from reconciler.workato.client import WorkatoClient
 
 __all__ = [
     "Inputs",
     "check_saved_plan",
+    "check_saved_plan_state",
     "complete_targets",
     "load_inputs",
     "load_saved_plan",
@@ -101,10 +104,14 @@ async def refresh_and_plan(
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
     rollback_to: int | None = None,
+    preflight: bool = True,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
     """Refresh and plan; with `rollback_to`, for the packages recorded at that serial (the
-    same refresh every time, so a saved rollback plan is checked as any other)."""
+    same refresh every time, so a saved rollback plan is checked as any other). Without
+    `preflight`, targets never imported are not checked (live/preflight.py): `rlcm adopt`
+    reads every such target's recipes itself, which answers 404 for a missing customer."""
 
+    from reconciler.live.preflight import check_new_targets
     from reconciler.live.refresh import refresh
     from reconciler.plan.planner import build_plan
 
@@ -115,16 +122,25 @@ async def refresh_and_plan(
 
         then = inputs.store.read_serial(rollback_to)
         desired, notes = rollback_desired(desired, then, rollback_to)
-    live, counts = await refresh(
-        desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
+    (live, counts), checked = await asyncio.gather(
+        refresh(desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read),
+        check_new_targets(desired, inputs.state, clients) if preflight else _no_preflight(),
     )
+    if checked.errors:
+        raise ConfigErrors(checked.errors)  # every missing customer and folder, at once
     plan = build_plan(
         desired, inputs.state, live, prune=prune, targets=targets, rollback_to=rollback_to
     )
     notes = [*warnings, *notes]
-    if notes:
-        plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
+    if notes or checked.warnings:
+        plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings, *checked.warnings))
     return plan, live, counts
+
+
+async def _no_preflight() -> Preflight:
+    from reconciler.live.preflight import Preflight
+
+    return Preflight()
 
 
 async def complete_targets(inputs: Inputs, clients: dict[str, WorkatoClient]) -> list[str]:
@@ -210,7 +226,7 @@ def check_saved_plan(
     plan: Plan, state: State, live: LiveState, desired: DesiredState | None = None
 ) -> None:
     """Refuse a saved plan made against another config, state or live state."""
-    from reconciler.plan.planner import config_digest, plan_lineage
+    from reconciler.plan.planner import config_digest
 
     # a rollback plan pins the config's manifests at an earlier serial: its config
     # differs from the one on disk by design (the state checks below still hold)
@@ -221,6 +237,19 @@ def check_saved_plan(
             f"{plan.config_digest}, the config now gives {config_digest(desired)}); "
             "run `rlcm plan` again"
         )
+    check_saved_plan_state(plan, state)
+    if plan.live_fingerprint != live.fingerprint():
+        raise StalePlanError(
+            "saved plan is stale: live Workato changed since it was made (manifests, "
+            "source folders or target folders differ); run `rlcm plan` again"
+        )
+
+
+def check_saved_plan_state(plan: Plan, state: State) -> None:
+    """The half of `check_saved_plan` that needs no read of Workato: asked first, so a
+    plan whose state moved is refused as stale before anything is refreshed (a rollback
+    plan's serial may even have left the history meanwhile)."""
+    from reconciler.plan.planner import plan_lineage
 
     lineage = plan_lineage(state)
     if not plan.state_lineage and lineage:
@@ -238,9 +267,4 @@ def check_saved_plan(
         raise StalePlanError(
             f"saved plan is stale: state moved from serial {plan.state_serial} to "
             f"{state.serial} since it was made; run `rlcm plan` again"
-        )
-    if plan.live_fingerprint != live.fingerprint():
-        raise StalePlanError(
-            "saved plan is stale: live Workato changed since it was made (manifests, "
-            "source folders or target folders differ); run `rlcm plan` again"
         )

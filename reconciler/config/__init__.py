@@ -101,6 +101,8 @@ def _note_broken(data: object, broken: dict[str, set[str]]) -> None:
         name = data.get("name")
         if isinstance(name, str):
             broken.setdefault(data["kind"], set()).add(name)
+        elif data["kind"] == "Rollout":  # unnamed: its waves are unknown, not missing
+            broken.setdefault("Rollout", set()).add("")
 
 
 def _position(error: ConfigError) -> tuple[str, int, int]:

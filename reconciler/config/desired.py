@@ -12,6 +12,7 @@ Addresses:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,6 +29,7 @@ __all__ = [
     "CustomerFilter",
     "DesiredState",
     "FleetSource",
+    "HealthSpec",
     "ManifestSpec",
     "PollSettings",
     "RateLimits",
@@ -35,9 +37,11 @@ __all__ = [
     "RetrySettings",
     "RolloutSpec",
     "SafetySpec",
+    "Share",
     "SourceSpec",
     "StateSpec",
     "TargetSpec",
+    "WaveSpec",
     "WorkspaceSpec",
     "target_address",
 ]
@@ -60,7 +64,7 @@ class RateLimits:
     other: float = 60.0  # every other RLCM call, one shared bucket
     dev_imports: float = 500.0 / 60.0  # developer-API imports (500/hour)
     customers: float = 60.0  # GET /api/managed_users (Manage customers: 60/minute)
-    folders: float = 60.0  # GET|POST /api/managed_users/:id/folders
+    folders: float = 60.0  # the Folders API: Fleet folder paths, the plan's pre-flight
     recipes: float = 2000.0  # the Embedded Recipes API's list and get
     recipe_actions: float = 1000.0  # its recipe start and stop
     dev_recipes: float = 60.0  # the developer API's recipe calls (own workspaces)
@@ -251,12 +255,85 @@ class SafetySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """A number of targets given as a count or as a percentage of a wave's targets."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, value: int | str) -> Share:
+        if isinstance(value, str):
+            return cls(percent=float(value.rstrip("%")))
+        return cls(count=value)
+
+    def budget(self, total: int) -> int:
+        """Failures allowed among `total` targets: a percentage rounds down (5% of 10 is 0)."""
+        if self.percent is not None:
+            return int(total * self.percent / 100 + 1e-9)
+        return int(self.count or 0)
+
+    def reach(self, total: int) -> int:
+        """Targets a batch reaches among `total`: a percentage rounds up (10% of 5 is 1)."""
+        if self.percent is not None:
+            return min(total, max(1, math.ceil(total * self.percent / 100 - 1e-9)))
+        return min(total, int(self.count or 0))
+
+    def __str__(self) -> str:
+        if self.percent is not None:
+            return f"{self.percent:g}%"
+        return str(self.count)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSpec:
+    """Recipe health a wave's targets must show at the end of its bake."""
+
+    recipes_running: bool = True
+    no_error_stops: bool = True
+    max_new_failed_jobs: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WaveSpec:
+    """A wave's gate: it passes when at most `max_failures` of its targets failed."""
+
+    name: str
+    max_failures: Share = Share(count=0)
+    batches: tuple[Share, ...] = ()  # cumulative sizes; () is one batch of the whole wave
+    bake: float | None = None  # seconds to wait after the wave before a later one starts
+    health: HealthSpec | None = None  # checked at the end of the bake
+    location: Location | None = None  # where the Rollout lists the wave
+
+    def batch_sizes(self, total: int) -> tuple[int, ...]:
+        """Cumulative batch sizes over `total` targets, each larger than the one before,
+        the last `total`: [1, 10%, 50%, 100%] of 20 is (1, 2, 10, 20)."""
+        sizes: list[int] = []
+        for share in self.batches:
+            size = share.reach(total)
+            if size > (sizes[-1] if sizes else 0):
+                sizes.append(size)
+        if not sizes or sizes[-1] < total:
+            sizes.append(total)
+        return tuple(sizes)
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutSpec:
     waves: tuple[str, ...] = (DEFAULT_WAVE,)
     max_parallel: int = 8
-    halt_after_failures: int = 1
+    # the emergency brake: failed targets after which nothing new starts (None: no brake)
+    halt_after_failures: int | None = None
     safety: SafetySpec = SafetySpec()
     location: Location | None = None
+    gates: tuple[WaveSpec, ...] = ()  # one per wave given as a mapping; others default
+
+    def gate(self, wave: str) -> WaveSpec:
+        """The gate of `wave`: as the Rollout gives it, else max_failures 0."""
+        for spec in self.gates:
+            if spec.name == wave:
+                return spec
+        return WaveSpec(wave)
 
 
 StateBackendName = Literal["file", "postgres"]

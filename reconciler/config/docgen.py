@@ -86,10 +86,19 @@ def _nested_rows(schema: Schema, target: Schema, path: str) -> list[KeyRow]:
         return key_rows(schema, target, f"{path}.")
     items = target.get("items")
     if items is not None:
-        entry = _resolve(schema, items)
-        if "properties" in entry:
-            return key_rows(schema, entry, f"{path}[].")
+        for entry in _options(schema, items):
+            if "properties" in entry:
+                return key_rows(schema, entry, f"{path}[].")
     return []
+
+
+def _options(schema: Schema, prop: Schema) -> list[Schema]:
+    """A schema, or each alternative of a oneOf/anyOf (a wave: a name or a mapping)."""
+    target = _resolve(schema, prop)
+    alternatives = target.get("oneOf") or target.get("anyOf")
+    if alternatives:
+        return [_resolve(schema, option) for option in alternatives]
+    return [target]
 
 
 def _resolve(schema: Schema, prop: Schema) -> Schema:
@@ -111,8 +120,11 @@ def _type(schema: Schema, prop: Schema) -> str:
         return " or ".join(_type(schema, option) for option in target["anyOf"])
     kind = target.get("type", "any")
     if kind == "array":
-        items = _resolve(schema, target.get("items", {}))
-        item = "objects" if "properties" in items else f"{items.get('type', 'any')}s"
+        options = _options(schema, target.get("items", {}))
+        item = " or ".join(
+            "objects" if "properties" in items else f"{items.get('type', 'any')}s"
+            for items in options
+        )
         text = f"list of {item}"
     else:
         text = str(kind)

@@ -7,17 +7,21 @@ generated from these models is the format's reference for editors and docs.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    PlainValidator,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    Tag,
     WithJsonSchema,
 )
 
@@ -27,6 +31,7 @@ __all__ = [
     "DATA_CENTERS",
     "KIND_MODELS",
     "KNOWN_ASSET_TYPES",
+    "WAVE_TAGS",
     "ApiModel",
     "AssetModel",
     "AutoGenerateModel",
@@ -34,6 +39,7 @@ __all__ = [
     "FleetCustomerModel",
     "FleetDoc",
     "FleetSelectModel",
+    "HealthModel",
     "ManifestDoc",
     "PollModel",
     "RateLimitsModel",
@@ -41,6 +47,7 @@ __all__ = [
     "SourceDoc",
     "StateDoc",
     "TargetDoc",
+    "WaveModel",
     "WorkspaceDoc",
 ]
 
@@ -56,6 +63,8 @@ MANIFEST_NAME_PATTERN = r"^[^\s@]([^@]*[^\s@])?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
 # `Integrations/CRM`: folder names joined by `/`, none empty, no leading or trailing `/`
 FOLDER_PATTERN = r"^[^/\s]([^/]*[^/\s])?(/[^/\s]([^/]*[^/\s])?)*$"
+SHARE_PATTERN = r"^[0-9]+(\.[0-9]+)?%$"
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
 # Human wording for pattern mismatches, keyed by pattern (used in error messages).
 PATTERN_HINTS: dict[str, str] = {
@@ -68,6 +77,8 @@ PATTERN_HINTS: dict[str, str] = {
     ),
     URL_PATTERN: "a URL starting with https://, http:// or sim://",
     FOLDER_PATTERN: "folder names joined by / (Integrations/CRM), without empty names",
+    SHARE_PATTERN: "a count (5) or a percentage of the wave's targets (10%)",
+    DURATION_PATTERN: "a duration such as 2s, 90s, 15m, 1h or 1h30m",
 }
 
 
@@ -134,8 +145,9 @@ class RateLimitsModel(ConfigModel):
     folders: PositiveNumber | None = Field(
         None,
         description=(
-            "Listing and creating customer folders (Fleet `folder` paths), requests per "
-            "minute (default 60)."
+            "Folders API: listing and creating customer folders (Fleet `folder` paths) and "
+            "the plan's check that a new target's folder exists, requests per minute "
+            "(default 60)."
         ),
     )
     recipes: PositiveNumber | None = Field(
@@ -509,21 +521,136 @@ class FleetDoc(ConfigModel):
     )
 
 
+def _share_check(minimum: int) -> Any:
+    """A count of targets (at least `minimum`), or a percentage of a wave's targets."""
+
+    def check(value: Any) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < minimum:
+                raise ValueError(f"must be at least {minimum}, got {value}")
+            return value
+        if isinstance(value, str) and re.match(SHARE_PATTERN, value):
+            percent = float(value[:-1])
+            if percent > 100 or percent < (1e-9 if minimum else 0):
+                low = "above 0%" if minimum else "0%"
+                raise ValueError(f"a percentage must be {low} to 100%, got {value}")
+            return value
+        shown = f'"{value}"' if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"expected {PATTERN_HINTS[SHARE_PATTERN]}, got {shown}")
+
+    return check
+
+
+def _share_schema(minimum: int) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": minimum},
+            {"type": "string", "pattern": SHARE_PATTERN},
+        ]
+    }
+
+
+Share = Annotated[int | str, PlainValidator(_share_check(0)), WithJsonSchema(_share_schema(0))]
+BatchSize = Annotated[int | str, PlainValidator(_share_check(1)), WithJsonSchema(_share_schema(1))]
+
+# Tags of the union of a plain wave name and a wave with a gate; validation.py drops them
+# from error paths so that positions point into the YAML.
+WAVE_TAGS = ("plain-wave", "wave-gate")
+
+
+def _wave_tag(value: Any) -> str:
+    return WAVE_TAGS[1] if isinstance(value, dict) else WAVE_TAGS[0]
+
+
+class HealthModel(ConfigModel):
+    """Conditions on the recipes of a wave's targets, checked when its bake time ends."""
+
+    recipes_running: StrictBool = Field(
+        True,
+        description=(
+            "Every recipe that was running after the import (or was started by rlcm) is "
+            "still running (default true)."
+        ),
+    )
+    no_error_stops: StrictBool = Field(
+        True,
+        description=(
+            "No recipe of the target stopped with an error cause (Workato's stop_cause, "
+            "e.g. trigger_errors_limit) since the import (default true)."
+        ),
+    )
+    max_new_failed_jobs: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "At most this many new failed jobs per target on its recipes since the import; "
+            "omit for no limit."
+        ),
+    )
+
+
+class WaveModel(ConfigModel):
+    """One wave with its gate: how many of its targets may fail before later waves stop."""
+
+    name: Name = Field(description="Wave name, as targets' `wave` keys use it.")
+    max_failures: Share = Field(
+        0,
+        description="Failed targets the wave may have and still let later waves start (default 0).",
+    )
+    batches: Annotated[list[BatchSize], Field(min_length=1)] | None = Field(
+        None,
+        description=(
+            "Split the wave into batches that run one after another, each gated like a wave "
+            "(max_failures counted over the wave's targets run so far): cumulative sizes, "
+            "each a count or a percentage of the wave's targets in config order, e.g. "
+            "[1, 10%, 50%, 100%]; targets left after the last size form one more batch."
+        ),
+    )
+    bake: Annotated[StrictStr, Field(pattern=DURATION_PATTERN)] | None = Field(
+        None,
+        description=(
+            "Time to wait after the wave's imports before a later wave starts, e.g. 15m; "
+            "its health conditions are checked at the end. A later `apply --wave` waits "
+            "for what is left of it."
+        ),
+    )
+    health: HealthModel | None = Field(
+        None,
+        description=(
+            "Recipe health checked at the end of the bake (these defaults when bake is "
+            "given without it); a target that fails it counts against max_failures."
+        ),
+    )
+
+
 class RolloutDoc(ConfigModel):
     """Order and pace of imports; at most one per config."""
 
     kind: Literal["Rollout"] = Field(description="Document kind.")
-    waves: Annotated[list[Name], Field(min_length=1)] = Field(
+    waves: Annotated[
+        list[
+            Annotated[
+                Annotated[Name, Tag(WAVE_TAGS[0])] | Annotated[WaveModel, Tag(WAVE_TAGS[1])],
+                Discriminator(_wave_tag),
+            ]
+        ],
+        Field(min_length=1),
+    ] = Field(
         description=(
-            "Waves in order; a wave starts only when the one before succeeded. Every wave "
-            'used by a target must be listed (a target without wave is in "default").'
+            "Waves in order, each a name or a mapping with a gate ({name: main, "
+            "max_failures: 5%}); a wave starts only when every earlier wave ended within "
+            "its max_failures. Every wave used by a target must be listed (a target "
+            'without wave is in "default").'
         )
     )
     max_parallel: Annotated[StrictInt, Field(ge=1)] = Field(
         8, description="Target imports running at once (default 8)."
     )
-    halt_after_failures: Annotated[StrictInt, Field(ge=1)] = Field(
-        1, description="Failed target imports that stop later waves (default 1)."
+    halt_after_failures: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        None,
+        description=(
+            "Emergency brake: once this many targets failed in one apply, no further target "
+            "starts anywhere, in this wave or later ones; omit for none (wave gates still apply)."
+        ),
     )
     safety: SafetyDoc | None = Field(
         None,

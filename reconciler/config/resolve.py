@@ -21,15 +21,18 @@ from reconciler.config.desired import (
     CustomerFilter,
     DesiredState,
     FleetSource,
+    HealthSpec,
     ManifestSpec,
     PollSettings,
     RateLimits,
     RetrySettings,
     RolloutSpec,
     SafetySpec,
+    Share,
     SourceSpec,
     StateSpec,
     TargetSpec,
+    WaveSpec,
     WorkspaceSpec,
     target_address,
 )
@@ -44,6 +47,7 @@ from reconciler.config.kinds import (
     SourceDoc,
     StateDoc,
     TargetDoc,
+    WaveModel,
     WorkspaceDoc,
 )
 from reconciler.config.validation import Parsed, did_you_mean
@@ -129,6 +133,7 @@ class _Resolver:
         templates = [d for _, ds in generated for d in ds]
         rollout = self.implicit_waves([*drafts, *templates], rollout)
         self.check_waves([*drafts, *templates], rollout)
+        self.check_gates([*drafts, *templates], rollout)
         self.check_folders(drafts)
         state = self.state()
         if not self.out.errors:
@@ -620,6 +625,8 @@ class _Resolver:
         return set(listed)
 
     def check_waves(self, drafts: list[_Draft], rollout: RolloutSpec) -> None:
+        if "Rollout" in self.broken:
+            return  # the Rollout's own errors are reported; its waves are unknown
         declared = rollout.location is not None
         for draft in drafts:
             wave = draft.spec.wave
@@ -703,16 +710,90 @@ class _Resolver:
         p = rollouts[0]
         model = p.model
         assert isinstance(model, RolloutDoc)
+        names = [w if isinstance(w, str) else w.name for w in model.waves]
+        gates: list[WaveSpec] = []
         for i, wave in enumerate(model.waves):
-            if wave in model.waves[:i]:
-                self.error(p.error(f'waves lists "{wave}" twice', p.at("waves", i)))
+            name = names[i]
+            if name in names[:i]:
+                self.error(p.error(f'waves lists "{name}" twice', p.at("waves", i)))
+            elif isinstance(wave, WaveModel):
+                gates.append(_wave_spec(wave, p.at("waves", i)))
+                self.check_batches(p, i, wave)
         return RolloutSpec(
-            waves=tuple(dict.fromkeys(model.waves)),
+            waves=tuple(dict.fromkeys(names)),
             max_parallel=model.max_parallel,
             halt_after_failures=model.halt_after_failures,
             safety=_safety(model),
             location=p.doc.location,
+            gates=tuple(gates),
         )
+
+    def check_batches(self, p: Parsed, index: int, wave: WaveModel) -> None:
+        """Batch sizes are cumulative: each one of the same form must be larger."""
+        sizes = wave.batches or []
+        for i in range(1, len(sizes)):
+            before, now = sizes[i - 1], sizes[i]
+            if type(before) is not type(now):
+                continue  # a count and a percentage compare only once the wave is known
+            if _share_value(now) <= _share_value(before):
+                message = (
+                    f"waves[{index}].batches[{i}]: {now} is not larger than {before}: batch "
+                    "sizes are cumulative (1, 10%, 50%, 100%)"
+                )
+                self.error(p.error(message, p.at("waves", index, "batches", i)))
+
+    def check_gates(self, drafts: list[_Draft], rollout: RolloutSpec) -> None:
+        """Warn of a threshold that can never trigger (the config still works)."""
+        if rollout.location is None:
+            return
+        sizes = {w: 0 for w in rollout.waves}
+        for draft in drafts:
+            if draft.spec.wave in sizes:
+                sizes[draft.spec.wave] += 1
+        rollout_at = next(p for p in self.of(RolloutDoc)).at
+        for index, wave in enumerate(rollout.waves):
+            gate = rollout.gate(wave)
+            size = sizes[wave]
+            # the gate is asked after each batch, except at the very end of the rollout
+            ends = gate.batch_sizes(size)[: -1 if index == len(rollout.waves) - 1 else None]
+            budget = gate.max_failures
+            if gate.location is not None and size and all(budget.budget(n) >= n for n in ends):
+                later = "a later batch or wave" if gate.batches else "a later wave"
+                message = (
+                    f"Rollout: wave {wave}: max_failures {budget} can never stop {later}: "
+                    f"the wave has {_targets(size)}"
+                )
+                self.out.warnings.append(ConfigError(message, gate.location))
+            if gate.bake is not None and index == len(rollout.waves) - 1 and gate.location:
+                message = (
+                    f"Rollout: wave {wave}: its bake can never delay anything: it is the last "
+                    "wave (a bake waits before the next wave)"
+                )
+                self.out.warnings.append(ConfigError(message, gate.location))
+            if index == 0 and len(rollout.waves) > 1:
+                self.check_brake(rollout, wave, size, rollout_at("halt_after_failures"))
+        total = sum(sizes.values())
+        brake = rollout.halt_after_failures
+        if brake is not None and total and brake > total:
+            message = (
+                f"Rollout: halt_after_failures {brake} can never trigger: the config has "
+                f"{_targets(total)}"
+            )
+            self.out.warnings.append(ConfigError(message, rollout_at("halt_after_failures")))
+
+    def check_brake(self, rollout: RolloutSpec, first: str, size: int, where: Location) -> None:
+        """The shape from before wave gates: plain wave names and an emergency brake larger
+        than the first wave, as if the brake decided whether the next wave starts."""
+        brake = rollout.halt_after_failures
+        if rollout.gates or brake is None or brake <= size:
+            return
+        message = (
+            f"Rollout: halt_after_failures {brake} can never trigger in wave {first} "
+            f"({_targets(size)}): it is the emergency brake of the whole apply; whether "
+            f"the next wave starts is wave {first}'s gate, max_failures (default 0); write "
+            f"the wave as {{name: {first}, max_failures: N}} to choose it"
+        )
+        self.out.warnings.append(ConfigError(message, where))
 
     # -- state -------------------------------------------------------------------------
 
@@ -722,6 +803,39 @@ class _Resolver:
             first = docs[0].doc.location
             self.error(extra.error(f"only one State is allowed (first at {first})", extra.at()))
         return state_spec(docs[0], self.error) if docs else StateSpec()
+
+
+def _wave_spec(model: WaveModel, where: Location) -> WaveSpec:
+    return WaveSpec(
+        name=model.name,
+        max_failures=Share.parse(model.max_failures),
+        batches=tuple(Share.parse(size) for size in model.batches or ()),
+        bake=_seconds(model.bake) if model.bake is not None else None,
+        health=(
+            HealthSpec(**model.health.model_dump())
+            if model.health is not None
+            else (HealthSpec() if model.bake is not None else None)
+        ),
+        location=where,
+    )
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(text: str) -> float:
+    """`1h30m` -> 5400.0 (the pattern was checked by the schema)."""
+    import re
+
+    return sum(float(n) * _UNITS[unit] for n, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", text))
+
+
+def _share_value(size: int | str) -> float:
+    return float(size.rstrip("%")) if isinstance(size, str) else float(size)
+
+
+def _targets(count: int) -> str:
+    return f"{count} target" if count == 1 else f"{count} targets"
 
 
 def state_spec(p: Parsed, error: Callable[[ConfigError], None]) -> StateSpec:

@@ -16,6 +16,7 @@ byte-identical for identical inputs: no timestamps, keys sorted, changes in plan
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import Counter
@@ -209,6 +210,7 @@ class Plan:
     config_digest: str
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
+    wave: str | None = None  # narrowed to one wave (`--wave`): its imports and their needs
     # target -> its imported recipes' health as the refresh read it (Recipes API): id,
     # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
     # readers of the JSON plan; it plays no part in applying it.
@@ -254,7 +256,11 @@ class Plan:
         return {**body, "plan_digest": plan_digest(body)}
 
     def _body(self) -> dict[str, Any]:
-        extra = {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
+        extra: dict[str, Any] = (
+            {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
+        )
+        if self.wave is not None:  # only then: other saved plans stay byte-identical
+            extra["wave"] = self.wave
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -291,6 +297,7 @@ class Plan:
                 config_digest=str(raw["config_digest"]),
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
+                wave=raw.get("wave"),
                 recipe_health={
                     str(t): tuple(dict(r) for r in rows)
                     for t, rows in (raw.get("recipe_health") or {}).items()
@@ -314,9 +321,25 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            wave=self.wave,
             recipe_health=self.recipe_health,
             rollback_to=self.rollback_to,
         )
+
+    def for_wave(self, wave: str) -> Plan:
+        """Only wave `wave`'s imports and what they depend on (their manifests and exports),
+        as `rlcm plan|apply --wave` runs one wave of a rollout in its own CI job."""
+        by_address = self.by_address()
+        keep = {
+            c.address for c in self.changes if c.kind in ("import", "recipes") and c.wave == wave
+        }
+        todo = list(keep)
+        while todo:
+            for dep in by_address[todo.pop()].depends_on:
+                if dep not in keep and dep in by_address:
+                    keep.add(dep)
+                    todo.append(dep)
+        return dataclasses.replace(self.select(sorted(keep)), wave=wave)
 
 
 def plan_digest(body: Mapping[str, Any]) -> str:

@@ -45,6 +45,7 @@ class ApplyProgress(Protocol):
     def step_started(self, address: str, wave: str | None) -> None: ...
     def step_finished(self, outcome: StepOutcome) -> None: ...
     def wave_finished(self, wave: str) -> None: ...
+    def baking(self, wave: str, seconds: float) -> None: ...
     def close(self) -> None: ...
 
 
@@ -69,6 +70,9 @@ class NullProgress:
         pass
 
     def wave_finished(self, wave: str) -> None:
+        pass
+
+    def baking(self, wave: str, seconds: float) -> None:
         pass
 
     def close(self) -> None:
@@ -178,6 +182,9 @@ class PlainProgress:
             f"wave {wave} finished: {t.done} succeeded, {t.failed} failed, {t.skipped} skipped"
         )
 
+    def baking(self, wave: str, seconds: float) -> None:
+        self._line(f"wave {wave} baking for {seconds:g}s; its recipes' health is checked then")
+
     def close(self) -> None:
         pass
 
@@ -225,6 +232,10 @@ class LiveProgress:
 
     def wave_finished(self, wave: str) -> None:
         pass
+
+    def baking(self, wave: str, seconds: float) -> None:
+        if self._live is not None:
+            self._live.console.print(f"wave {wave} baking for {seconds:g}s")
 
     def close(self) -> None:
         if self._live is not None:

@@ -6,7 +6,7 @@ import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -14,7 +14,7 @@ from reconciler.errors import RlcmError
 from reconciler.render import report_json, report_junit, report_markdown
 from reconciler.report import ApplyReport
 
-__all__ = ["REPORT_EXTENSIONS", "render_report_to", "write_report"]
+__all__ = ["REPORT_EXTENSIONS", "prepare_report_paths", "render_report_to", "write_report"]
 
 Renderer = Callable[..., None]
 REPORT_EXTENSIONS: dict[str, Renderer] = {
@@ -22,6 +22,33 @@ REPORT_EXTENSIONS: dict[str, Renderer] = {
     ".md": report_markdown.render,
     ".xml": report_junit.render,
 }
+
+
+def prepare_report_paths(paths: Sequence[Path]) -> None:
+    """Pre-flight of `--report`, before apply changes anything: every path has a known
+    extension and can be written (missing directories are created). A report that cannot
+    be written after the imports ran would be lost, and CI would read exit 1 as "nothing
+    ran"; refused here, nothing has run."""
+    for path in paths:
+        if path.suffix.lower() not in REPORT_EXTENSIONS:
+            accepted = ", ".join(REPORT_EXTENSIONS)
+            raise RlcmError(
+                f"--report {path}: unknown report format {path.suffix or '(no extension)'}; "
+                f"use one of the extensions {accepted}"
+            )
+        if path.is_dir():
+            raise RlcmError(f"--report {path}: is a directory, not a file")
+        directory = path.parent if str(path.parent) else Path(".")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
+            os.close(fd)
+            os.unlink(probe)
+            if path.exists() and not os.access(path, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise RlcmError(f"--report {path}: cannot be written ({reason})") from None
 
 
 def render_report_to(report: ApplyReport, path: Path) -> str:

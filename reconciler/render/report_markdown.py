@@ -94,8 +94,8 @@ def _header(report: ApplyReport) -> list[str]:
     lines += [_count_row(f"imports, wave {w}", c) for w, c in report.counts_by_wave().items()]
     lines.append("")
     if report.halted_after_wave is not None:
-        reason = f": {report.halt_reason}" if report.halt_reason else ""
-        lines += [f"**Halted after wave `{report.halted_after_wave}`**{_cell(reason)}", ""]
+        reason = report.halt_reason or f"halted after wave {report.halted_after_wave}"
+        lines += [f"**Halted**: {_cell(reason)}.", ""]
     if report.interrupted:
         lines += ["**Interrupted**: steps not started were not run.", ""]
     return lines

@@ -158,7 +158,7 @@ def _duration(step: StepOutcome) -> str:
 
 def _halt(out: _Writer, report: ApplyReport) -> None:
     if report.halted_after_wave is not None:
-        reason = f": {report.halt_reason}" if report.halt_reason else ""
-        out.line(out.paint(f"Halted after wave {report.halted_after_wave}{reason}", "failed"))
+        reason = report.halt_reason or f"halted after wave {report.halted_after_wave}"
+        out.line(out.paint(f"Halted: {reason}.", "failed"))
     if report.interrupted:
         out.line(out.paint("Interrupted: steps not started were not run.", "interrupted"))

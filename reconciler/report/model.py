@@ -256,6 +256,7 @@ class ApplyReport:
     waves: list[str] = field(default_factory=list)
     halted_after_wave: str | None = None
     halt_reason: str | None = None
+    halted_by: str | None = None  # the gate that halted: wave | brake
     interrupted: bool = False
 
     def __post_init__(self) -> None:
@@ -338,6 +339,7 @@ class ApplyReport:
             "waves": list(self.waves),
             "halted_after_wave": self.halted_after_wave,
             "halt_reason": self.halt_reason,
+            "halted_by": self.halted_by,
             "interrupted": self.interrupted,
             "exit_code": self.exit_code,
             "summary": {
@@ -364,6 +366,7 @@ class ApplyReport:
                 waves=[str(w) for w in data.get("waves") or []],
                 halted_after_wave=cast("str | None", data.get("halted_after_wave")),
                 halt_reason=cast("str | None", data.get("halt_reason")),
+                halted_by=cast("str | None", data.get("halted_by")),
                 interrupted=bool(data.get("interrupted", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -1,10 +1,11 @@
 """Routes of the three API families, answered as the documents show them.
 
 Embedded   /api/managed_users/:id/{export_manifests,exports,imports}...   bearer or legacy
-Customers  /api/managed_users (customers.py), /api/managed_users/:id/folders (folders.py)
-Developer  /api/export_manifests..., /api/packages/...                   bearer
            /api/managed_users/:id/recipes...   the Recipes API (recipes.py)
+           /api/managed_users/:id/folders      the Folders API (folders.py)
+Customers  /api/managed_users (customers.py)
 Developer  /api/export_manifests..., /api/packages/..., /api/recipes...   bearer
+           /api/folders                        the Folders API (folders.py)
 Assets     /packages/zip_files/...  the download host (any Host), no auth
 
 The documents' misprints are accepted too: DELETE /managed_users/:id/api/export_manifests/:id,
@@ -126,6 +127,8 @@ def _developer(method: str, rest: list[str]) -> Route | None:
 
     if rest[:1] == ["export_manifests"]:
         return _manifest_route(method, rest[1:], {}, r)
+    if rest == ["folders"] and method == "GET":
+        return r("folders_list", folders_list, bucket="folders")
     if rest[:1] == ["recipes"]:  # the developer API's recipe calls: one 60/minute bucket
         return _recipes_route(method, rest[1:], r, read="dev_recipes", action="dev_recipes")
     if rest[:1] != ["packages"]:

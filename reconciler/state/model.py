@@ -38,6 +38,7 @@ __all__ = [
     "ResolvedTarget",
     "State",
     "TargetBaseline",
+    "WaveRecord",
     "import_key",
 ]
 
@@ -204,6 +205,17 @@ class ResolvedTarget(_Record):
     fleet: str | None = None
 
 
+class WaveRecord(_Record):
+    """How a wave's last run in an apply ended, so that a later `rlcm apply --wave` (a
+    separate CI job) can check the gate of the waves before it, as one apply would."""
+
+    name: str
+    finished_at: str
+    passed: bool  # its failed targets were within max_failures
+    targets: int  # targets that ran
+    failed_targets: list[str] = Field(default_factory=list)
+
+
 class PendingImport(_Record):
     """An import POST that was sent but whose job id was not recorded yet.
 
@@ -236,6 +248,7 @@ class State(_Record):
     unadopted: dict[str, str] = Field(default_factory=dict)
     # target address -> its resolved folder and workspace (live/targets.py); optional cache
     targets: dict[str, ResolvedTarget] = Field(default_factory=dict)
+    waves: dict[str, WaveRecord] = Field(default_factory=dict)  # optional: since wave gates
     baselines: dict[str, TargetBaseline] = Field(default_factory=dict)
     pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
     # the source workspace this state describes (`source_identity`); set on the first

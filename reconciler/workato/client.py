@@ -26,6 +26,7 @@ from reconciler.errors import (
     ApiError,
     ApiTimeoutError,
     ConnectionFailedError,
+    NotFoundError,
     PackageError,
     ProtocolError,
 )
@@ -363,12 +364,18 @@ class WorkatoClient:
         return await self._pages(call, Customer, {}, per_page)
 
     async def list_folders(
-        self, owner: str, parent_id: int | None = None, *, per_page: int = PAGE_SIZE
+        self,
+        owner: str | None,
+        parent_id: int | None = None,
+        *,
+        per_page: int = PAGE_SIZE,
+        pages: int | None = None,
     ) -> list[Folder]:
-        """The folders directly under `parent_id` (None: the top level) of a customer."""
+        """The folders directly under `parent_id` (None: the top level) of a customer (or,
+        owner None, of the developer API's own workspace); `pages` stops after that many."""
         call = self._call("folders_list", "GET", paths.folders(owner), "folders", READ)
         params = {} if parent_id is None else {"parent_id": str(int(parent_id))}
-        return await self._pages(call, Folder, params, per_page)
+        return await self._pages(call, Folder, params, per_page, pages=pages)
 
     async def create_folder(self, owner: str, name: str, parent_id: int | None) -> Folder:
         # A second create would leave a twin folder: CREATE retries only when the server
@@ -380,13 +387,19 @@ class WorkatoClient:
         return await self._model(call, Folder, json=body)
 
     async def _pages(
-        self, call: _Call, model: type[M], params: dict[str, str], per_page: int
+        self,
+        call: _Call,
+        model: type[M],
+        params: dict[str, str],
+        per_page: int,
+        *,
+        pages: int | None = None,
     ) -> list[M]:
-        """`page`/`per_page` until a short page; a page that repeats the last one (a server
-        ignoring `page`) ends it with an error rather than looping."""
+        """`page`/`per_page` until a short page (or `pages` pages); a page that repeats the
+        last one (a server ignoring `page`) ends it with an error rather than looping."""
         found: list[M] = []
         previous: Any = None
-        for page in range(1, MAX_PAGES + 1):
+        for page in range(1, (pages or MAX_PAGES) + 1):
             query = {**params, "page": str(page), "per_page": str(per_page)}
             raw = _listed(unwrap_result(await self._json(call, params=query)))
             if not isinstance(raw, list):
@@ -408,6 +421,8 @@ class WorkatoClient:
             if len(raw) < per_page:
                 return found
             previous = raw
+        if pages is not None:
+            return found
         raise ProtocolError(
             f"{call.kind}: more than {MAX_PAGES} pages", method=call.method, path=call.where
         )
@@ -486,6 +501,30 @@ class WorkatoClient:
         where = paths.recipe_action(owner, recipe_id, action)
         call = self._call(f"recipe_{action}", "PUT", where, bucket, WRITE_IDEMPOTENT)
         return await self._model(call, RecipeAction)
+
+    # ---- existence checks (the plan's pre-flight of targets never imported) ------------
+
+    async def customer_exists(self, owner: str) -> bool:
+        """Whether Workato knows the managed user: one page of one recipe, in the Recipes
+        API's bucket (2,000/minute), which answers 404 for an unknown customer."""
+        read, _ = self._recipe_buckets(owner)
+        call = self._call("recipes_list", "GET", paths.recipes(owner), read, READ)
+        try:
+            await self._json(call, params={"per_page": "1"})
+        except NotFoundError:
+            return False
+        return True
+
+    async def folder_exists(self, owner: str | None, folder_id: int) -> bool:
+        """Whether the workspace has the folder: one page of one of its subfolders from
+        the Folders API (docs.workato.com/oem/oem-api/folders.html), which answers 404 for
+        a parent folder it does not have. Outside the scarce RLCM quota (folder_assets).
+        A thin check on `list_folders` (one page of one folder, `folders` bucket)."""
+        try:
+            await self.list_folders(owner, folder_id, per_page=1, pages=1)
+        except NotFoundError:
+            return False
+        return True
 
     # ---- layers ----------------------------------------------------------------------
 

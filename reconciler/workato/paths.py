@@ -38,11 +38,6 @@ def _prefix(owner: str) -> str:
 CUSTOMERS = "/api/managed_users"  # the partner's customers (Embedded only)
 
 
-def folders(owner: str) -> str:
-    """A customer workspace's folders (Embedded only; `owner` may carry `_test`...)."""
-    return f"{_prefix(owner)}/folders"
-
-
 def folder_assets(owner: str | None) -> str:
     if owner is None:
         return "/api/export_manifests/folder_assets"
@@ -87,6 +82,14 @@ def import_status(owner: str | None, import_id: int) -> str:
 def package_download(package_id: int) -> str:
     """Developer API only; embedded exports carry a `download_url` instead."""
     return f"/api/packages/{int(package_id)}/download"
+
+
+def folders(owner: str | None) -> str:
+    """The Folders API: a customer workspace's folders (`owner` may carry `_test`...), or
+    the developer API's own."""
+    if owner is None:
+        return "/api/folders"
+    return f"{_prefix(owner)}/folders"
 
 
 def recipes(owner: str | None) -> str:

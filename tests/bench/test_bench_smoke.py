@@ -52,9 +52,11 @@ def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
     assert apply["exit_code"] == 0 and apply["http_429"] == 0
     assert apply["calls"]["export"] == 3  # one export per manifest, not per target
     assert apply["calls"]["import"] == 30
-    # source folders (3); one baseline read per target after its last import, Recipes API
-    assert apply["calls"]["folder_assets"] == 3 and apply["calls"]["recipes_list"] == 10
-    assert apply["calls_by_bucket"]["recipes"] == 10
+    # source folders (3); one baseline read per target after its last import, Recipes API;
+    # and the plan's pre-flight of the 10 new targets: a customer and a folder check each
+    assert apply["calls"]["folder_assets"] == 3 and apply["calls"]["recipes_list"] == 10 + 10
+    assert apply["calls_by_bucket"]["recipes"] == 10 + 10
+    assert apply["calls"]["folders_list"] == apply["calls_by_bucket"]["folders"] == 10
     assert runs["plan_refresh"]["exit_code"] == 0  # no changes after the apply
     assert runs["plan_refresh"]["calls"] == {
         "folder_assets": 3, "manifest_view": 3, "recipes_list": 10,

@@ -293,3 +293,21 @@ def test_apply_can_be_forced_by_hand(path: Path) -> None:
     applies = [a for a in rlcm_command_lines(path, FORCED_VARS) if a[0] == "apply"]
     assert applies and all("--force" in a for a in applies)
     assert not any("--force" in a for a in rlcm_command_lines(path) if a[0] == "apply")
+
+
+WAVE_JOBS = [EXAMPLES / "github-actions" / "rlcm-apply-waves.yml", EXAMPLES / "gitlab-ci-waves.yml"]
+
+
+@pytest.mark.parametrize("path", WAVE_JOBS, ids=lambda p: p.name)
+def test_wave_pipelines_run_the_canary_job_then_the_fleet_job(path: Path, workdir: Path) -> None:
+    """Canary job, approval, fleet job: the fleet job starts from the canary's state and
+    imports into the main wave (E-umbrella fails there by design: exit 3, not halted)."""
+    import json
+
+    applies = [a for a in rlcm_command_lines(path) if a[0] == "apply"]
+    assert [a[a.index("--wave") + 1] for a in applies] == ["canary", "main"]
+    codes = [CliRunner().invoke(cli, args).exit_code for args in applies]
+    assert codes == [0, 3]
+    state = json.loads((workdir / "workato" / "rlcm.state.json").read_text())
+    assert state["waves"]["canary"]["passed"] is True
+    assert state["waves"]["main"]["targets"] == 12

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MakeClient
 
 from reconciler.config.desired import RateLimits
 from reconciler.errors import ProtocolError
 from reconciler.simulator import Simulator
 from reconciler.simulator.transport import SimTransport
+from reconciler.workato.client import WorkatoClient
 
+MakeClient = Callable[..., WorkatoClient]
 pytestmark = pytest.mark.anyio
 SIM = "http://workato.sim"
 

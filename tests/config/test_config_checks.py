@@ -236,7 +236,36 @@ def test_rollout_settings_and_limits(write: Write, errors_of: Errors, base_yaml:
         "config.yaml:25:15: rollout: max_parallel: must be at least 1, got 0"
     ]
     rollout = load_desired(write(base_yaml + "---\nkind: Rollout\nwaves: [default]\n")).rollout
-    assert (rollout.max_parallel, rollout.halt_after_failures) == (8, 1)
+    assert (rollout.max_parallel, rollout.halt_after_failures) == (8, None)  # no brake
+    assert rollout.gate("default").max_failures.budget(100) == 0  # the gate: no failure
+
+
+def test_waves_are_names_or_mappings_with_a_gate(write: Write, base_yaml: str) -> None:
+    text = (
+        base_yaml
+        + "---\nkind: Rollout\nwaves:\n  - canary\n  - {name: default, max_failures: 5%}\n"
+    )
+    rollout = load_desired(write(text)).rollout
+    assert rollout.waves == ("canary", "default")
+    assert rollout.gate("canary").max_failures.budget(10) == 0
+    assert [rollout.gate("default").max_failures.budget(n) for n in (19, 20, 100)] == [0, 1, 5]
+
+
+def test_batches_are_cumulative_sizes_over_the_wave(write: Write, base_yaml: str) -> None:
+    text = base_yaml + (
+        "---\nkind: Rollout\nwaves:\n  - {name: default, batches: [1, 10%, 50%, 100%]}\n"
+    )
+    gate = load_desired(write(text)).rollout.gate("default")
+    assert gate.batch_sizes(20) == (1, 2, 10, 20)
+    assert gate.batch_sizes(3) == (1, 2, 3)  # 10% of 3 rounds up to 1: no empty batch
+    assert gate.batch_sizes(1) == (1,)
+
+
+def test_a_wave_listed_twice_by_name_and_mapping(
+    write: Write, errors_of: Errors, base_yaml: str
+) -> None:
+    text = base_yaml + "---\nkind: Rollout\nwaves:\n  - default\n  - {name: default}\n"
+    assert errors_of(write(text)) == ['config.yaml:26:5: rollout: waves lists "default" twice']
 
 
 def test_only_one_rollout_and_one_source(write: Write, errors_of: Errors, base_yaml: str) -> None:
@@ -362,3 +391,16 @@ def test_an_unknown_recipes_state_names_its_line(
         'config.yaml:29:10: target "acme": recipes: must be "running", "stopped" or '
         '"unchanged", got "started"'
     )
+
+
+def test_bake_and_health_of_a_wave(write: Write, base_yaml: str) -> None:
+    text = base_yaml + (
+        "---\nkind: Rollout\nwaves:\n  - {name: canary, bake: 1h30m}\n"
+        "  - {name: default, bake: 2s, health: {max_new_failed_jobs: 3}}\n"
+    )
+    rollout = load_desired(write(text)).rollout
+    canary, rest = rollout.gate("canary"), rollout.gate("default")
+    assert canary.bake == 5400.0
+    assert canary.health is not None and canary.health.recipes_running  # the defaults
+    assert rest.bake == 2.0
+    assert rest.health is not None and rest.health.max_new_failed_jobs == 3

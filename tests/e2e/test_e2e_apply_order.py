@@ -114,15 +114,16 @@ def test_canary_failure_halts_later_waves_with_the_reason(tmp_path: Path) -> Non
     main = [s for s in steps if s["kind"] == "import" and s["wave"] == "main"]
     assert len(main) == 36
     assert {s["status"] for s in main} == {"skipped"}
-    assert all("halted after wave canary" in s["message"] for s in main)
-    assert "halted after wave canary" in result.stdout
+    assert all("the gate of wave canary" in s["message"] for s in main)
+    assert result.stdout.count("the gate of wave canary stopped wave main") == 1
     failed = next(s for s in steps if s["address"] == "import.crm-sync@acme")
     assert failed["status"] == "failed"
     assert "stop_failed" in [r["import_result"] for r in failed["recipes"]]
 
 
-def test_a_canary_failure_below_the_threshold_lets_the_next_wave_run(tmp_path: Path) -> None:
-    world = World(tmp_path)  # halt_after_failures: 3
+def test_a_canary_failure_within_its_budget_lets_the_next_wave_run(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.write("rollout.yaml", "kind: Rollout\nwaves: [{name: canary, max_failures: 1}, main]\n")
     world.sim.fail_next_import("E-acme-001", 1827, {"Sync accounts": "stop_failed"})
 
     result = world.apply()

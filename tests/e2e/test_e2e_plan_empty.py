@@ -31,8 +31,13 @@ def test_plan_only_reads(demo_config: DemoWorld, run_cli: RunCli) -> None:
     demo_config.sim.set_request_logging(True)
     assert run_cli("plan").exit_code == 0
     assert not demo_config.state_path.exists()
-    # a never-imported target needs no folder read: 3 source folders, nothing else
-    assert demo_config.sim.request_counts() == {"folder_assets": 3}
+    # a never-imported target needs no folder_assets read (the scarce quota): 3 source
+    # folders; its pre-flight is one customer and one folder check in cheaper buckets
+    assert demo_config.sim.request_counts() == {
+        "folder_assets": 3,
+        "recipes_list": 13,  # 13 customers
+        "folders_list": 13,  # 13 target folders
+    }
 
 
 def test_plan_json_is_versioned_and_complete(demo_config: DemoWorld, run_cli: RunCli) -> None:

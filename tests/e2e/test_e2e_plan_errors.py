@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -89,7 +88,8 @@ def test_an_api_error_of_an_import_names_the_target_and_its_file_line(
     report = tmp_path / "report.json"
     result = run_cli("apply", "--auto-approve", "--target", "import.*@acme", "--report",
                      str(report))  # fmt: skip
-    assert result.exit_code == 3, result.stderr
-    steps = {s["address"]: s for s in json.loads(report.read_text())["steps"]}
-    message = steps["import.shared-connections@acme"]["message"]
-    assert message.startswith(f"target acme ({targets}:{doc}:1): POST /api/managed_users/E-nobody")
+    # since #17 the plan's pre-flight of targets never imported finds the unknown customer
+    # before its import is sent: the error names the target at its file:line, exit 1
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith(f'{targets}:{doc}:1: target "acme": customer E-nobody')
+    assert "does not exist" in result.stderr

@@ -41,7 +41,9 @@ def test_apply_records_one_baseline_per_target_from_the_recipes_api(
     assert result.exit_code == 3, result.stdout + result.stderr  # umbrella fails on purpose
     calls = _calls(world)
     assert calls["folder_assets"] == 3  # the source folders, before planning
-    assert calls["recipes_list"] == 13 + 1  # a baseline per target, umbrella's failure named
+    # a baseline per target, umbrella's failure named, and the plan's pre-flight of the 13
+    # never-imported targets' customers (live/preflight.py)
+    assert calls["recipes_list"] == 13 + 1 + 13
     state = world.state()
     assert len(state.baselines) == 13
     acme = state.baselines["acme"]
@@ -129,7 +131,9 @@ def test_recipe_reads_are_retried_and_a_lasting_failure_is_one_clear_line(
     failed = run_cli("plan")
     assert failed.exit_code == 1
     [line] = failed.stderr.strip().splitlines()
-    assert line.startswith("Error: GET /api/managed_users/") and "/recipes (500)" in line, line
+    # the read names the target it was made for (#15) when the failing read is a target's
+    assert line.startswith("Error: ") and "GET /api/managed_users/" in line, line
+    assert "/recipes (500)" in line, line
     assert "demo-token" not in failed.stderr
 
 
