@@ -402,9 +402,8 @@ def _lock_released(world: CrashWorld, pid: int) -> bool:
         holder = json.loads(lock.read_text())
     except FileNotFoundError:
         return True
-    except ValueError:  # half written when the signal landed: the next run must take it over
-        record("crash_locks_left_to_take_over")
-        return True
+    except ValueError:
+        return False
     record("crash_locks_left_to_take_over")
     return bool(holder.get("pid") == pid)
 
