@@ -9,21 +9,28 @@ is refused with both named.
 
 from __future__ import annotations
 
+import re
+
 from reconciler.config.desired import DesiredState
 from reconciler.errors import StateError
 from reconciler.state.model import State
 
 __all__ = ["check_source", "source_identity"]
 
+_LOOPBACK_PORT = re.compile(r"^(https?://(?:127\.0\.0\.1|localhost|\[::1\])):\d+$")
+
 
 def source_identity(desired: DesiredState) -> str:
     """`BASE_URL` of the source workspace, `#MANAGED_USER` when it is a customer's. A
-    simulator is `sim://` without its directory: a demo or test world is copied around."""
+    simulator is `sim://` without its directory: a demo or test world is copied around;
+    a loopback URL (`rlcm sim serve`, a local proxy) without its port, which is often
+    chosen when the server starts."""
     workspace = desired.workspaces[desired.source.workspace]
     owner = desired.source.managed_user
     base = workspace.base_url.rstrip("/")
     if base.startswith("sim://"):
         base = "sim://"
+    base = _LOOPBACK_PORT.sub(r"\1", base)
     return f"{base}#{owner}" if owner is not None else base
 
 

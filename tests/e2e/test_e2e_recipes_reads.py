@@ -131,9 +131,9 @@ def test_recipe_reads_are_retried_and_a_lasting_failure_is_one_clear_line(
     failed = run_cli("plan")
     assert failed.exit_code == 1
     [line] = failed.stderr.strip().splitlines()
-    # the read names the target it was made for (#15) when the failing read is a target's
-    assert line.startswith("Error: ") and "GET /api/managed_users/" in line, line
-    assert "/recipes (500)" in line, line
+    # the target it was for (file:line), then the call and its answer
+    assert line.startswith("Error: target E-") and "fleet-emea.yaml:" in line, line
+    assert ": GET /api/managed_users/" in line and "/recipes (500)" in line, line
     assert "demo-token" not in failed.stderr
 
 

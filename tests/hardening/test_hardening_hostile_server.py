@@ -88,7 +88,9 @@ def test_a_hostile_answer_is_cut_off_by_size_or_deadline(
     check_result(world, result)
     assert result.exit_code == 1, result.output
     line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("Error: GET ") and "folder_assets" in line, line
+    assert line.startswith("Error: manifest ") and ": GET " in line and "folder_assets" in line, (
+        line
+    )
     assert "larger than 65,536 bytes" in line or "no complete answer within 1.5 s" in line, line
     assert took < 20, took  # 3 attempts at most, each cut off at 1.5 s or 64 KB
     assert TOKEN_ENV not in line

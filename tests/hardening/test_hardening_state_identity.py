@@ -49,3 +49,21 @@ def test_a_symlinked_state_file_stays_a_link_and_is_locked_beside_the_real_file(
     (real.parent / "real.state.json.lock").write_text("held by hand")
     locked = world.run("apply", "--auto-approve")
     assert locked.exit_code == 1 and "real.state.json.lock" in locked.stderr, locked.stderr
+
+
+def test_a_local_server_on_another_port_is_the_same_source(world: World) -> None:
+    """`rlcm sim serve --port 0` (or a local proxy) picks its port when it starts: a state
+    made through it stays usable through the next port."""
+    from reconciler.simulator.serve import running_server
+
+    path = world.config / "workspace.yaml"
+    original = path.read_text()
+    urls = []
+    for command in (["apply", "--auto-approve"], ["plan"]):
+        with running_server(world.sim.directory) as url:
+            urls.append(url)
+            path.write_text(original.replace("base_url: sim://sim", f"base_url: {url}"))
+            result = world.run(*command)
+            assert result.exit_code == 0, result.output
+    assert urls[0] != urls[1]
+    assert json.loads(world.state_path.read_text())["source"] == "http://127.0.0.1#E-template"
