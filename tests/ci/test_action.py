@@ -8,6 +8,7 @@ comment step talks to a fake GitHub API on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from action_runner import ActionRun, FakeGitHub, run_rlcm_action
@@ -86,3 +87,26 @@ def test_an_unknown_command_is_one_error(
     run = _run(checkout, runner_python, github, "push", command="destroy")
     assert run.exit_code == 1
     assert "::error::rlcm action: unknown command 'destroy'" in run.steps[-1].stdout
+
+
+def test_the_wave_input_runs_one_wave_and_only_for_plan_and_apply(
+    checkout: Path, runner_python: Path, github: FakeGitHub
+) -> None:
+    fleet_first = _run(checkout, runner_python, github, "push", command="apply", wave="main")
+    assert fleet_first.outputs["exitcode"] == "3", fleet_first.log()  # the canary has not run
+    assert not (checkout / "workato" / "rlcm.state.json").exists()  # nothing was applied
+    canary = _run(checkout, runner_python, github, "push", command="apply", wave="canary")
+    assert canary.exit_code == 0, canary.log()
+    waves = json.loads((checkout / "workato" / "rlcm.state.json").read_text())["waves"]
+    assert list(waves) == ["canary"] and waves["canary"]["passed"] is True
+    # a wave's plan on a pull request is its own comment, beside the whole plan's
+    for wave in ("main", ""):
+        run = _run(checkout, runner_python, github, "pull_request", command="plan", wave=wave)
+        assert run.exit_code == 0, run.log()
+    bodies = sorted(c["body"].splitlines()[0] for c in github.comments.values())
+    assert bodies == ["<!-- rlcm plan workato -->", "<!-- rlcm plan workato wave main -->"]
+    drift = _run(checkout, runner_python, github, "schedule", command="drift", wave="main")
+    assert drift.exit_code == 1
+    assert "::error::rlcm action: wave 'main' is for plan and apply, not 'drift'" in (
+        drift.steps[-1].stdout
+    )

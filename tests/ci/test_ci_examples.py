@@ -11,6 +11,7 @@ lines are run through the real CLI. A flag that does not exist makes click exit 
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -54,6 +55,7 @@ EVENTS = {
     "rlcm-plan.yml": "pull_request",
     "rlcm-apply.yml": "push",
     "rlcm-apply-postgres.yml": "push",
+    "rlcm-apply-waves.yml": "push",
     "rlcm-drift.yml": "schedule",
 }
 
@@ -180,6 +182,9 @@ def job_command_lines(job: Mapping[str, Any], variables: Mapping[str, str]) -> l
         if not line.startswith("rlcm ") or line == "rlcm --version":
             continue
         command = re.split(r"\s(?:>|\|\||;|&&)\s?", line)[0]
+        # `${NAME:+WORD}`: WORD when NAME is set and not empty, else nothing
+        command = re.sub(r"\$\{(\w+):\+([^}]*)\}", lambda m: m[2] if known.get(m[1]) else "",
+                         command)  # fmt: skip
         command = re.sub(r"\$\{?(\w+)\}?", lambda m: known.get(m[1], m[0]), command)
         found.append(shlex.split(command)[1:])
     return found
@@ -189,16 +194,17 @@ def action_command_line(inputs: Mapping[str, str]) -> list[str]:
     """The rlcm command line action.yml's rlcm step runs for these inputs (its `case`)."""
     config, extra = inputs.get("config", "."), shlex.split(inputs.get("args", ""))
     folder = inputs.get("report-dir", "rlcm-reports")
+    wave = ["--wave", inputs["wave"]] if inputs.get("wave") else []
     command = inputs["command"]
     if command == "validate":
         return ["validate", "-c", config, "--format", "github", *extra]
     if command == "plan":
         out = f"{folder}/rlcm.plan.json"
         return ["plan", "-c", config, "--format", "markdown", "--detailed-exitcode", "--out",
-                out, *extra]  # fmt: skip
+                out, *extra, *wave]  # fmt: skip
     if command == "apply":
         reports = [f"--report={folder}/apply.{ext}" for ext in ("json", "md", "xml")]
-        return ["apply", "-c", config, "--auto-approve", *extra, *reports]
+        return ["apply", "-c", config, "--auto-approve", *extra, *wave, *reports]
     assert command == "drift", command
     return ["drift", "-c", config, "--format", "markdown", "--report", f"{folder}/drift.md",
             *extra]  # fmt: skip
@@ -221,24 +227,32 @@ def test_the_action_command_lines_are_the_actions_own() -> None:
     joined = re.sub(r"\\\n\s*", " ", script)
     for fragment in ("rlcm validate -c \"$RLCM_CONFIG_PATH\" --format github",
                      "rlcm plan -c \"$RLCM_CONFIG_PATH\" --format markdown --detailed-exitcode",
-                     "rlcm apply -c \"$RLCM_CONFIG_PATH\" --auto-approve $RLCM_ARGS",
+                     "rlcm apply -c \"$RLCM_CONFIG_PATH\" --auto-approve $RLCM_ARGS "
+                     "${RLCM_WAVE:+--wave \"$RLCM_WAVE\"}",
+                     "--out \"$plan_file\" $RLCM_ARGS ${RLCM_WAVE:+--wave \"$RLCM_WAVE\"} >",
                      "rlcm drift -c \"$RLCM_CONFIG_PATH\" --format markdown --report"):  # fmt: skip
         assert fragment in joined
+
+
+# each pipeline's jobs: gitlab-ci-waves.yml splits the apply job into one job per wave
+GITLAB_JOBS = {"gitlab-ci-waves.yml": ["validate", "plan", "apply-canary", "apply-fleet", "drift"]}
+GITLAB_JOBS_USUALLY = ["validate", "plan", "apply", "drift"]
 
 
 @pytest.mark.parametrize("path", GITLABS, ids=lambda p: p.name)
 def test_gitlab_jobs_extend_the_template_and_copy_no_rlcm_steps(path: Path) -> None:
     pipeline = load_ci_yaml(path)
     jobs = gitlab_jobs(path)
-    assert set(jobs) == {"validate", "plan", "apply", "drift"}
+    assert list(jobs) == GITLAB_JOBS.get(path.name, GITLAB_JOBS_USUALLY)
     for name, job in jobs.items():
-        assert pipeline[name]["extends"] == f".rlcm-{name}"
+        assert pipeline[name]["extends"] == f".rlcm-{name.partition('-')[0]}"
         assert any("pip install --quiet " in s and "git+https://" in s
                    for s in job["before_script"])  # fmt: skip
         assert job_command_lines(job, {}), f"{name} runs no rlcm command"
     # the commands live in the template
     assert not re.search(r"\brlcm (validate|plan|apply|drift)\b", str(pipeline))
-    assert any(r.get("if", "").endswith('"web"') for r in jobs["apply"]["rules"])
+    for name in (n for n in jobs if n.startswith("apply")):
+        assert any(r.get("if", "").endswith('"web"') for r in jobs[name]["rules"])
 
 
 @pytest.mark.parametrize("path", GITLABS, ids=lambda p: p.name)
@@ -258,7 +272,7 @@ def test_every_gitlab_rlcm_command_line_runs_against_the_simulator(
             f"rlcm {shlex.join(args)} exited {result.exit_code}: {result.stderr}"
         )
         ran.append(args[0])
-    assert ran == ["validate", "plan", "apply", "drift"]
+    assert ran == [n.partition("-")[0] for n in GITLAB_JOBS.get(path.name, GITLAB_JOBS_USUALLY)]
     for name in ("apply.json", "apply.md", "apply.xml"):
         assert (checkout / "reports" / name).stat().st_size > 0
 
@@ -283,6 +297,8 @@ APPLYING = [
     EXAMPLES / "github-actions" / "rlcm-apply-postgres.yml",
     EXAMPLES / "gitlab-ci.yml",
     EXAMPLES / "gitlab-ci-postgres.yml",
+    EXAMPLES / "github-actions" / "rlcm-apply-waves.yml",
+    EXAMPLES / "gitlab-ci-waves.yml",
 ]
 
 
@@ -299,15 +315,21 @@ WAVE_JOBS = [EXAMPLES / "github-actions" / "rlcm-apply-waves.yml", EXAMPLES / "g
 
 
 @pytest.mark.parametrize("path", WAVE_JOBS, ids=lambda p: p.name)
-def test_wave_pipelines_run_the_canary_job_then_the_fleet_job(path: Path, workdir: Path) -> None:
+def test_wave_pipelines_run_the_canary_job_then_the_fleet_job(
+    path: Path, checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Canary job, approval, fleet job: the fleet job starts from the canary's state and
     imports into the main wave (E-umbrella fails there by design: exit 3, not halted)."""
-    import json
-
+    monkeypatch.chdir(checkout)
+    monkeypatch.setenv("WORKATO_API_TOKEN", "demo-token")
     applies = [a for a in rlcm_command_lines(path) if a[0] == "apply"]
     assert [a[a.index("--wave") + 1] for a in applies] == ["canary", "main"]
+    # the fleet job run first (pressed before the canary job ran) changes nothing
+    early = CliRunner().invoke(cli, applies[1])
+    assert early.exit_code == 3 and "canary" in early.stdout + early.stderr
+    assert not (checkout / "workato" / "rlcm.state.json").exists()
     codes = [CliRunner().invoke(cli, args).exit_code for args in applies]
     assert codes == [0, 3]
-    state = json.loads((workdir / "workato" / "rlcm.state.json").read_text())
+    state = json.loads((checkout / "workato" / "rlcm.state.json").read_text())
     assert state["waves"]["canary"]["passed"] is True
     assert state["waves"]["main"]["targets"] == 12

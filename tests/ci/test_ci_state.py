@@ -146,6 +146,30 @@ def test_file_backend_applies_check_out_main_and_push_with_the_retry_script() ->
         assert "git push" not in text  # only through the script, never a plain push
 
 
+def test_wave_jobs_each_check_out_main_and_push_with_the_retry_script() -> None:
+    """The fleet job starts from the state the canary job pushed: each wave's job checks out
+    the latest main and pushes its state through push-state.sh, never a plain push."""
+    github = load_ci_yaml(EXAMPLES / "github-actions" / "rlcm-apply-waves.yml")
+    assert list(github["jobs"]) == ["canary", "fleet"]
+    for job in github["jobs"].values():
+        steps = job["steps"]
+        checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
+        assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+        assert any("bash ci/push-state.sh workato/rlcm.state.json" in s.get("run", "")
+                   for s in steps)  # fmt: skip
+    gitlab = load_ci_yaml(EXAMPLES / "gitlab-ci-waves.yml")
+    for name in ("apply-canary", "apply-fleet"):
+        assert "after_script" not in gitlab[name]  # its failure would not fail the job
+        script = "\n".join(str(line) for line in gitlab[name]["script"])
+        assert 'git checkout --quiet -B "${CI_DEFAULT_BRANCH}" FETCH_HEAD' in script
+        assert "bash ci/push-state.sh workato/rlcm.state.json" in script
+    for path in (
+        EXAMPLES / "github-actions" / "rlcm-apply-waves.yml",
+        EXAMPLES / "gitlab-ci-waves.yml",
+    ):
+        assert "git push" not in _steps(path)
+
+
 def test_postgres_applies_commit_nothing() -> None:
     for path in PG_APPLIES:
         text = _steps(path)
