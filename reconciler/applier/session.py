@@ -37,6 +37,8 @@ async def apply_plan(
     *,
     progress: ApplyProgress | None = None,
     stop: asyncio.Event | None = None,
+    deadline: float | None = None,
+    max_duration: str = "",
 ) -> ApplyReport:
     desired = inputs.desired
     ctx = StepContext(
@@ -52,5 +54,7 @@ async def apply_plan(
     settings = RunSettings(
         max_parallel=desired.rollout.max_parallel,
         halt_after_failures=desired.rollout.halt_after_failures,
+        deadline=deadline,
+        max_duration=max_duration,
     )
     return await run_plan(plan, ctx, settings, progress)

@@ -39,6 +39,15 @@ __all__ = ["apply"]
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the result to FILE: .json, .md or .xml (JUnit). Repeatable.",
 )
+@click.option(
+    "--max-duration",
+    metavar="DURATION",
+    default=None,
+    help=(
+        "Start no step that would end after this long (e.g. 5h30m, 90m, 45s): jobs in "
+        "flight finish and are recorded, then exit 4; run apply again to continue."
+    ),
+)
 @format_option
 @common_options
 def apply(
@@ -51,15 +60,22 @@ def apply(
     force: bool,
     reports: tuple[Path, ...],
     output_format: str,
+    max_duration: str | None,
 ) -> None:
     """Apply a plan: create/update manifests, export once, import into every target.
 
     Without PLANFILE it plans first, shows the plan and asks for confirmation; with
     PLANFILE it applies exactly that saved plan, or refuses it when state or live
-    Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 1 error.
+    Workato moved since it was made. Exit 0 all succeeded, 3 some imports failed, 4
+    stopped at --max-duration (run again to continue), 1 error.
     """
+    import time
+
     from reconciler.cli.common import run_async, warn
     from reconciler.cli.workflow import load_inputs
+
+    limit = None if max_duration is None else parse_duration(max_duration)
+    deadline = None if limit is None else time.monotonic() + limit
 
     inputs = load_inputs(opts.config, opts.state_path)
     with inputs.store.lock("apply") as held:
@@ -68,6 +84,7 @@ def apply(
         inputs.state = inputs.store.read()  # what the lock now protects
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
+        session.deadline, session.max_duration = deadline, max_duration or ""
         try:
             report = run_async(session.run(auto_approve=auto_approve, force=force))
         except asyncio.CancelledError:  # the second Ctrl-C
@@ -77,6 +94,25 @@ def apply(
         return
     _emit(opts, report, output_format, reports)
     raise SystemExit(report.exit_code)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of `5h30m`, `90m`, `45s`, `2h`, `1h15m30s` (a bare number is seconds)."""
+    import re
+
+    from reconciler.errors import RlcmError
+
+    cleaned = text.strip().lower().replace(" ", "")
+    match = re.fullmatch(
+        r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", cleaned
+    )
+    if not cleaned or match is None:
+        raise RlcmError(f"--max-duration {text!r}: expected a duration such as 5h30m, 90m or 45s")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise RlcmError(f"--max-duration {text!r}: must be longer than zero")
+    return total
 
 
 def _aborted() -> Exception:
@@ -105,6 +141,8 @@ class _Session:
         self.opts, self.inputs, self.planfile = opts, inputs, planfile
         self.targets, self.prune, self.refresh_targets = targets, prune, refresh_targets
         self.plan_stream: TextIO = sys.stdout
+        self.deadline: float | None = None
+        self.max_duration = ""
 
     async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
@@ -116,10 +154,23 @@ class _Session:
                 click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)
                 return None
             self._check_safety(plan, force)
+            self._say_estimate(plan)
             if self.planfile is None:
                 self._confirm(plan, auto_approve)
-            with _interrupts() as stop, _progress(self.opts) as progress:
-                return await apply_plan(self.inputs, clients, plan, progress=progress, stop=stop)
+            with (
+                _interrupts() as stop,
+                _progress(self.opts) as progress,
+                _quota_waits(clients, progress),
+            ):
+                return await apply_plan(
+                    self.inputs,
+                    clients,
+                    plan,
+                    progress=progress,
+                    stop=stop,
+                    deadline=self.deadline,
+                    max_duration=self.max_duration,
+                )
 
     async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
         from reconciler.cli.common import end_progress_line, read_progress, render_plan
@@ -150,6 +201,25 @@ class _Session:
         if not plan.is_empty and not self.opts.quiet:
             render_plan(plan, "text", self.plan_stream, color=self.opts.color)
         return plan
+
+    def _say_estimate(self, plan: Plan) -> None:
+        """Before anything starts: how long it takes at least, and against the deadline."""
+        from reconciler.plan.estimate import estimate_apply, format_duration
+
+        estimate = estimate_apply(self.inputs.desired, plan.changes)
+        if estimate is None or self.opts.quiet:
+            return
+        line = f"Estimated apply time: {estimate.text} (at the configured quotas)"
+        if self.deadline is not None:
+            import time
+
+            left = self.deadline - time.monotonic()
+            if estimate.seconds > left:
+                line += (
+                    f"; more than --max-duration {self.max_duration} leaves "
+                    f"({format_duration(left)}): expect exit 4 and run apply again"
+                )
+        click.echo(line, err=True)
 
     def _check_safety(self, plan: Plan, force: bool) -> None:
         from reconciler.errors import UnsafePlanError
@@ -205,6 +275,24 @@ def _interrupts() -> Iterator[asyncio.Event]:
         yield stop
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _quota_waits(clients: dict[str, WorkatoClient], progress: ApplyProgress) -> Iterator[None]:
+    """While a quota bucket waits on Workato (a 429), the progress line says so."""
+    from reconciler.workato.limits import QuotaWait
+
+    def heard(event: QuotaWait) -> None:
+        progress.waiting(event.bucket, event.until, event.reason)
+
+    lists = {id(c.quota_listeners): c.quota_listeners for c in clients.values()}
+    for listeners in lists.values():
+        listeners.append(heard)
+    try:
+        yield
+    finally:
+        for listeners in lists.values():
+            listeners.remove(heard)
 
 
 @contextlib.contextmanager

@@ -188,6 +188,13 @@ class Plan:
     config_digest: str
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
+    # how long the apply takes at least, at the believed quotas (plan/estimate.py):
+    # `{"seconds", "binding", "text", "terms": [{"text", "seconds"}]}`, None when empty
+    estimate: Mapping[str, Any] | None = None
+
+    @property
+    def estimate_text(self) -> str | None:
+        return None if self.estimate is None else str(self.estimate["text"])
 
     @property
     def is_empty(self) -> bool:
@@ -230,6 +237,7 @@ class Plan:
             "refreshed_targets": self.refreshed_targets,
             "waves": list(self.waves),
             "warnings": list(self.warnings),
+            "estimate": None if self.estimate is None else dict(self.estimate),
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
         }
@@ -254,6 +262,7 @@ class Plan:
                 config_digest=str(raw["config_digest"]),
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
+                estimate=raw.get("estimate") if isinstance(raw.get("estimate"), dict) else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None

@@ -15,6 +15,7 @@ from reconciler.config.desired import DesiredState
 from reconciler.live import MANIFEST_GONE, LiveState
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
+from reconciler.plan.estimate import estimate_apply
 from reconciler.plan.imports import (
     ManifestFacts,
     import_changes,
@@ -71,6 +72,7 @@ def build_plan(
     changes = manifests + exports + imports
     if targets:
         changes = _narrow(changes, targets, warnings)
+    estimate = estimate_apply(desired, changes)
     return Plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,
@@ -80,6 +82,7 @@ def build_plan(
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
+        estimate=None if estimate is None else estimate.to_dict(),
     )
 
 

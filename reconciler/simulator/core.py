@@ -109,9 +109,27 @@ class Simulator:
         import_status: float | None = None,
         other: float | None = None,
         dev_imports: float | None = None,
+        per: Mapping[str, str] | None = None,
+        fixed: Sequence[str] = (),
     ) -> None:
-        """Enforce Workato's quotas (or the given ones: requests per window of that bucket)."""
+        """Enforce Workato's quotas (or the given ones: requests per window of that bucket).
+
+        `per` sets a bucket's window, "minute" or "hour" (default: imports, import_status
+        and other a minute, dev_imports an hour); a bucket in `fixed` counts in the clock's
+        windows (reset at the top of the minute or hour) instead of a sliding one;
+        `retry_after=False` answers 429 without a Retry-After header."""
+        buckets = ("imports", "import_status", "other", "dev_imports")
+        for bucket, window in (per or {}).items():
+            if bucket not in buckets or window not in ("minute", "hour"):
+                raise ValueError(f"per: {bucket}={window}: a bucket of {buckets}, minute or hour")
+        for bucket in fixed:
+            if bucket not in buckets:
+                raise ValueError(f"fixed: unknown bucket {bucket!r}; one of {', '.join(buckets)}")
         limits: Json = {"enabled": enabled, "retry_after": retry_after}
+        if per:
+            limits["per"] = dict(per)
+        if fixed:
+            limits["fixed"] = sorted(set(fixed))
         given = {
             "imports": imports,
             "import_status": import_status,
