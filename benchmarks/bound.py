@@ -30,10 +30,9 @@ import math
 from dataclasses import dataclass
 
 from benchmarks.world import World
+from reconciler.plan.estimate import window_bound  # the plan's estimate counts the same way
 
-
-def window_bound(calls: int, quota: int, window: float) -> float:
-    return max(0, math.ceil(calls / quota) - 1) * window
+__all__ = ["Bound", "apply_bound", "plan_bound", "window_bound"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def apply_bound(targets: int, world: World) -> Bound:
     imports = n * m
     terms = {
         "max_parallel and job duration": max(math.ceil(imports / world.max_parallel), m) * t_imp,
-        "imports quota": window_bound(imports, world.quota_imports, w),
+        "imports quota": window_bound(imports, world.quota_imports, world.imports_window),
         "import status quota": window_bound(imports, world.quota_import_status, w),
     }
     binding = max(terms, key=lambda k: terms[k])
@@ -66,7 +65,7 @@ def apply_bound(targets: int, world: World) -> Bound:
     other = world.source_folders + 3 * m + n
     quota = window_bound(other, world.quota_other, w) + lat
     if quota > pipeline:
-        return Bound(quota, '"other" quota (60/min)', other)
+        return Bound(quota, f'"other" quota ({world.quota_other}/min)', other)
     return Bound(pipeline, binding, other)
 
 

@@ -32,6 +32,7 @@ class World:
     quota_import_status: int = 1000
     quota_other: int = 60
     window: float = 60.0  # s, the quota window
+    imports_window: float = 60.0  # s, the imports quota's window (3600: per hour)
     max_parallel: int = 32
     # the Workspace's `poll` setting, fitted to the job: the first status poll at the job's
     # duration sees it done (rlcm's defaults, 2 s growing 1.5x to 15 s, suit unknown jobs)

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 from reconciler.state.model import (
     ImportRecord,
+    LearnedQuota,
     ManifestRecord,
     PackageRecord,
     PendingManifest,
@@ -173,6 +174,18 @@ class Recorder:
                 new = new.model_copy(update={"started_at": old.started_at})  # noqa: PLW2901
             self.state.imports[key] = new
         self._write_for(records)
+
+    def quotas_learned(self, learned: dict[str, LearnedQuota | None]) -> None:
+        """Rates Workato's 429s taught (None: the bucket is back at its configured quota)."""
+        changed = False
+        for key, quota in learned.items():
+            if quota is None:
+                changed |= self.state.quotas.pop(key, None) is not None
+            elif self.state.quotas.get(key) != quota:
+                self.state.quotas[key] = quota
+                changed = True
+        if changed:
+            self._write()
 
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)

@@ -206,7 +206,7 @@ class _Session:
         """Before anything starts: how long it takes at least, and against the deadline."""
         from reconciler.plan.estimate import estimate_apply, format_duration
 
-        estimate = estimate_apply(self.inputs.desired, plan.changes)
+        estimate = estimate_apply(self.inputs.desired, plan.changes, self.inputs.state.quotas)
         if estimate is None or self.opts.quiet:
             return
         line = f"Estimated apply time: {estimate.text} (at the configured quotas)"

@@ -111,7 +111,7 @@ def serve(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--quota") from None
     elif rate_limits is not None:
-        simulator.set_rate_limits(rate_limits)
+        simulator.enable_rate_limits(rate_limits)
     if latency is not None:
         simulator.set_latency(latency)
     if dialects:

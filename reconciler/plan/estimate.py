@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.config.desired import DesiredState, QuotaBucket, RateLimits, quota_of
 from reconciler.plan.model import Change
+from reconciler.state.model import LearnedQuota
 
 __all__ = ["Estimate", "Term", "estimate_apply", "format_duration", "window_bound"]
 
@@ -94,8 +95,15 @@ def _rate_text(rates: RateLimits, bucket: QuotaBucket) -> str:
     return f"{limit:,}/{per}" + (" (fixed window)" if fixed else "")
 
 
-def estimate_apply(desired: DesiredState, changes: Sequence[Change]) -> Estimate | None:
-    """The estimate of applying `changes` (None when there is nothing to apply)."""
+def estimate_apply(
+    desired: DesiredState,
+    changes: Sequence[Change],
+    learned: Mapping[str, LearnedQuota] | None = None,
+) -> Estimate | None:
+    """The estimate of applying `changes` (None when there is nothing to apply).
+
+    `learned`: rates an earlier apply's 429s taught (state's `quotas`); a bucket counts
+    with the lower of its learned and its configured rate."""
     work = [c for c in changes if c.action != "forget"]
     if not work:
         return None
@@ -122,19 +130,32 @@ def estimate_apply(desired: DesiredState, changes: Sequence[Change]) -> Estimate
     for target in per_folder:
         ws = next(str(c.data["workspace"]) for c in work if c.target == target)
         calls[(ws, "other")] += 1  # the baseline read after the target's last import
-    terms = [_quota_term(desired, ws, bucket, n) for (ws, bucket), n in sorted(calls.items())]
+    terms = [
+        _quota_term(desired, ws, bucket, n, (learned or {}).get(f"{ws}/{bucket}"))
+        for (ws, bucket), n in sorted(calls.items())
+    ]
     terms.append(_job_term(desired, exports, per_folder, per_workspace))
     binding = max(terms, key=lambda t: t.seconds)
     return Estimate(binding.seconds, binding, tuple(terms))
 
 
-def _quota_term(desired: DesiredState, workspace: str, bucket: QuotaBucket, n: int) -> Term:
+def _quota_term(
+    desired: DesiredState,
+    workspace: str,
+    bucket: QuotaBucket,
+    n: int,
+    learned: LearnedQuota | None,
+) -> Term:
     spec = desired.workspaces[workspace]
     rates = spec.rate_limits
     limit, window, _ = quota_of(rates, bucket, 60.0 / rates.time_scale)
     where = f" ({workspace})" if len(desired.workspaces) > 1 else ""
-    text = f"{n:,} {_NOUNS[bucket]}{where} at {_rate_text(rates, bucket)}"
-    return Term(window_bound(n, limit, window), text)
+    rate = _rate_text(rates, bucket)
+    if learned is not None and learned.limit / learned.window < limit / (window * rates.time_scale):
+        limit, window = learned.limit, learned.window / rates.time_scale
+        per = "hour" if learned.window >= 3600 else "minute"
+        rate = f"{learned.limit:,}/{per} (learned from Workato's 429s)"
+    return Term(window_bound(n, limit, window), f"{n:,} {_NOUNS[bucket]}{where} at {rate}")
 
 
 def _job_term(

@@ -72,7 +72,7 @@ def build_plan(
     changes = manifests + exports + imports
     if targets:
         changes = _narrow(changes, targets, warnings)
-    estimate = estimate_apply(desired, changes)
+    estimate = estimate_apply(desired, changes, state.quotas)
     return Plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,

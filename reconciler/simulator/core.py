@@ -147,6 +147,11 @@ class Simulator:
         self._update_controls(dialect=chosen)
         return chosen
 
+    def enable_rate_limits(self, enabled: bool = True) -> None:
+        """Switch quota enforcement on or off, keeping the quotas set before (if any)."""
+        limits = dict(self.engine.controls().get("rate_limits") or {})
+        self._update_controls(rate_limits={**limits, "enabled": enabled})
+
     def inject_fault(
         self,
         kind: str,

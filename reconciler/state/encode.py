@@ -21,7 +21,7 @@ from reconciler.state.model import State
 
 __all__ = ["StateEncoder", "encode_state"]
 
-_SECTIONS = ("imports", "manifests", "packages", "pending")  # the dict-valued fields, sorted
+_SECTIONS = ("imports", "manifests", "packages", "pending", "quotas")  # dict-valued, sorted
 _RECORD_INDENT = " " * 4  # records sit two levels deep: top level, then their section
 
 

@@ -137,6 +137,17 @@ class PendingManifest(_Record):
         )
 
 
+class LearnedQuota(_Record):
+    """A quota bucket's rate as Workato's 429s taught it, below the configured one: the
+    next plan's estimate counts with it (plan/estimate.py)."""
+
+    workspace: str
+    bucket: str
+    limit: int  # requests per window
+    window: float  # seconds, as Workato counts them (not divided by a time scale)
+    learned_at: str
+
+
 class State(_Record):
     format_version: int = FORMAT_VERSION
     serial: int = 0
@@ -145,6 +156,8 @@ class State(_Record):
     packages: dict[str, PackageRecord] = Field(default_factory=dict)
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
+    # "WORKSPACE/BUCKET" -> the rate learned from 429s (optional: older files have none)
+    quotas: dict[str, LearnedQuota] = Field(default_factory=dict)
 
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))

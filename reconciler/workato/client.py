@@ -140,6 +140,11 @@ class WorkatoClient:
         await self._http.aclose()
 
     @property
+    def limiters(self) -> QuotaLimiters:
+        """This workspace's quota buckets (shared by every client of it in the process)."""
+        return self._limiters
+
+    @property
     def quota_listeners(self) -> list[QuotaListener]:
         """Called (`QuotaWait`) whenever a bucket of this workspace waits on Workato: the
         progress line listens here. Shared by every client of the workspace."""

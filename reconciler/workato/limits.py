@@ -187,6 +187,8 @@ class SlidingWindowLimiter:
         self._threshold = limit  # below this, a clean window doubles `limit` (slow start)
         self._clean = 0  # clean windows counted towards the next gentle step
         self.throttles = 0  # 429s seen
+        # (requests, window seconds) the last 429 taught, as the server seems to count
+        self.learned: tuple[int, float] | None = None
         self.listeners: list[QuotaListener] = []
 
     @classmethod
@@ -258,6 +260,14 @@ class SlidingWindowLimiter:
                         self.blocked_until = max(self.blocked_until, now + delay)
                         reason += f": backing off {delay:.1f} s, then probing"
                 self._threshold = before if isolated else self.limit
+                # what to remember of this server (state's `quotas`, for the next plan's
+                # estimate): a Retry-After longer than our window says its window is an hour
+                window = self.period
+                if retry_after is not None and retry_after > self.period:
+                    window = max(self.period, self.period * 60 if self.period < 3600 else 0)
+                since = now - window
+                counted = sum(1 for t in self._started if t.at >= since and t.accepted)
+                self.learned = (max(1, counted), window)
                 self._calm_since = max(now, self.blocked_until)
                 self._clean = 0
             wait = max(0.0, self._free_at() - now)

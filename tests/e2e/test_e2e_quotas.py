@@ -68,6 +68,13 @@ def test_a_stricter_other_quota_without_retry_after(tmp_path: Path) -> None:
     # the log (stderr, WARNING) says it too, and why
     assert "quota: waiting on Workato bucket=other until=" in applied.stderr
     assert "reason=429 without Retry-After" in applied.stderr
+    # state remembers what Workato taught, and the next plan's estimate counts with it
+    learned = json.loads(world.state_path.read_text())["quotas"]["partner/other"]
+    assert learned["limit"] <= 8 and learned["window"] == 60.0
+    for i in range(1, 41):
+        world.rlcm("state", "rm", f"import.shared-connections@E-cust-{i:04d}/{50000 + i}")
+    estimate = json.loads(world.rlcm("plan", "--format", "json").stdout)["estimate"]
+    assert "learned from Workato's 429s" in json.dumps(estimate)
 
 
 def test_a_tenth_of_the_import_quota_with_retry_after(tmp_path: Path) -> None:
