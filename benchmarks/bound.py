@@ -50,9 +50,12 @@ class Bound:
         }
 
 
-def apply_bound(targets: int, world: World) -> Bound:
+def apply_bound(targets: int, world: World, *, refreshed: int = 0, first: bool = True) -> Bound:
+    """`refreshed`: target folders the apply's own plan reads first (targets imported
+    before); `first=False`: the manifests exist and their packages too (no create, no
+    export: the plan reads each manifest once)."""
     n, m, d, lat, w = targets, world.manifests, world.job_duration, world.latency, world.window
-    t_src = d + 4 * lat
+    t_src = d + 4 * lat if first else lat
     t_imp = d + lat
     imports = n * m
     terms = {
@@ -62,7 +65,7 @@ def apply_bound(targets: int, world: World) -> Bound:
     }
     binding = max(terms, key=lambda k: terms[k])
     pipeline = t_src + terms[binding] + lat
-    other = world.source_folders + 3 * m + n
+    other = world.source_folders + (3 * m if first else m) + refreshed + n
     quota = window_bound(other, world.quota_other, w) + lat
     if quota > pipeline:
         return Bound(quota, f'"other" quota ({world.quota_other}/min)', other)

@@ -139,7 +139,9 @@ def _apply(
     imports = [s for s in steps if s["kind"] == "import"]
     bucket_calls = sum(applied.calls.get(k, 0) for k in BUCKET_KINDS[case.bucket])
     targets = len({s["target"] for s in imports})
-    bound = apply_bound(targets, world)
+    # the second apply's own plan reads the folders of the targets the first one imported
+    first = phase == "first"
+    bound = apply_bound(targets, world, refreshed=0 if first else targets, first=first)
     bound_s = world.real(bound.seconds)
     return {
         "exit_code": applied.exit_code,

@@ -148,7 +148,7 @@ class _Session:
         from reconciler.applier.session import apply_plan
         from reconciler.cli.workflow import open_clients
 
-        async with open_clients(self.inputs.desired) as clients:
+        async with open_clients(self.inputs.desired, self.inputs.state.quotas) as clients:
             plan = await self._plan(clients)
             if plan.is_empty:
                 click.echo("No changes. Live Workato matches the config.", file=self.plan_stream)

@@ -223,6 +223,19 @@ class SlidingWindowLimiter:
         await turn.start()
         return turn.waited
 
+    def believe(self, limit: int, window: float) -> None:
+        """Start from a rate an earlier run learned (`limit` per `window` of our seconds)
+        when it is below the current belief; it climbs back gently after clean windows.
+        A rate of another window (an hourly one learned from a long Retry-After) is left
+        to the next Retry-After: spread over minutes it would pace slower than the server."""
+        with self._lock:
+            if abs(window - self.period) > 1e-9 * max(1.0, self.period):
+                return
+            limit = max(1, min(limit, self.limit))
+            if limit < self.limit:
+                self.limit = self._threshold = limit
+                self._penalized_at = self._clock()  # not an isolated 429: no fast climb
+
     def throttled(self, turn: Turn | None, retry_after: float | None, *, backoff: float) -> float:
         """Workato answered 429 to the request of `turn`: correct the belief of the whole
         bucket (module docstring) and return the seconds until the bucket opens again.
@@ -234,7 +247,10 @@ class SlidingWindowLimiter:
             self.throttles += 1
             if turn is not None and turn.started:
                 _discard(self._started, turn)  # the server did not count a refused request
-            accepted = self._accepted(now, answered=True)
+            # the server let through what arrived before the refused request (a refused
+            # one among them is taken out when its own 429 comes); of what left after it
+            # only answered requests are known
+            accepted = self._accepted(now, before=None if turn is None else turn.at)
             in_flight = turn is not None and turn.at < self._penalized_at
             reason = "429 without Retry-After"
             if retry_after is not None:
@@ -291,12 +307,14 @@ class SlidingWindowLimiter:
             except Exception:  # a display must never break a request
                 log.debug("quota: listener failed", exc_info=True)
 
-    def _accepted(self, now: float, *, answered: bool = False) -> int:
-        """Starts in the window that ends now (call under the lock): all of them, or with
-        `answered` only those Workato is known to have counted."""
+    def _accepted(self, now: float, *, before: float | None = math.inf) -> int:
+        """Starts in the window that ends now (call under the lock): all of them, or those
+        that left before `before` or were answered (`before=None`: answered only)."""
         since = self._window_start(now) if self.fixed else now - self.period
+        if before is None:
+            before = -math.inf
         return sum(
-            1 for t in reversed(self._started) if t.at >= since and (t.accepted or not answered)
+            1 for t in reversed(self._started) if t.at >= since and (t.accepted or t.at < before)
         )
 
     def _window_start(self, at: float) -> float:
