@@ -264,7 +264,8 @@ class SlidingWindowLimiter:
                 isolated = now - self._penalized_at > 10 * self.window
                 before = self.limit
                 self._penalized_at = now
-                if 1 <= accepted < self.limit:
+                measured = 1 <= accepted < self.limit
+                if measured:
                     self.limit = accepted  # what the server let through: its quota
                     self._strikes = 0
                     reason += f"; Workato took {accepted} in {self.period:g} s: believed now"
@@ -276,14 +277,15 @@ class SlidingWindowLimiter:
                         self.blocked_until = max(self.blocked_until, now + delay)
                         reason += f": backing off {delay:.1f} s, then probing"
                 self._threshold = before if isolated else self.limit
-                # what to remember of this server (state's `quotas`, for the next plan's
-                # estimate): a Retry-After longer than our window says its window is an hour
-                window = self.period
-                if retry_after is not None and retry_after > self.period:
-                    window = max(self.period, self.period * 60 if self.period < 3600 else 0)
-                since = now - window
-                counted = sum(1 for t in self._started if t.at >= since and t.accepted)
-                self.learned = (max(1, counted), window)
+                # what to remember of this server (state's `quotas`, for the next run):
+                # only a measured rate, never a halving's guess; a Retry-After longer than
+                # our window says the server's window is an hour
+                hourly = retry_after is not None and retry_after > self.period < 3600
+                if measured or hourly:
+                    window = self.period * 60 if hourly else self.period
+                    since = now - window
+                    counted = sum(1 for t in self._started if t.at >= since and t.accepted)
+                    self.learned = (max(1, counted, accepted if measured else 0), window)
                 self._calm_since = max(now, self.blocked_until)
                 self._clean = 0
             wait = max(0.0, self._free_at() - now)
