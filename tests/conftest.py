@@ -12,7 +12,9 @@ import json
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,10 @@ _ROWS = (
     ("unrecorded manifest creates adopted", "pending_adopted", False),
     ("unrecorded manifest creates forced", "pending_forced", False),
     ("state corruptions", "corruptions", True),
+    ("byte-flipped packages inspected", "fuzz_packages", False),
+    ("byte-flipped packages refused", "fuzz_refused", False),
+    ("byte-flipped exports run to their end", "fuzz_runs_ended", False),
+    ("byte-flipped applies ended, lock released", "fuzz_applies", False),
 )
 
 
@@ -64,3 +70,133 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for label, key, bad in _ROWS:
         mark = "  <-- should be 0" if bad and totals[key] else ""
         terminalreporter.write_line(f"{label:<42} {totals[key]:>6}{mark}")
+
+
+# -- a real PostgreSQL server for the state backend's tests -----------------------------------
+#
+# Started once per test process (each xdist worker has its own) with the machine's own
+# binaries (Debian puts them in /usr/lib/postgresql/*/bin), in a temporary directory, on
+# 127.0.0.1 and a free port, with password authentication so that the secret-scan tests
+# have a password to look for. initdb refuses to run as root, so as root the cluster is
+# created and run as the unprivileged `nobody` (subprocess's user= and group=).
+# Where no server binary exists, the tests that need it are skipped with the reason.
+
+PG_PASSWORD = "cnry-pgpw-7c41e0d2b9"
+PG_USER = "rlcm"
+
+
+def _pg_bindir() -> Path | None:
+    import glob
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
+    for directory in reversed(dirs):
+        if (Path(directory) / "initdb").exists():
+            return Path(directory)
+    return None
+
+
+class _PgCluster:
+    def __init__(self, bindir: Path) -> None:
+        import pwd
+        import shutil
+        import socket
+
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="rlcm-pg-"))
+        self.data = self.root / "data"
+        self.user: int | None = None
+        self.group: int | None = None
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            self.user, self.group = nobody.pw_uid, nobody.pw_gid
+            os.chown(self.root, nobody.pw_uid, nobody.pw_gid)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        pwfile = self.root / "pw"
+        pwfile.write_text(PG_PASSWORD + "\n")
+        if self.user is not None:
+            os.chown(pwfile, self.user, self.group or 0)
+        self._run("initdb", "-D", str(self.data), "-U", PG_USER, "--auth=scram-sha-256",
+                  f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync")  # fmt: skip
+        pwfile.unlink()
+        self.shutil = shutil
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> None:
+        import subprocess
+
+        done = subprocess.run(
+            [str(self.bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            user=self.user,
+            group=self.group,
+            cwd=self.root,
+            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "TZ": "UTC"},
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}")
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options,
+                  "-w", "-t", "60", "start")  # fmt: skip
+
+    def restart(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+        self.start()
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            self.shutil.rmtree(self.root, ignore_errors=True)
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return (
+            f"host=127.0.0.1 port={self.port} user={PG_USER} password={PG_PASSWORD} dbname={dbname}"
+        )
+
+
+@pytest.fixture(scope="session")
+def _pg_cluster() -> Any:
+    import pwd
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.skip("running as root without a `nobody` user to run initdb as")
+    cluster = _PgCluster(bindir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_dsn(_pg_cluster: Any, request: pytest.FixtureRequest) -> str:
+    """The DSN (password included) of a new, empty database on the test server."""
+    import psycopg
+
+    name = "t_" + os.urandom(6).hex()
+    with psycopg.connect(_pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return str(_pg_cluster.dsn(name))
+
+
+@pytest.fixture
+def pg_restart(_pg_cluster: Any) -> Callable[[], None]:
+    """Restart the test server (every open session ends, as in a failover)."""
+    return _pg_cluster.restart  # type: ignore[no-any-return]

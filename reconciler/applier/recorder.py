@@ -22,21 +22,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from reconciler.state.model import (
     ImportRecord,
     LearnedQuota,
     ManifestRecord,
     PackageRecord,
+    PendingImport,
     PendingManifest,
     State,
     import_key,
 )
-from reconciler.state.store import StateStore
 
-__all__ = ["Recorder", "now_iso", "now_iso_ms"]
+__all__ = ["Recorder", "StateWriter", "now_iso", "now_iso_ms"]
+
+
+class StateWriter(Protocol):
+    """All the recorder needs of a state backend (state/backends): a checked write."""
+
+    def write(self, state: State) -> None: ...
 
 
 def now_iso() -> str:
@@ -52,7 +59,7 @@ def now_iso_ms() -> str:
 class Recorder:
     def __init__(
         self,
-        store: StateStore,
+        store: StateWriter,
         state: State,
         *,
         batch_window: float = 0.0,
@@ -64,6 +71,10 @@ class Recorder:
         self.commit_window = commit_window
         self._due: asyncio.TimerHandle | None = None
         self._commit: asyncio.Future[None] | None = None  # the write `durable()` awaits
+        # called once a write failed (the applier stops starting new work, as on a 401):
+        # every job started after a lost write would be started again by the next apply
+        self.on_failure: Callable[[BaseException], None] | None = None
+        self.failed: BaseException | None = None
 
     def _write(self) -> None:
         """Write now (any batched record goes with it)."""
@@ -77,9 +88,22 @@ class Recorder:
             if commit is not None and not commit.done():
                 commit.set_exception(exc)
                 commit.exception()  # its waiters raise it; no "never retrieved" log
+            if isinstance(exc, Exception):
+                self._failed(exc)
             raise
         if commit is not None and not commit.done():
             commit.set_result(None)
+
+    def _failed(self, exc: Exception) -> None:
+        first = self.failed is None
+        self.failed = exc
+        if first and self.on_failure is not None:
+            self.on_failure(exc)
+
+    def _write_later(self) -> None:
+        """A batched write on a timer: its failure goes to `on_failure` (nobody awaits it)."""
+        with contextlib.suppress(Exception):
+            self._write()
 
     def _commit_soon(self) -> None:
         """Write within `commit_window` seconds (0: at the end of this turn of the event
@@ -113,7 +137,7 @@ class Recorder:
             except RuntimeError:  # no event loop: nothing to batch with
                 self._write()
                 return
-            self._due = loop.call_later(self.batch_window, self._write)
+            self._due = loop.call_later(self.batch_window, self._write_later)
 
     def _write_for(self, records: Sequence[PackageRecord | ImportRecord]) -> None:
         """A job id just returned by Workato is written in this turn of the loop (the step
@@ -165,9 +189,28 @@ class Recorder:
 
     # -- imports -------------------------------------------------------------------------
 
+    def import_pending(self, marker: PendingImport) -> None:
+        """Before an import POST: on disk at once (see steps.py on the window)."""
+        self.state.pending_imports[import_key(marker.manifest, marker.target)] = marker
+        self._write()
+
+    def import_unpending(self, manifest: str, target: str) -> None:
+        """An import Workato refused (or that rlcm never sent): nothing to find out."""
+        if self.state.pending_imports.pop(import_key(manifest, target), None) is not None:
+            self._write()
+
+    def import_answer_lost(self, manifest: str, target: str, why: str) -> None:
+        key = import_key(manifest, target)
+        marker = self.state.pending_imports.get(key)
+        if marker is not None:
+            self.state.pending_imports[key] = marker.model_copy(update={"lost_answer": why})
+            self._write()
+
     def import_saved(self, *records: ImportRecord) -> None:
+        """Also clears each record's pending marker, in the same write."""
         for new in records:
             key = import_key(new.manifest, new.target)
+            self.state.pending_imports.pop(key, None)
             old = self.state.imports.get(key)
             if old is not None and old.import_id == new.import_id and old.started_at:
                 # the same job, now finished: it started when it was first recorded

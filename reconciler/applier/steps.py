@@ -38,16 +38,26 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler.applier.packages import Package, PackageBoard
 from reconciler.applier.recorder import Recorder, now_iso, now_iso_ms
 from reconciler.content.cache import PackageCache
-from reconciler.content.package import inspect_package
-from reconciler.errors import ApiError, AuthError, NotFoundError, PackageError, RlcmError
+from reconciler.content.package import PackageInfo, inspect_package
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    PackageError,
+    RlcmError,
+    StateError,
+)
 from reconciler.plan import Change
+from reconciler.redact import redact
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
 from reconciler.state.model import (
     AssetStamp,
     ImportRecord,
     ManifestRecord,
     PackageRecord,
+    PendingImport,
     RecipeResult,
+    import_key,
 )
 from reconciler.workato.retry import REFUSED
 
@@ -87,6 +97,9 @@ class StepContext:
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
     _importing: dict[tuple[str, str | None], asyncio.Lock] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.recorder.on_failure = self.state_write_failed
+
     @property
     def source(self) -> WorkatoClient:
         return self.clients[self.source_workspace]
@@ -97,6 +110,16 @@ class StepContext:
         one customer (two folders, two manifests) queue here rather than collide; asyncio
         locks are fair, so they take turns in the order they asked."""
         return self._importing.setdefault((workspace, owner), asyncio.Lock())
+
+    def state_write_failed(self, exc: BaseException) -> None:
+        """Stop at once, as on a 401: a job started now could not be recorded, and the next
+        apply would start it again."""
+        reason = str(exc) if isinstance(exc, RlcmError) else f"cannot write state: {exc}"
+        self.fatal.append(
+            f"{reason}; nothing new starts: free disk space or fix the state file's "
+            "permissions, then run `rlcm apply` again (it polls what was started)"
+        )
+        self.stop.set()
 
 
 @dataclass
@@ -121,16 +144,28 @@ class _Timer:
 
 
 async def _guarded(ctx: StepContext, change: Change, timer: _Timer, work: Any) -> StepOutcome:
-    """Run a step; its own failure is a failed outcome, an auth failure stops the apply."""
+    """Run a step; its own failure is a failed outcome. An auth failure stops the apply, and
+    so does a state that cannot be written (a full disk, a lost PostgreSQL connection):
+    every further step would start a job whose id could not be recorded.
+
+    Any other exception fails the step (and, through the runner, what depends on it): one
+    that escaped used to kill the export task and leave its imports waiting forever on a
+    package nobody would deliver, with the lock held.
+    """
     try:
         outcome: StepOutcome = await work
         return outcome
-    except AuthError as exc:
+    except (AuthError, StateError) as exc:
         ctx.fatal.append(str(exc))
         ctx.stop.set()  # every further call would be refused the same way
         return timer.outcome(change, "failed", message=str(exc))
     except RlcmError as exc:
         return timer.outcome(change, "failed", message=str(exc))
+    except Exception as exc:  # a bug or an input nobody foresaw: this step fails, not all
+        log.debug("step: unexpected error address=%s", change.address, exc_info=True)
+        text = " ".join(str(exc).split())[:200]
+        message = f"unexpected error {type(exc).__name__}" + (f": {text}" if text else "")
+        return timer.outcome(change, "failed", message=redact(message))
 
 
 # -- manifests ---------------------------------------------------------------------------
@@ -236,6 +271,7 @@ def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> Mani
         assets=assets,
         spec_digest=str(data["spec_digest"]),
         updated_at=now_iso(),
+        rollback_serial=data.get("rollback_serial"),
     )
 
 
@@ -244,10 +280,14 @@ def _manifest_record(change: Change, manifest_id: int, ctx: StepContext) -> Mani
 
 async def run_export(ctx: StepContext, change: Change) -> StepOutcome:
     timer = _Timer()
-    outcome = await _guarded(ctx, change, timer, _export(ctx, change, timer))
-    if outcome.status != "succeeded":
-        ctx.board.fail(change.manifest, StepFailed(f"{change.address} failed"))
-    return outcome
+    outcome: StepOutcome | None = None
+    try:
+        outcome = await _guarded(ctx, change, timer, _export(ctx, change, timer))
+        return outcome
+    finally:
+        # whatever ended the export (even a cancel), its imports stop waiting for it
+        if outcome is None or outcome.status != "succeeded":
+            ctx.board.fail(change.manifest, StepFailed(f"{change.address} failed"))
 
 
 async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
@@ -391,7 +431,8 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     client = ctx.clients[data["workspace"]]
     owner, folder_id = data.get("customer"), int(data["folder_id"])
     resume = data.get("resume_import_id")
-    recorded = ctx.recorder.state.last_import(change.manifest, str(change.target))
+    target = str(change.target)
+    recorded = ctx.recorder.state.last_import(change.manifest, target)
     job: ImportJob | None = None
     if resume is not None and recorded is not None:
         # An import a killed apply started: poll it, never send it again. When it was
@@ -424,7 +465,24 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     if job is None:
         package = await package_for(ctx, change)
         package_id, digest = package.id, package.digest
-        started = await _atomic(_start_import(ctx, change, client, package))
+        pending = ctx.recorder.state.pending_imports.get(import_key(change.manifest, target))
+        if pending is not None and pending.package_digest == digest:
+            # an earlier run sent this package and never learnt the job id
+            found = await _found_out(ctx, change, client, package, timer, wait=False)
+            if found is not None:
+                return found
+        try:
+            started = await _atomic(_start_import(ctx, change, client, package))
+        except _LostAnswer as lost:
+            found = await _found_out(ctx, change, client, package, timer, wait=True)
+            if found is not None:
+                return found
+            raise StepFailed(
+                f"the answer to the import was lost ({lost.cause}); Workato may have "
+                f"started it, but the target folder does not show the package after "
+                f"{client.settings.poll.timeout:g} s: the next apply checks the folder "
+                "again before sending it"
+            ) from None
         job = await client.wait_import(owner, started.id)
     status = "completed" if job.status == "completed" else "failed"
     # A clean import's folder read (recipe names, drift baseline) waits for the end of the
@@ -457,20 +515,119 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
 async def _start_import(
     ctx: StepContext, change: Change, client: WorkatoClient, package: Package
 ) -> ImportJob:
-    data = change.data
-    started = await client.start_import(
-        data.get("customer"),
-        int(data["folder_id"]),
-        package.data,
-        restart_recipes=bool(data.get("restart_recipes")),
-        include_tags=bool(data.get("include_tags")),
-        folder_id_for_home_assets=data.get("folder_id_for_home_assets"),
+    data, target = change.data, str(change.target)
+    # the marker is on disk before the POST (a write that fails stops here: nothing sent)
+    ctx.recorder.import_pending(
+        PendingImport(
+            manifest=change.manifest,
+            target=target,
+            package_id=package.id,
+            package_digest=package.digest,
+            started_at=now_iso_ms(),
+        )
     )
+    try:
+        started = await client.start_import(
+            data.get("customer"),
+            int(data["folder_id"]),
+            package.data,
+            restart_recipes=bool(data.get("restart_recipes")),
+            include_tags=bool(data.get("include_tags")),
+            folder_id_for_home_assets=data.get("folder_id_for_home_assets"),
+        )
+    except ApiError as exc:
+        if _refused(exc):  # Workato answered "no": nothing was started
+            ctx.recorder.import_unpending(change.manifest, target)
+            raise
+        ctx.recorder.import_answer_lost(change.manifest, target, str(exc))
+        raise _LostAnswer(exc) from exc
     ctx.recorder.import_saved(
         _import_record(change, started.id, package.id, package.digest, "in_progress")
     )
     await ctx.recorder.durable()  # the job id is on disk before anything else happens
     return started
+
+
+class _LostAnswer(RlcmError):
+    """The import POST may have reached Workato, but its answer did not reach us."""
+
+    def __init__(self, cause: ApiError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+async def _found_out(
+    ctx: StepContext,
+    change: Change,
+    client: WorkatoClient,
+    package: Package,
+    timer: _Timer,
+    *,
+    wait: bool,
+) -> StepOutcome | None:
+    """Whether Workato carried out an import whose answer never reached us: the target
+    folder shows the package. Then the import is recorded (its job id stays unknown: 0)
+    and the package is not sent again. With `wait`, the folder is read until it does or
+    until the poll timeout (a lost answer in this run); without, once (the next run)."""
+    data = change.data
+    owner, folder_id = data.get("customer"), int(data["folder_id"])
+    before = ctx.recorder.state.last_import(change.manifest, str(change.target))
+    poll = client.settings.poll
+    deadline = client.settings.clock() + (poll.timeout if wait else 0)
+    interval = poll.interval
+    home = data.get("folder_id_for_home_assets")
+    connections_only = all(e.asset_type == "connection" for e in package.info.entries if e.name)
+    while True:
+        folder = await client.folder_assets(owner, folder_id)
+        seen = folder
+        if home is not None and connections_only:  # they land in the home-assets folder
+            seen = folder + await client.folder_assets(owner, int(home))
+        if shows_package(package.info, seen, before.folder_after if before else None):
+            break
+        remaining = deadline - client.settings.clock()
+        if remaining <= 0:
+            return None
+        await client.settings.sleep(min(interval, remaining))
+        interval = min(interval * 1.5, poll.max_interval)
+    ctx.recorder.import_saved(
+        _import_record(change, 0, package.id, package.digest, "completed", folder=folder)
+    )
+    log.info("import: found in the target folder address=%s", change.address)
+    return timer.outcome(
+        change,
+        "succeeded",
+        message="the import's answer was lost, but the target folder shows the package: "
+        "recorded without sending it again",
+        package_id=package.id,
+    )
+
+
+def shows_package(
+    info: PackageInfo, folder: Sequence[Asset], before: Sequence[AssetStamp] | None
+) -> bool:
+    """The target folder holds what the package brings: every named asset of it, each at
+    the package's version or changed since the last recorded import (`before`; None when
+    there was none). Connections may live in the home-assets folder: a missing one is not
+    held against it, but at least one asset must be found."""
+    now = {(a.type, a.name): a for a in folder}
+    prior = {(s.type, s.name): (s.id, s.version) for s in before} if before is not None else None
+    found = 0
+    for entry in info.entries:
+        if not entry.name:
+            continue
+        key = (entry.asset_type, entry.name)
+        asset = now.get(key)
+        if asset is None:
+            if entry.asset_type == "connection":
+                continue
+            return False
+        found += 1
+        if entry.version is not None and asset.version == entry.version:
+            continue
+        if prior is None or prior.get(key) != (asset.id, asset.version):
+            continue  # new, or changed since the last import
+        return False
+    return found > 0
 
 
 async def record_baseline(

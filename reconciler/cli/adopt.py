@@ -25,7 +25,7 @@ def adopt(opts: GlobalOptions, address: str, manifest_id: int) -> None:
     from reconciler.live.adopt import adopt_manifest, manifest_name
     from reconciler.state.model import ManifestRecord
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     name = manifest_name(address, inputs.desired)
     with inputs.store.lock("adopt") as held:
         if held.warning:

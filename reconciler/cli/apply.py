@@ -48,6 +48,12 @@ __all__ = ["apply"]
         "flight finish and are recorded, then exit 4; run apply again to continue."
     ),
 )
+@click.option(
+    "--rollback-to",
+    type=click.IntRange(min=1),
+    metavar="SERIAL",
+    help="As for `rlcm plan`: apply the packages recorded at state serial SERIAL.",
+)
 @format_option
 @common_options
 def apply(
@@ -61,6 +67,7 @@ def apply(
     reports: tuple[Path, ...],
     output_format: str,
     max_duration: str | None,
+    rollback_to: int | None,
 ) -> None:
     """Apply a plan: create/update manifests, export once, import into every target.
 
@@ -77,12 +84,14 @@ def apply(
     limit = None if max_duration is None else parse_duration(max_duration)
     deadline = None if limit is None else time.monotonic() + limit
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
+    _sigterm_interrupts()
     with inputs.store.lock("apply") as held:
         if held.warning:
             warn(opts, held.warning)
         inputs.state = inputs.store.read()  # what the lock now protects
         session = _Session(opts, inputs, planfile, targets, prune, not no_refresh_targets)
+        session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
         session.deadline, session.max_duration = deadline, max_duration or ""
         try:
@@ -143,6 +152,7 @@ class _Session:
         self.plan_stream: TextIO = sys.stdout
         self.deadline: float | None = None
         self.max_duration = ""
+        self.rollback_to: int | None = None
 
     async def run(self, *, auto_approve: bool, force: bool) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
@@ -183,6 +193,7 @@ class _Session:
                 clients,
                 refresh_targets=saved.refreshed_targets,
                 on_read=read_progress(self.opts),
+                rollback_to=saved.rollback_to,
             )
             end_progress_line()
             check_saved_plan(saved, self.inputs.state, live)
@@ -194,6 +205,7 @@ class _Session:
             targets=self.targets,
             refresh_targets=self.refresh_targets,
             on_read=read_progress(self.opts),
+            rollback_to=self.rollback_to,
         )
         end_progress_line()
         for message in plan.warnings:
@@ -244,22 +256,38 @@ class _Session:
             raise RlcmError("apply cancelled; nothing was changed")
 
 
+def _sigterm_interrupts() -> None:
+    """Until the run starts, SIGTERM (a CI cancel) interrupts like Ctrl-C: the lock is
+    released on the way out and the exit code is 130, instead of dying with the lock held."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (tests)
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _interrupts() -> Iterator[asyncio.Event]:
-    """First Ctrl-C: start nothing new, let in-flight jobs finish and record them.
-    Second Ctrl-C: abort at once (state still holds every job id already started)."""
+    """First Ctrl-C or SIGTERM (a CI cancel): start nothing new, let in-flight jobs finish
+    and record them. A second one: abort at once (state still holds every job id already
+    started)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
     presses = 0
 
-    def on_sigint() -> None:
+    def on_signal(name: str) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
+            which = "" if name == "SIGINT" else f" ({name})"
             click.echo(
-                "\nStopping: no new steps start; in-flight jobs finish and are recorded. "
-                "Press Ctrl-C again to abort.",
+                f"\nStopping{which}: no new steps start; in-flight jobs finish and are "
+                "recorded. Press Ctrl-C again to abort.",
                 err=True,
             )
             stop.set()
@@ -267,14 +295,17 @@ def _interrupts() -> Iterator[asyncio.Event]:
             task.cancel()
 
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig.name)
     except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
         yield stop
         return
     try:
         yield stop
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+        _sigterm_interrupts()  # removing the handler restored SIGTERM's default (death)
 
 
 @contextlib.contextmanager

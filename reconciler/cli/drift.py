@@ -47,7 +47,9 @@ def drift(
         if path.suffix.lower() not in _REPORT_FORMATS:
             accepted = ", ".join(_REPORT_FORMATS)
             raise RlcmError(f"{path}: unknown report format; use one of the extensions {accepted}")
-    inputs = load_inputs(opts.config, opts.state_path)  # read-only: no lock
+    inputs = load_inputs(
+        opts.config, opts.state_path, explicit_state=opts.state_file is not None
+    )  # read-only: no lock
 
     live = run_async(
         read_live(inputs, refresh_targets=not no_refresh_targets, on_read=read_progress(opts))

@@ -44,6 +44,13 @@ __all__ = ["plan"]
     help="Also show what changed inside each package, recipe by recipe (costs one export "
     "per changed manifest; needs the last package in .rlcm/cache).",
 )
+@click.option(
+    "--rollback-to",
+    type=click.IntRange(min=1),
+    metavar="SERIAL",
+    help="Plan the packages recorded at state serial SERIAL (see `rlcm state history`): "
+    "re-export each manifest pinned to the versions then, import into the targets then.",
+)
 @common_options
 def plan(
     opts: GlobalOptions,
@@ -54,6 +61,7 @@ def plan(
     prune: bool,
     no_refresh_targets: bool,
     diff_content: bool,
+    rollback_to: int | None,
 ) -> None:
     """Refresh live state and print the changes apply would make."""
     from reconciler.cli.common import (
@@ -67,7 +75,7 @@ def plan(
     from reconciler.cli.workflow import load_inputs, plan_now, preview_now
     from reconciler.render.plan_json import dumps_plan
 
-    inputs = load_inputs(opts.config, opts.state_path)
+    inputs = load_inputs(opts.config, opts.state_path, explicit_state=opts.state_file is not None)
     # plan --out takes the lock: the saved plan is only valid for the state it saw
     locked = inputs.store.lock("plan --out") if out else contextlib.nullcontext()
     with locked as held:
@@ -80,6 +88,7 @@ def plan(
                 targets=targets,
                 refresh_targets=not no_refresh_targets,
                 on_read=read_progress(opts),
+                rollback_to=rollback_to,
             )
         )
         end_progress_line()

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.config.desired import DesiredState
+from reconciler.config.desired import DesiredState, StateSpec
 from reconciler.errors import StalePlanError
 from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
+from reconciler.state.backends import StateBackend
 from reconciler.state.inputs import Inputs
 from reconciler.state.model import LearnedQuota, State
-from reconciler.state.store import StateStore
 
 BUCKET_NAMES = ("imports", "import_status", "dev_imports", "other")
 
@@ -32,6 +32,7 @@ __all__ = [
     "load_inputs",
     "load_saved_plan",
     "open_clients",
+    "open_state",
     "plan_now",
     "preview_now",
     "read_live",
@@ -42,12 +43,30 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def load_inputs(config: Path, state_path: Path) -> Inputs:
+def load_inputs(config: Path, state_path: Path, *, explicit_state: bool = True) -> Inputs:
+    """The config and the state its backend holds. `state_path` is the file backend's path;
+    `explicit_state`: it came from --state (an error when the config names PostgreSQL)."""
     from reconciler.config import load_desired
 
     desired = load_desired(config)
-    store = StateStore(state_path)
+    store = open_state(desired.state, config, state_path, explicit_state=explicit_state)
     return Inputs(desired, store, store.read())
+
+
+def open_state(
+    spec: StateSpec, config: Path, state_path: Path, *, explicit_state: bool
+) -> StateBackend:
+    """The backend of a config's `kind: State` (the file at `state_path` without one)."""
+    from reconciler.errors import StateError
+    from reconciler.state.backends import open_backend
+
+    if spec.backend != "file" and explicit_state:
+        raise StateError(
+            f"--state {state_path} names a state file, but the config keeps its state in "
+            f"PostgreSQL ({spec.location}); `rlcm state pull` writes a copy to a file"
+        )
+    local_dir = config if config.is_dir() else config.parent
+    return open_backend(spec, state_file=state_path, local_dir=local_dir)
 
 
 def used_workspaces(desired: DesiredState) -> list[str]:
@@ -89,14 +108,29 @@ async def refresh_and_plan(
     targets: Sequence[str] = (),
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
+    rollback_to: int | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
+    """Refresh and plan; with `rollback_to`, for the packages recorded at that serial (the
+    same refresh every time, so a saved rollback plan is checked as any other)."""
+    import dataclasses
+
     from reconciler.live.refresh import refresh
     from reconciler.plan.planner import build_plan
 
+    desired, notes = inputs.desired, list[str]()
+    if rollback_to is not None:
+        from reconciler.plan.rollback import rollback_desired
+
+        then = inputs.store.read_serial(rollback_to)
+        desired, notes = rollback_desired(desired, then, rollback_to)
     live, counts = await refresh(
-        inputs.desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
+        desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read
     )
-    plan = build_plan(inputs.desired, inputs.state, live, prune=prune, targets=targets)
+    plan = build_plan(
+        desired, inputs.state, live, prune=prune, targets=targets, rollback_to=rollback_to
+    )
+    if notes:
+        plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
     return plan, live, counts
 
 
@@ -107,6 +141,7 @@ async def plan_now(
     targets: Sequence[str] = (),
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
+    rollback_to: int | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
     """Connect, refresh and plan in one go (`rlcm plan`)."""
     async with open_clients(inputs.desired, inputs.state.quotas) as clients:
@@ -117,6 +152,7 @@ async def plan_now(
             targets=targets,
             refresh_targets=refresh_targets,
             on_read=on_read,
+            rollback_to=rollback_to,
         )
 
 

@@ -2,6 +2,7 @@
 
 load_desired(path)  the DesiredState, or ConfigErrors listing every problem found
 load_config(path)   the same plus warnings (e.g. unknown asset types), for `rlcm validate`
+load_state_spec(path) only the `kind: State` document, for `rlcm state ...`
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.config.desired import DesiredState
+from reconciler.config.desired import DesiredState, StateSpec
 from reconciler.errors import ConfigError, ConfigErrors, Location
 
-__all__ = ["LoadedConfig", "load_config", "load_desired"]
+__all__ = ["LoadedConfig", "load_config", "load_desired", "load_state_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,36 @@ def load_desired(path: Path) -> DesiredState:
     for warning in loaded.warnings:
         log.warning("config: %s", warning.message)
     return loaded.desired
+
+
+def load_state_spec(path: Path) -> StateSpec:
+    """Where the config at `path` keeps its state, reading only its `kind: State` document,
+    so that `rlcm state unlock` works while the rest of the config is being fixed. No
+    config files, or no State document: the file backend."""
+    from reconciler.config.loader import load_documents
+    from reconciler.config.resolve import state_spec
+    from reconciler.config.validation import validate_document
+
+    documents, errors, files = load_documents(path)
+    if not files:
+        return StateSpec()
+    if errors:
+        raise ConfigErrors(errors)
+    found = [d for d in documents if isinstance(d.data, dict) and d.data.get("kind") == "State"]
+    specs: list[StateSpec] = []
+    for document in found[:1]:
+        parsed, problems = validate_document(document)
+        errors.extend(problems)
+        if parsed is not None:
+            specs.append(state_spec(parsed, errors.append))
+    if len(found) > 1:
+        first = found[0].location
+        errors.append(
+            ConfigError(f"only one State is allowed (first at {first})", found[1].location)
+        )
+    if errors:
+        raise ConfigErrors(errors)
+    return specs[0] if specs else StateSpec()
 
 
 def _note_broken(data: object, broken: dict[str, set[str]]) -> None:

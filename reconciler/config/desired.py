@@ -34,6 +34,7 @@ __all__ = [
     "RolloutSpec",
     "SafetySpec",
     "SourceSpec",
+    "StateSpec",
     "TargetSpec",
     "WorkspaceSpec",
     "quota_of",
@@ -216,6 +217,22 @@ class RolloutSpec:
     location: Location | None = None
 
 
+StateBackendName = Literal["file", "postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpec:
+    """Where the state lives (`kind: State`; without one, the file beside the config)."""
+
+    backend: StateBackendName = "file"
+    dsn_env: str | None = None  # postgres: the variable holding the DSN (never the DSN)
+    key: str = "default"  # postgres: this config's row; several configs share a database
+    schema: str = "rlcm"  # postgres: the schema of rlcm's tables
+    history: int | None = None  # serials kept; None: the backend's default
+    lock_timeout: float = 0.0  # seconds to wait for the lock before refusing
+    location: Location | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredState:
     """Everything the config declares, validated and cross-referenced."""
@@ -226,6 +243,7 @@ class DesiredState:
     targets: dict[str, TargetSpec]  # by address, in file order
     rollout: RolloutSpec = field(default_factory=RolloutSpec)
     files: tuple[str, ...] = ()  # the YAML files read, sorted
+    state: StateSpec = field(default_factory=StateSpec)
 
     @property
     def source_workspace(self) -> WorkspaceSpec:

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 DOC_FILE_NAME = "configuration.md"
-KIND_ORDER = ("Workspace", "Source", "Manifest", "Target", "Fleet", "Rollout")
+KIND_ORDER = ("Workspace", "Source", "Manifest", "Target", "Fleet", "Rollout", "State")
 _EXAMPLE_ITEMS = 3  # one-line list entries kept in an example before "# ... N more"
 _DEFAULT_IN_TEXT = re.compile(r"\(default ([^,;)]+)")
 _TOP_LEVEL_KEY = re.compile(r"^[a-z_]+:")

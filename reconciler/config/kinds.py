@@ -41,6 +41,7 @@ __all__ = [
     "RateLimitsModel",
     "RolloutDoc",
     "SourceDoc",
+    "StateDoc",
     "TargetDoc",
     "WorkspaceDoc",
 ]
@@ -445,6 +446,72 @@ class SafetyDoc(ConfigModel):
     )
 
 
+SQL_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+PATTERN_HINTS[SQL_NAME_PATTERN] = "a lower-case SQL name (letters, digits, _; at most 63)"
+
+
+class PostgresStateModel(ConfigModel):
+    """Where the PostgreSQL backend keeps the state (docs/state.md)."""
+
+    dsn_env: EnvName = Field(
+        description=(
+            "Name of the environment variable holding the DSN (postgresql://user:pass@host/db "
+            "or key=value form); never the DSN itself. Its password is never printed or stored."
+        )
+    )
+    key: Name = Field(
+        "default",
+        description=(
+            'This config\'s state in the database (default "default"); several configs '
+            "can share one database, each with its own key."
+        ),
+    )
+    schema_name: Annotated[StrictStr, Field(pattern=SQL_NAME_PATTERN)] = Field(
+        "rlcm",
+        alias="schema",
+        description="Schema of rlcm's tables, created on first use (default rlcm).",
+    )
+
+
+class StateDoc(ConfigModel):
+    """Where the state lives: the file beside the config (default) or PostgreSQL."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"backend": {"const": "postgres"}}, "required": ["backend"]},
+            "then": {"required": ["postgres"]},
+            "else": {"not": {"required": ["postgres"]}},
+        }
+    )
+
+    kind: Literal["State"] = Field(description="Document kind.")
+    backend: Literal["file", "postgres"] = Field(
+        "file",
+        description=(
+            "file: rlcm.state.json beside the config (or --state FILE), fine for git. "
+            "postgres: a PostgreSQL database, write-through with an advisory lock."
+        ),
+    )
+    postgres: PostgresStateModel | None = Field(
+        None, description="The PostgreSQL backend's settings; required with backend: postgres."
+    )
+    history: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "Written serials kept for `rlcm state history` and `plan --rollback-to`: "
+            "the file backend keeps 20 unless told (in .rlcm/history/), postgres 1000; "
+            "0 keeps none."
+        ),
+    )
+    lock_timeout: Annotated[StrictFloat, Field(ge=0)] = Field(
+        0.0,
+        description=(
+            "Seconds a command waits for the state lock before it fails naming the holder "
+            "(default 0: fail at once). PostgreSQL backend only."
+        ),
+    )
+
+
 KIND_MODELS: dict[str, type[ConfigModel]] = {
     "Workspace": WorkspaceDoc,
     "Source": SourceDoc,
@@ -452,4 +519,5 @@ KIND_MODELS: dict[str, type[ConfigModel]] = {
     "Target": TargetDoc,
     "Fleet": FleetDoc,
     "Rollout": RolloutDoc,
+    "State": StateDoc,
 }

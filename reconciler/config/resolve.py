@@ -7,7 +7,7 @@ offending key. Problems are collected, never raised one at a time.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from reconciler.config.desired import (
     RolloutSpec,
     SafetySpec,
     SourceSpec,
+    StateSpec,
     TargetSpec,
     WorkspaceSpec,
 )
@@ -38,6 +39,7 @@ from reconciler.config.kinds import (
     RateLimitsModel,
     RolloutDoc,
     SourceDoc,
+    StateDoc,
     TargetDoc,
     WorkspaceDoc,
 )
@@ -121,6 +123,7 @@ class _Resolver:
         drafts = self.targets(workspaces, manifests, acyclic)
         self.check_waves(drafts, rollout)
         self.check_folders(drafts)
+        state = self.state()
         if not self.out.errors:
             self.out.desired = DesiredState(
                 workspaces=workspaces,
@@ -129,6 +132,7 @@ class _Resolver:
                 targets={d.spec.address: d.spec for d in drafts},
                 rollout=rollout,
                 files=self.files,
+                state=state,
             )
         return self.out
 
@@ -485,6 +489,39 @@ class _Resolver:
             safety=_safety(model),
             location=p.doc.location,
         )
+
+    # -- state -------------------------------------------------------------------------
+
+    def state(self) -> StateSpec:
+        docs = self.of(StateDoc)
+        for extra in docs[1:]:
+            first = docs[0].doc.location
+            self.error(extra.error(f"only one State is allowed (first at {first})", extra.at()))
+        return state_spec(docs[0], self.error) if docs else StateSpec()
+
+
+def state_spec(p: Parsed, error: Callable[[ConfigError], None]) -> StateSpec:
+    """The StateSpec of a valid `kind: State` document; its inconsistencies go to `error`."""
+    model = p.model
+    assert isinstance(model, StateDoc)
+    if model.backend == "postgres" and model.postgres is None:
+        error(p.error("backend postgres needs a postgres: {dsn_env: VARIABLE} block", p.at()))
+    if model.backend == "file" and model.postgres is not None:
+        where = p.key_at("postgres")
+        error(p.error("a postgres block needs backend: postgres (the backend is file)", where))
+    if model.backend == "file" and model.lock_timeout:
+        where = p.key_at("lock_timeout")
+        error(p.error("lock_timeout applies to backend: postgres only", where))
+    pg = model.postgres
+    return StateSpec(
+        backend=model.backend,
+        dsn_env=pg.dsn_env if pg else None,
+        key=pg.key if pg else "default",
+        schema=pg.schema_name if pg else "rlcm",
+        history=model.history,
+        lock_timeout=float(model.lock_timeout),
+        location=p.doc.location,
+    )
 
 
 def _safety(model: RolloutDoc) -> SafetySpec:

@@ -1,7 +1,7 @@
 """The JSON Schema of one config document, generated from kinds.py.
 
 Editors (yaml-language-server) apply it to each document of a multi-document file, so
-the schema describes one document: any of the six kinds, chosen by `kind`.
+the schema describes one document: any of the seven kinds, chosen by `kind`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from reconciler.config.kinds import (
     ManifestDoc,
     RolloutDoc,
     SourceDoc,
+    StateDoc,
     TargetDoc,
     WorkspaceDoc,
 )
@@ -27,7 +28,7 @@ __all__ = ["SCHEMA_FILE_NAME", "config_json_schema", "schema_text"]
 SCHEMA_FILE_NAME = "rlcm.schema.json"
 
 AnyDocument = Annotated[
-    WorkspaceDoc | SourceDoc | ManifestDoc | TargetDoc | FleetDoc | RolloutDoc,
+    WorkspaceDoc | SourceDoc | ManifestDoc | TargetDoc | FleetDoc | RolloutDoc | StateDoc,
     Field(discriminator="kind"),
 ]
 
@@ -54,7 +55,7 @@ def config_json_schema() -> dict[str, Any]:
         "title": "rlcm config document",
         "description": (
             "One YAML document of an rlcm config: a Workspace, Source, Manifest, Target, "
-            "Fleet or Rollout, chosen by `kind`. A config is a file or a directory of "
+            "Fleet, Rollout or State, chosen by `kind`. A config is a file or a directory of "
             "*.yaml files, each holding one or more documents separated by ---."
         ),
         **inner,

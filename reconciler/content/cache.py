@@ -47,9 +47,19 @@ class PackageCache:
         try:
             if inspect_package(data, where="cached package").digest == digest:
                 return data
+            reason = "its bytes do not match its name"
         except PackageError as exc:
-            log.warning("cache: refused=%s reason=%s", digest, exc)
+            reason = str(exc)
+        log.warning("cache: discarded=%s reason=%s", digest, reason)
+        self.discard(digest)
         return None
+
+    def discard(self, digest: str) -> None:
+        """Remove a damaged entry, so the package fetched again replaces it."""
+        try:
+            self._path(digest).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cache: not removed=%s reason=%s", digest, exc.strerror)
 
     def put(self, digest: str, data: bytes) -> None:
         """Best effort: a cache that cannot be written only costs a download later."""

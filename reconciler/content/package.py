@@ -17,6 +17,7 @@ import io
 import json
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -67,10 +68,46 @@ def package_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+# What zipfile, zlib and json raise on damaged bytes besides BadZipFile (seen in a fuzz of
+# byte-flipped packages): a broken deflate stream (zlib.error), a truncated one
+# (EOFError), an unsupported compression method (NotImplementedError), a 100,000-digit
+# number (ValueError), a bad header (IndexError). `inspect_package` catches the rest.
+_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    IndexError,
+    KeyError,
+    OverflowError,
+)
+
+
 def inspect_package(
     data: bytes, *, where: str = "package", max_bytes: int = MAX_PACKAGE_BYTES
 ) -> PackageInfo:
-    """Check a package and list its assets; PackageError (one line, naming `where`) if unsafe."""
+    """Check a package and list its assets; PackageError (one line, naming `where`) if unsafe.
+
+    Nothing else ever escapes: whatever damaged bytes make zipfile, zlib or json raise
+    becomes a PackageError, so a caller (the export step, the cache) never dies of it.
+    """
+    try:
+        return _inspect(data, where, max_bytes)
+    except PackageError:
+        raise
+    except Exception as exc:  # damaged input of any kind is a refusal
+        raise PackageError(f"{where} cannot be read ({_why(exc)})") from None
+
+
+def _why(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _inspect(data: bytes, where: str, max_bytes: int) -> PackageInfo:
     if len(data) > max_bytes:
         cap = f"{max_bytes / (1024 * 1024):g} MB"
         raise PackageError(f"{where} is {len(data)} bytes, over the {cap} cap (api.max_package_mb)")
@@ -138,5 +175,9 @@ def _json(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> Any:
         raise PackageError(f"{where}: entry {info.filename!r} is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise PackageError(f"{where}: entry {info.filename!r} is not JSON ({exc.msg})") from None
-    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
-        raise PackageError(f"{where}: entry {info.filename!r} cannot be read ({exc})") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise PackageError(f"{where}: entry {info.filename!r} is not JSON ({_why(exc)})") from None
+    except _DAMAGE as exc:
+        raise PackageError(
+            f"{where}: entry {info.filename!r} cannot be read ({_why(exc)})"
+        ) from None

@@ -24,6 +24,7 @@ from reconciler.plan.compare import (
 )
 from reconciler.plan.imports import targets_in_wave_order
 from reconciler.plan.manifest_body import resolve_manifest
+from reconciler.plan.rollback import pinned_by_rollback
 from reconciler.state.model import State, import_key
 
 __all__ = [
@@ -184,7 +185,8 @@ def _source_findings(
         return []
     address = f"export.{name}"
     problems: list[str] = []
-    resolved = resolve_manifest(desired.manifests[name], live, problems)
+    spec = pinned_by_rollback(desired.manifests[name], state.manifests.get(name))
+    resolved = resolve_manifest(spec, live, problems)
     if resolved is None:
         return [DriftFinding("source_newer", address, name, p) for p in problems]
     diffs = package_diffs(package.asset_versions, resolved)

@@ -104,6 +104,12 @@ class Change:
         kind, action = raw["kind"], raw["action"]
         if kind not in KINDS or action not in ACTIONS:
             raise PlanError(f"saved plan: unknown change {kind}/{action} at {raw.get('address')}")
+        from reconciler.plan.payload import check_payload
+
+        data = raw.get("data", {})
+        if not isinstance(data, Mapping):
+            raise PlanError(f"change {raw.get('address')}: data is not an object")
+        check_payload(str(raw["address"]), kind, action, data)
         return cls(
             address=str(raw["address"]),
             kind=cast(Kind, kind),
@@ -196,6 +202,8 @@ class Plan:
     def estimate_text(self) -> str | None:
         return None if self.estimate is None else str(self.estimate["text"])
 
+    rollback_to: int | None = None  # `plan --rollback-to N`: the packages of serial N
+
     @property
     def is_empty(self) -> bool:
         return not self.changes
@@ -227,6 +235,7 @@ class Plan:
         return {c.address: c for c in self.changes}
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.rollback_to is None else {"rollback_to": self.rollback_to}
         return {
             "kind": PLAN_KIND,
             "format_version": FORMAT_VERSION,
@@ -238,6 +247,7 @@ class Plan:
             "waves": list(self.waves),
             "warnings": list(self.warnings),
             "estimate": None if self.estimate is None else dict(self.estimate),
+            **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
         }
@@ -263,6 +273,7 @@ class Plan:
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
                 estimate=raw.get("estimate") if isinstance(raw.get("estimate"), dict) else None,
+                rollback_to=None if raw.get("rollback_to") is None else int(raw["rollback_to"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
@@ -279,6 +290,7 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            rollback_to=self.rollback_to,
         )
 
 

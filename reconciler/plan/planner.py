@@ -7,6 +7,7 @@ up precomputed facts, so a plan for tens of thousands of targets stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
@@ -45,12 +46,14 @@ def build_plan(
     *,
     prune: bool = False,
     targets: Sequence[str] = (),
+    rollback_to: int | None = None,
 ) -> Plan:
     """Every change that makes live match the config, in execution order.
 
     Raises PlanError when an asset reference cannot be resolved (all of them, at once).
     `targets` are fnmatch globs over addresses; the plan keeps the matching changes and
-    everything they depend on.
+    everything they depend on. `rollback_to`: `desired` is the rollback of rollback.py to
+    that serial; the manifests it updates are recorded as pinned by it.
     """
     warnings: list[str] = []
     resolved = resolve_manifests(desired, live, warnings)
@@ -59,6 +62,10 @@ def build_plan(
     facts: dict[str, ManifestFacts] = {}
     for name, manifest in resolved.items():
         change = _manifest_change(manifest, desired, state, live, warnings)
+        if change is not None and rollback_to is not None:
+            change = dataclasses.replace(
+                change, data={**change.data, "rollback_serial": rollback_to}
+            )
         export = _export_change(manifest, state, change)
         manifests += [change] if change else []
         exports += [export] if export else []
@@ -83,6 +90,7 @@ def build_plan(
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
         estimate=None if estimate is None else estimate.to_dict(),
+        rollback_to=rollback_to,
     )
 
 

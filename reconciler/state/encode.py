@@ -21,13 +21,20 @@ from reconciler.state.model import State
 
 __all__ = ["StateEncoder", "encode_state"]
 
-_SECTIONS = ("imports", "manifests", "packages", "pending", "quotas")  # dict-valued, sorted
+_SECTIONS = ("imports", "manifests", "packages", "pending")  # the dict-valued fields, sorted
+# dict-valued fields added later: written only when not empty, so a state that does not
+# use them stays byte-identical (and readable by an older rlcm)
+_OPTIONAL_SECTIONS = ("pending_imports", "quotas")
 _RECORD_INDENT = " " * 4  # records sit two levels deep: top level, then their section
 
 
 def encode_state(state: State) -> bytes:
     """The reference encoding, without a cache (what StateEncoder must reproduce)."""
-    return (json.dumps(state.model_dump(mode="json"), sort_keys=True, indent=2) + "\n").encode()
+    data = state.model_dump(mode="json")
+    for section in _OPTIONAL_SECTIONS:
+        if not data[section]:
+            del data[section]
+    return (json.dumps(data, sort_keys=True, indent=2) + "\n").encode()
 
 
 def _dumps(value: Any) -> str:
@@ -71,6 +78,9 @@ class StateEncoder:
         }
         for section in _SECTIONS:
             fields[section] = self._section(section, getattr(state, section))
+        for section in _OPTIONAL_SECTIONS:
+            if getattr(state, section):
+                fields[section] = self._section(section, getattr(state, section))
         body = b",\n".join(b'  "%s": %s' % (name.encode(), fields[name]) for name in sorted(fields))
         return b"{\n" + body + b"\n}\n"
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from reconciler.config.desired import DesiredState
+    from reconciler.state.backends import StateBackend
     from reconciler.state.model import State
-    from reconciler.state.store import StateStore
 
 __all__ = ["Inputs"]
 
@@ -19,10 +19,10 @@ class Inputs:
     """The config and the state, as read at the start of a command."""
 
     desired: DesiredState
-    store: StateStore
+    store: StateBackend
     state: State
 
     @property
     def cache_dir(self) -> Path:
-        """Packages by digest, beside the state: `.rlcm/cache/`."""
-        return self.store.path.parent / ".rlcm" / "cache"
+        """Packages by digest, beside the state file (or the config): `.rlcm/cache/`."""
+        return self.store.local_dir / ".rlcm" / "cache"

@@ -32,6 +32,7 @@ __all__ = [
     "LockInfo",
     "acquire_lock",
     "lock_ttl",
+    "our_lock_info",
     "read_lock",
     "remove_lock",
 ]
@@ -238,6 +239,11 @@ def _create_exclusive(path: Path, data: bytes) -> bool:
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return True
+
+
+def our_lock_info(command: str) -> LockInfo:
+    """The holder this process would write for `command` (any backend's lock)."""
+    return _our_info(command)
 
 
 def _our_info(command: str) -> LockInfo:

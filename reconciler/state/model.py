@@ -25,6 +25,7 @@ __all__ = [
     "JobStatus",
     "ManifestRecord",
     "PackageRecord",
+    "PendingImport",
     "PendingManifest",
     "RecipeResult",
     "State",
@@ -66,6 +67,9 @@ class ManifestRecord(_Record):
     assets: list[AssetStamp] = Field(default_factory=list)  # as last sent (resolved ids)
     spec_digest: str  # digest of the body last sent; a change means an update is due
     updated_at: str = ""
+    # set by `rlcm plan --rollback-to N`: the body pins the versions of serial N, so drift
+    # measures the source against those pins, not against the config (None: the config)
+    rollback_serial: int | None = None
 
 
 class PackageRecord(_Record):
@@ -148,6 +152,25 @@ class LearnedQuota(_Record):
     learned_at: str
 
 
+class PendingImport(_Record):
+    """An import POST that was sent but whose job id was not recorded yet.
+
+    Written before the POST (as `PendingManifest` before a manifest create) and replaced
+    by the `in_progress` import record in the write that records the id. A marker left
+    on disk means the run was killed meanwhile, or the answer was lost (a 504, a dropped
+    connection, a timeout): Workato may have started the import. The next run reads the
+    target folder and, when it shows the package, records the import instead of sending
+    the package again (reconciler/applier/steps.py).
+    """
+
+    manifest: str
+    target: str
+    package_id: int
+    package_digest: str
+    started_at: str  # with milliseconds
+    lost_answer: str | None = None  # what became of the POST's answer, when known
+
+
 class State(_Record):
     format_version: int = FORMAT_VERSION
     serial: int = 0
@@ -156,6 +179,7 @@ class State(_Record):
     packages: dict[str, PackageRecord] = Field(default_factory=dict)
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
+    pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
     # "WORKSPACE/BUCKET" -> the rate learned from 429s (optional: older files have none)
     quotas: dict[str, LearnedQuota] = Field(default_factory=dict)
 
@@ -168,4 +192,5 @@ class State(_Record):
         found += [f"export.{n}" for n in self.packages]
         found += [f"import.{k}" for k in self.imports]
         found += [f"pending.{n}" for n in self.pending]
+        found += [f"pending.import.{k}" for k in self.pending_imports]
         return sorted(found)

@@ -68,11 +68,12 @@ class StateStore:
             return State()
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {_reason(exc)}") from None
-        state = self._parse(raw)
+        state = self.decode(raw)
         self._seen = _Seen(state.lineage, state.serial, stamp)
         return state
 
-    def _parse(self, raw: bytes) -> State:
+    def decode(self, raw: bytes) -> State:
+        """The state in `raw` (the bytes of a state file), or a StateError refusing it."""
         data = self._load_json(raw)
         try:
             return State.model_validate(data)
@@ -112,6 +113,12 @@ class StateStore:
             except BaseException:
                 state.serial -= 1  # nothing was written: the state keeps the serial it had
                 raise
+            self._seen = _Seen(state.lineage, state.serial, stamp)
+
+    def replace_exactly(self, state: State) -> None:
+        """Write `state` as it is, serial included (`rlcm state push`: the caller checked)."""
+        with self._mutex:
+            stamp = self._replace(self._encoder.encode(state))
             self._seen = _Seen(state.lineage, state.serial, stamp)
 
     def _check_unmoved(self, state: State) -> None:

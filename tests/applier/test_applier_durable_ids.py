@@ -193,8 +193,15 @@ def test_a_state_dir_that_becomes_unwritable_fails_the_import_step(world: World)
     assert failed, imports
     # the import whose job id could not be recorded fails, naming the state file
     assert all(f"state file {state_path}" in (s.message or "") for s in failed), failed
-    # ... and what depends on it is not imported
-    assert all(s.status in ("failed", "skipped") for s in imports), imports
+    # ... and nothing more starts: what depends on it is skipped, every other import is
+    # interrupted naming the state file (its job id could not be recorded either)
+    assert all(s.status in ("failed", "skipped", "interrupted") for s in imports), imports
+    stopped = [s for s in imports if s.status == "interrupted"]
+    assert all(
+        (s.message or "").startswith("apply stopped: ")
+        and f"state file {state_path}" in (s.message or "")
+        for s in stopped
+    ), [s.message for s in stopped]
 
 
 def _record(i: int) -> ImportRecord:
@@ -222,3 +229,29 @@ def _make_immutable(directory: Path) -> None:
     done = subprocess.run(["chattr", "+i", str(directory)], capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"chattr +i is not permitted here: {done.stderr.strip()!r}")
+
+
+def test_a_failed_state_write_stops_new_work_at_once_and_says_what_to_do(tmp_path: Path) -> None:
+    """Like a 401: once a state write fails, nothing new starts (each import sent then
+    would be sent again by the next apply); the reason says how to continue."""
+    world = World(tmp_path / "w", customers=4)
+    world.generic_fleet(4, waves=["main"], max_parallel=2)
+    directory = world.root / "state"
+    directory.mkdir()
+    state_path = directory / "rlcm.state.json"
+    workato = Workato(world.sim_dir, state_path)
+    workato.on_first_import = lambda: _make_unwritable(directory)
+
+    report = _apply(world, workato, state_path)
+
+    posts = [r for r in world.sim.request_log() if r.kind == "import"]
+    assert len(posts) <= 2, posts  # the imports in flight when the write failed, no more
+    imports = [s for s in report.steps if s.kind == "import"]
+    assert sum(s.status == "interrupted" for s in imports) >= len(imports) - 2, imports
+    stopped = [s for s in imports if s.status == "interrupted"]
+    assert all(
+        "apply stopped: cannot " in str(s.message) and "state file" in str(s.message)
+        for s in stopped
+    ), [s.message for s in stopped]
+    assert all("then run `rlcm apply` again" in str(s.message) for s in stopped), stopped
+    assert report.interrupted and report.exit_code != 0

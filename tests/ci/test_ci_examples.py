@@ -23,7 +23,7 @@ from reconciler.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "ci"
-WORKFLOWS = [*sorted((EXAMPLES / "github-actions").glob("*.yml")), EXAMPLES / "gitlab-ci.yml"]
+WORKFLOWS = [*sorted((EXAMPLES / "github-actions").glob("*.yml")), *sorted(EXAMPLES.glob("*.yml"))]
 # what each command may exit with in a pipeline run of the demo world:
 # plan --detailed-exitcode 2 (changes), apply 3 (E-umbrella fails by design), drift 0 or 2
 ALLOWED_EXITS = {"validate": {0}, "plan": {0, 2}, "apply": {0, 3}, "drift": {0, 2}}
@@ -131,7 +131,12 @@ def test_github_annotations_point_at_the_file_and_line(tmp_path: Path) -> None:
     assert "asets" in line
 
 
-APPLYING = [EXAMPLES / "github-actions" / "rlcm-apply.yml", EXAMPLES / "gitlab-ci.yml"]
+APPLYING = [
+    EXAMPLES / "github-actions" / "rlcm-apply.yml",
+    EXAMPLES / "github-actions" / "rlcm-apply-postgres.yml",
+    EXAMPLES / "gitlab-ci.yml",
+    EXAMPLES / "gitlab-ci-postgres.yml",
+]
 
 
 @pytest.mark.parametrize("path", APPLYING, ids=lambda p: p.name)

@@ -62,7 +62,7 @@ def test_unknown_kind_and_missing_kind(write: Write, errors_of: Errors) -> None:
     assert errors_of(path) == [
         'config.yaml:1:7: unknown kind "Manifests" (did you mean "Manifest"?)',
         'config.yaml:4:1: missing required key "kind" (one of Workspace, Source, Manifest,'
-        " Target, Fleet, Rollout)",
+        " Target, Fleet, Rollout, State)",
     ]
 
 

@@ -27,7 +27,7 @@ def test_validate_prints_a_summary_of_the_examples() -> None:
     result = CliRunner().invoke(cli, ["validate", "-c", str(EXAMPLES / "manifests")])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "Valid: 1 workspace, 3 manifests, 13 targets (wave canary: 1, wave main: 12) in 5 files\n"
+        "Valid: 1 workspace, 3 manifests, 13 targets (wave canary: 1, wave main: 12) in 6 files\n"
     )
 
 

@@ -174,3 +174,40 @@ def test_a_second_ctrl_c_aborts_and_a_rerun_polls_what_was_started(tmp_path: Pat
     polled = {r.path.rsplit("/", 1)[1] for r in world.log() if r.kind == "import_status"}
     assert {str(i) for i in started} <= polled
     assert len(world.sim.jobs("import")) == PAIRS
+
+
+@pytest.mark.slow
+def test_sigterm_stops_like_the_first_ctrl_c_and_releases_the_lock(tmp_path: Path) -> None:
+    """A CI cancel sends SIGTERM: nothing new starts, in-flight imports are recorded, the
+    lock is released, and the exit code is the first Ctrl-C's (3)."""
+    world = _slow_world(tmp_path)
+    proc = world.popen("apply", "--auto-approve", "-q")
+    _wait_for(proc, lambda: count(world.log(), "import") >= 2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 3, err
+    assert "Stopping (SIGTERM): no new steps start" in err
+    assert "Traceback" not in err
+    assert not world.state_path.with_name(world.state_path.name + ".lock").exists()
+    state = _state(world)
+    assert {j["id"] for j in world.sim.jobs("import")} == {
+        r.import_id for r in state.imports.values()
+    }
+    assert {r.status for r in state.imports.values()} == {"completed"}
+
+
+@pytest.mark.slow
+def test_sigterm_before_the_run_starts_releases_the_lock_and_exits_130(tmp_path: Path) -> None:
+    world = _slow_world(tmp_path)
+    world.sim.set_latency(0.3)  # still refreshing when the signal lands
+    proc = world.popen("apply", "--auto-approve", "-q")
+    lock = world.state_path.with_name(world.state_path.name + ".lock")
+    _wait_for(proc, lock.exists)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not lock.exists()
+    assert not world.sim.jobs("import")

@@ -15,6 +15,12 @@ def world(tmp_path: Path) -> World:
 
 
 @pytest.fixture
+def pg_world(tmp_path: Path, pg_dsn: str) -> World:
+    """The same world with its state in PostgreSQL (kind: State), on the suite's server."""
+    return make_world(tmp_path, pg_dsn=pg_dsn)
+
+
+@pytest.fixture
 def legacy_world(tmp_path: Path) -> World:
     return make_world(tmp_path, auth="legacy")
 

@@ -21,8 +21,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.simulator.core import Simulator
+from reconciler.state.backends import FileBackend, StateBackend
+from reconciler.state.backends.postgres import PostgresBackend
 from reconciler.state.model import State
-from reconciler.state.store import StateStore
 
 CANARY_TOKEN = "cnry-tok-5d1f0b7e9a2c4486"
 CANARY_EMAIL = "cnry-mail-83be@leak.example"
@@ -30,6 +31,8 @@ CANARIES = (CANARY_TOKEN, CANARY_EMAIL)
 TOKEN_ENV = "RLCM_HARDENING_TOKEN"
 EMAIL_ENV = "RLCM_HARDENING_EMAIL"
 FIGURES_ENV = "RLCM_HARDENING_FIGURES"
+DSN_ENV = "RLCM_HARDENING_STATE_DSN"
+DEBUG_FLAGS = ("--debug", "-vv")
 
 
 def record(figure: str, n: int = 1) -> None:
@@ -106,6 +109,14 @@ class World:
     root: Path
     auth: str = "bearer"
     env: dict[str, str] = field(default_factory=dict)
+    pg_dsn: str | None = None  # the state lives in PostgreSQL (kind: State) when set
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value that must never show: the canaries, and the DSN's password."""
+        if self.pg_dsn is None:
+            return CANARIES
+        return (*CANARIES, dsn_password(self.pg_dsn))
 
     @property
     def config(self) -> Path:
@@ -132,6 +143,8 @@ class World:
         (self.config / "workspace.yaml").write_text(workspace_yaml(self.auth, timeout))
         (self.config / "manifests.yaml").write_text(manifests)
         (self.config / "targets.yaml").write_text(TARGET)
+        if self.pg_dsn is not None:
+            (self.config / "state.yaml").write_text(PG_STATE)
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """`rlcm ARGS -c CONFIG` in process, with the canary credentials in the environment."""
@@ -149,9 +162,30 @@ class World:
             cwd=self.root,
         )
 
+    def backend(self) -> StateBackend:
+        if self.pg_dsn is not None:
+            return PostgresBackend(DSN_ENV, key="hardening", dsn=self.pg_dsn)
+        return FileBackend(self.state_path)
+
     def state(self) -> Any:
         """The state as rlcm reads it: a StateError here is a corrupt state file."""
-        return StateStore(self.state_path).read()
+        return self.backend().read()
+
+    def stored_text(self) -> str:
+        """Everything rlcm keeps in the database (states, history, locks), as text."""
+        if self.pg_dsn is None:
+            return ""
+        import psycopg
+
+        with psycopg.connect(self.pg_dsn) as conn:
+            made = conn.execute("SELECT to_regclass('rlcm.locks')").fetchone()
+            if made is None or made[0] is None:
+                return ""  # rlcm has not used the database yet
+            rows = [
+                conn.execute(f"SELECT t::text FROM rlcm.{table} t").fetchall()
+                for table in ("states", "history", "locks")
+            ]
+        return "\n".join(str(r[0]) for table in rows for r in table)
 
 
 def settle_pending(state: State | None, live: dict[int, str]) -> tuple[list[tuple[str, int]], bool]:
@@ -175,8 +209,21 @@ def settle_pending(state: State | None, live: dict[int, str]) -> tuple[list[tupl
     return adopt, force
 
 
-def make_world(root: Path, auth: str = "bearer") -> World:
-    world = World(root, auth)
+PG_STATE = f"""\
+kind: State
+backend: postgres
+postgres: {{dsn_env: {DSN_ENV}, key: hardening}}
+"""
+
+
+def dsn_password(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(dsn)["password"])
+
+
+def make_world(root: Path, auth: str = "bearer", pg_dsn: str | None = None) -> World:
+    world = World(root, auth, pg_dsn=pg_dsn)
     world.config.mkdir(parents=True)
     sim = world.sim
     sim.seed_demo()
@@ -186,6 +233,8 @@ def make_world(root: Path, auth: str = "bearer") -> World:
         meta["auth"] = {"tokens": [CANARY_TOKEN], "legacy": {CANARY_EMAIL: CANARY_TOKEN}}
         store.write("meta.json", meta)
     world.env = {TOKEN_ENV: CANARY_TOKEN, EMAIL_ENV: CANARY_EMAIL, "NO_COLOR": "1"}
+    if pg_dsn is not None:
+        world.env[DSN_ENV] = pg_dsn
     world.write_config()
     return world
 
@@ -203,14 +252,16 @@ def leaks_in(world: World, *texts: str | None, exc: BaseException | None = None)
     """Where a canary shows up: given texts, exception text, and every file of the world
     except the simulator's own credential store (it plays Workato, which knows the token)."""
     found: list[str] = []
+    secrets = world.secrets
     named = [("output", t or "") for t in texts] + [("exception", t) for t in _texts_of(exc)]
+    named.append(("database", world.stored_text()))
     for where, text in named:
-        found += [f"{where}: {c}" for c in CANARIES if c in text]
+        found += [f"{where}: {c}" for c in secrets if c in text]
     for path in sorted(world.root.rglob("*")):
         if not path.is_file() or path.name == "meta.json":
             continue
         data = path.read_bytes()
-        found += [f"{path}: {c}" for c in CANARIES if c.encode() in data]
+        found += [f"{path}: {c}" for c in secrets if c.encode() in data]
     return found
 
 

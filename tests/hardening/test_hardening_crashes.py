@@ -41,11 +41,22 @@ from reconciler.cli import cli
 from reconciler.errors import RlcmError
 from reconciler.simulator.core import Simulator
 from reconciler.simulator.serve import running_server
+from reconciler.state.backends import FileBackend, StateBackend
+from reconciler.state.backends.postgres import PostgresBackend
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
-# RLCM_CRASH_TRIALS=500 makes a soak run of the same trials with more seeds
+# RLCM_CRASH_TRIALS=500 makes a soak run of the same trials with more seeds; the same trials
+# run with the state in PostgreSQL (fewer: each starts and kills a server session too)
 TRIALS = int(os.environ.get("RLCM_CRASH_TRIALS", "50"))
+PG_TRIALS = int(os.environ.get("RLCM_PG_CRASH_TRIALS", "5"))
+DSN_ENV = "RLCM_CRASH_STATE_DSN"
+PG_STATE = f"""\
+---
+kind: State
+backend: postgres
+postgres: {{dsn_env: {DSN_ENV}, key: crash-trials}}
+"""
 CUSTOMERS = 4
 MANIFESTS = ("shared-connections", "crm-sync", "billing-alerts")
 TOKEN = {"WORKATO_API_TOKEN": "demo-token"}
@@ -162,6 +173,7 @@ class CrashWorld:
 
     root: Path
     trial: Trial
+    pg_dsn: str | None = None  # the state lives in PostgreSQL when set
 
     def __post_init__(self) -> None:
         self.config = self.root / "config"
@@ -175,6 +187,30 @@ class CrashWorld:
     def state_path(self) -> Path:
         return self.config / "rlcm.state.json"
 
+    @property
+    def env(self) -> dict[str, str]:
+        return {**TOKEN, DSN_ENV: self.pg_dsn} if self.pg_dsn else dict(TOKEN)
+
+    def backend(self) -> StateBackend:
+        if self.pg_dsn is not None:  # one object: the schema check runs once
+            self._pg = getattr(self, "_pg", None) or PostgresBackend(
+                DSN_ENV, key="crash-trials", dsn=self.pg_dsn
+            )
+            return self._pg
+        return FileBackend(self.state_path)
+
+    def read_state(self) -> State | None:
+        """The state as the next run reads it; a state that does not parse or validate is a
+        corruption (counted in the figures)."""
+        if self.pg_dsn is None:
+            return _read_state(self.state_path)
+        try:
+            state = self.backend().read()
+        except RlcmError as exc:
+            record("corruptions")
+            raise Corrupt(f"PostgreSQL state is corrupt: {exc}") from None
+        return state if state.serial else None
+
     def write_config(self, url: str) -> None:
         lines = []
         for index, (customer, folder) in enumerate(_customers()):
@@ -184,13 +220,13 @@ class CrashWorld:
         text = CONFIG.format(
             url=url, customers="\n".join(lines), waves=waves, max_parallel=self.trial.max_parallel
         )
-        (self.config / "rlcm.yaml").write_text(text)
+        (self.config / "rlcm.yaml").write_text(text + (PG_STATE if self.pg_dsn else ""))
 
     def popen(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [*APPLY, *self.settle_pending(), "-c", str(self.config)],
             cwd=self.root,
-            env={**os.environ, **TOKEN, "NO_COLOR": "1"},
+            env={**os.environ, **self.env, "NO_COLOR": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -198,10 +234,10 @@ class CrashWorld:
 
     def settle_pending(self) -> list[str]:
         """Adopt or force past a manifest create a kill left unrecorded; the apply flags."""
-        adopt, force = settle_pending(_read_state(self.state_path), self.live_manifests())
+        adopt, force = settle_pending(self.read_state(), self.live_manifests())
         for address, manifest_id in adopt:
             argv = ["adopt", address, str(manifest_id), "-q", "-c", str(self.config)]
-            adopted = CliRunner(env=TOKEN).invoke(cli, argv)
+            adopted = CliRunner(env=self.env).invoke(cli, argv)
             assert adopted.exit_code == 0, adopted.output
         return ["--force"] if force else []
 
@@ -306,7 +342,7 @@ def _wait_and_kill(world: CrashWorld, proc: subprocess.Popen[str], kill: Kill) -
         assert time.monotonic() - t0 < 60, "the apply never got there"
         checks += 1
         if checks % 8 == 0:
-            _read_state(world.state_path)
+            world.read_state()
         time.sleep(0.002)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
@@ -337,7 +373,7 @@ def _snapshot(world: CrashWorld, *, settle: bool = True) -> Snapshot:
     if settle:
         _settle(world)
     return Snapshot(
-        state=_read_state(world.state_path),
+        state=world.read_state(),
         manifests=world.live_manifests(),
         exports=world.job_ids("export"),
         imports=world.job_ids("import"),
@@ -438,7 +474,7 @@ def _run_trial(world: CrashWorld) -> Orphans:
 
 
 def _plan_is_empty(world: CrashWorld) -> bool:
-    result = CliRunner(env=TOKEN).invoke(
+    result = CliRunner(env=world.env).invoke(
         cli, ["plan", "--detailed-exitcode", "-q", "-c", str(world.config)]
     )
     return result.exit_code == 0
@@ -446,23 +482,28 @@ def _plan_is_empty(world: CrashWorld) -> bool:
 
 @pytest.fixture
 def crash_world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CrashWorld]:
-    world = CrashWorld(tmp_path, Trial.draw(request.node.callspec.params["seed"]))
+    params = request.node.callspec.params
+    dsn = str(request.getfixturevalue("pg_dsn")) if params["backend"] == "postgres" else None
+    world = CrashWorld(tmp_path, Trial.draw(params["seed"]), pg_dsn=dsn)
     with running_server(world.sim.directory) as url:
         world.write_config(url)
         yield world
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(TRIALS))
+@pytest.mark.parametrize(
+    ("backend", "seed"),
+    [("file", seed) for seed in range(TRIALS)] + [("postgres", seed) for seed in range(PG_TRIALS)],
+)
 def test_a_killed_apply_converges_to_a_clean_runs_end_state(
-    crash_world: CrashWorld, clean_run: EndState, seed: int
+    crash_world: CrashWorld, clean_run: EndState, backend: str, seed: int
 ) -> None:
     world = crash_world
     record("crash_trials")
     orphans = _run_trial(world)
     record("window_duplicates", orphans.total())
 
-    state = _read_state(world.state_path)
+    state = world.read_state()
     assert state is not None
     beyond = _duplicates_beyond(world, state, orphans)
     record("duplicates", len(beyond))

@@ -253,3 +253,47 @@ def test_a_token_pasted_into_yaml_is_not_echoed(world: World) -> None:
         assert result.exit_code == 1
         assert "token_env" in (result.stderr + str(result.exception))
         check_result(world, result)
+
+
+def test_the_dsn_password_stays_secret(pg_world: World) -> None:
+    """With the state in PostgreSQL: the DSN's password is nowhere, the database included
+    (World.stored_text), through every command and a refused, unreachable or malformed DSN."""
+    world = pg_world
+    check_result(world, world.run("validate", *DEBUG))
+    plan = world.root / "plan.json"
+    result = world.run("plan", "--out", str(plan), *DEBUG)
+    assert result.exit_code == 0, result.output
+    check_result(world, result)
+    result = world.run("apply", str(plan), "--auto-approve", f"--report={world.root}/r.json")
+    assert result.exit_code == 0, result.output
+    check_result(world, result)
+    world.sim.bump_recipe_version("E-template", "Sync accounts")
+    check_result(world, world.run("drift", *DEBUG))
+    commands: tuple[tuple[str, ...], ...] = (
+        ("state", "list"),
+        ("state", "history"),
+        ("state", "show", "manifest.crm-sync"),
+        ("state", "show", "--serial", "2"),
+        ("state", "pull"),
+        ("state", "pull", "--out", str(world.root / "pulled.json")),
+        ("state", "unlock"),
+    )
+    for command in commands:
+        result = world.run(*command, *DEBUG)
+        assert result.exit_code == 0, (command, result.output)
+        check_result(world, result)
+    # a refused password, an unreachable server, a malformed DSN: errors without it
+    good = world.env["RLCM_HARDENING_STATE_DSN"]
+    for broken in (
+        good.replace("password=", "password=x"),
+        good.replace("port=", "port=1") + " connect_timeout=2",
+        good + " bogus_option=1",
+    ):
+        for failing in (("plan",), ("apply", "--auto-approve"), ("state", "list")):
+            failed = world.run(*failing, *DEBUG, env={"RLCM_HARDENING_STATE_DSN": broken})
+            assert failed.exit_code == 1, failed.output
+            assert "PostgreSQL" in failed.stderr + str(failed.exception)  # --debug raises
+            check_result(world, failed)
+    done = world.run_process("plan", "--debug", "-vv")
+    assert done.returncode == 0, done.stderr
+    assert_no_leak(world, done.stdout, done.stderr)
