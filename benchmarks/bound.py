@@ -14,14 +14,19 @@ Apply of M manifests to N targets (d = job duration, L = latency of one answer):
                                                  run one after another (depends_on)
     B_imp   = window_bound(N*M, 1000)            imports quota
     B_stat  = window_bound(N*M, 1000)            >= one status poll per import
-    O       = S + 3M + N      "other" calls: S source folder reads, per manifest create,
-                              export, export status; one target folder read per target
-                              (the drift baseline, after its last import)
-    LB      = max(T_src + max(B_slots, B_imp, B_stat) + L,  window_bound(O, 60) + L)
+    O       = S + 3M          "other" calls: S source folder reads, per manifest create,
+                              export, export status: O(manifests), whatever N
+    R       = N               Recipes API reads: one list per target after its last import
+                              (the drift baseline), in its own 2,000/minute bucket
+    LB      = max(T_src + max(B_slots, B_imp, B_stat) + L,  window_bound(O, 60) + L,
+                  window_bound(R, 2000) + L)
 
 The package download goes to the storage host (no quota) and is taken as instantaneous.
-A plan reads S source folders, V manifest views (by id in state) and, with target
-refresh, N target folders: LB = window_bound(S + V + N, 60) + L.
+A plan reads S source folders and V manifest views (by id in state) in the "other" bucket
+and, with target refresh, one recipe list per target in the recipes bucket:
+LB = max(window_bound(S + V, 60), window_bound(N, 2000)) + L. Drift reads the same, and
+each target's other assets with folder_assets in the "other" bucket:
+LB = max(window_bound(S + V + N, 60), window_bound(N, 2000)) + L.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Bound:
     seconds: float  # simulated (real Workato) seconds
     binding: str  # which term decides it
     other_calls: int
+    recipe_calls: int = 0
 
     def as_dict(self, world: World) -> dict[str, float | str | int]:
         return {
@@ -47,6 +53,7 @@ class Bound:
             "scaled_s": round(world.real(self.seconds), 3),
             "binding": self.binding,
             "other_calls": self.other_calls,
+            "recipe_calls": self.recipe_calls,
         }
 
 
@@ -64,15 +71,36 @@ def apply_bound(targets: int, world: World, *, refreshed: int = 0, first: bool =
         "import status quota": window_bound(imports, world.quota_import_status, w),
     }
     binding = max(terms, key=lambda k: terms[k])
-    pipeline = t_src + terms[binding] + lat
     other = world.source_folders + (3 * m if first else m) + refreshed + n
-    quota = window_bound(other, world.quota_other, w) + lat
-    if quota > pipeline:
-        return Bound(quota, f'"other" quota ({world.quota_other}/min)', other)
-    return Bound(pipeline, binding, other)
+    whole = {
+        binding: t_src + terms[binding] + lat,
+        f'"other" quota ({world.quota_other}/min)': window_bound(other, world.quota_other, w) + lat,
+        "recipes quota (2,000/min)": window_bound(n, world.quota_recipes, w) + lat,
+    }
+    binding = max(whole, key=lambda k: whole[k])
+    return Bound(whole[binding], binding, other, n)
 
 
 def plan_bound(targets: int, world: World, *, views: int, refresh_targets: bool) -> Bound:
-    other = world.source_folders + views + (targets if refresh_targets else 0)
-    seconds = window_bound(other, world.quota_other, world.window) + world.latency
-    return Bound(seconds, '"other" quota (60/min)' if other > 60 else "latency", other)
+    other = world.source_folders + views
+    recipes = targets if refresh_targets else 0
+    terms = {
+        '"other" quota (60/min)': window_bound(other, world.quota_other, world.window),
+        "recipes quota (2,000/min)": window_bound(recipes, world.quota_recipes, world.window),
+    }
+    binding = max(terms, key=lambda k: terms[k])
+    if terms[binding] == 0:
+        binding = "latency"
+    return Bound(max(terms.values()) + world.latency, binding, other, recipes)
+
+
+def drift_bound(targets: int, world: World, *, views: int) -> Bound:
+    other = world.source_folders + views + targets
+    terms = {
+        '"other" quota (60/min)': window_bound(other, world.quota_other, world.window),
+        "recipes quota (2,000/min)": window_bound(targets, world.quota_recipes, world.window),
+    }
+    binding = max(terms, key=lambda k: terms[k])
+    if terms[binding] == 0:
+        binding = "latency"
+    return Bound(max(terms.values()) + world.latency, binding, other, targets)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bound import apply_bound, plan_bound
+from benchmarks.bound import apply_bound, drift_bound, plan_bound
 from benchmarks.measure import Run, run
 from benchmarks.world import World, fresh_quota, seed, served, write_config
 
@@ -25,7 +25,8 @@ def _expect(step: Run, codes: tuple[int, ...]) -> Run:
 
 
 def rlcm_case(targets: int, world: World, work: Path) -> dict[str, Any]:
-    """Plan (fresh), apply, plan with target refresh, plan without: timings and calls."""
+    """Plan (fresh), apply, plan with target refresh, plan without, drift: timings and
+    calls."""
     root = _fresh(work / f"rlcm-{targets}")
     sim = seed(root / "sim", targets, world)
     with served(root / "sim", world) as url:
@@ -45,11 +46,14 @@ def rlcm_case(targets: int, world: World, work: Path) -> dict[str, Any]:
         fresh_quota(world)
         quick = rlcm("plan", "-c", cfg, "--detailed-exitcode", "--no-refresh-targets")
         runs["plan_no_refresh"] = _expect(run(quick, root, sim), (0,))
+        fresh_quota(world)
+        runs["drift"] = _expect(run(rlcm("drift", "-c", cfg), root, sim), (0,))
     bounds = {
         "plan_fresh": plan_bound(targets, world, views=0, refresh_targets=False),
         "apply": apply_bound(targets, world),
         "plan_refresh": plan_bound(targets, world, views=world.manifests, refresh_targets=True),
         "plan_no_refresh": plan_bound(targets, world, views=world.manifests, refresh_targets=False),
+        "drift": drift_bound(targets, world, views=world.manifests),
     }
     imported = json.loads(Path(report).read_text())
     out: dict[str, Any] = {"targets": targets, "runs": {}}

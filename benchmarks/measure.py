@@ -15,6 +15,26 @@ from typing import Any
 from benchmarks.world import env
 from reconciler.simulator import Simulator
 
+# the quota bucket of each endpoint kind the simulator logs (embedded; None: no quota)
+BUCKETS: dict[str, str | None] = {
+    "folder_assets": "other", "manifest_create": "other", "manifest_view": "other",
+    "manifest_update": "other", "manifest_delete": "other", "export": "other",
+    "export_status": "other", "download": "other", "asset_download": None,
+    "import": "imports", "import_status": "import_status",
+    "recipes_list": "recipes", "recipe_view": "recipes",
+    "recipe_start": "recipe_actions", "recipe_stop": "recipe_actions",
+}  # fmt: skip
+
+
+def by_bucket(calls: dict[str, int]) -> dict[str, int]:
+    """Calls per quota bucket (kinds without a quota left out)."""
+    out: dict[str, int] = {}
+    for kind, n in calls.items():
+        bucket = BUCKETS.get(kind, "other")
+        if bucket is not None:
+            out[bucket] = out.get(bucket, 0) + n
+    return dict(sorted(out.items()))
+
 
 @dataclass
 class Run:
@@ -39,6 +59,7 @@ class Run:
             "cpu_s": round(self.cpu_s, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "calls": dict(sorted(self.calls.items())),
+            "calls_by_bucket": by_bucket(self.calls),
             "total_calls": self.total_calls,
             "http_429": self.throttled,
         }

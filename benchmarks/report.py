@@ -10,11 +10,13 @@ def table(results: dict[str, Any]) -> str:
     f = results["world"]["time_scale"]
     rows = [
         "| targets | command | wall (scaled) | real-time equiv. | lower bound (real) | ratio "
-        "| speed-up vs baseline | API calls | calls/target | 429s | peak RSS | CPU s |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| speed-up vs baseline | API calls | calls by bucket | calls/target | 429s | peak RSS "
+        "| CPU s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
-    for case in results["cases"]:
+    for case in [*results["cases"], *results.get("max_parallel_cases", [])]:
         n = case["targets"]
+        label = case.get("label", "")
         for name, r in case["runs"].items():
             speedup = ""
             if name == "apply" and case.get("baseline"):
@@ -23,24 +25,30 @@ def table(results: dict[str, Any]) -> str:
                 speedup = f"{b['wall_s'] / r['wall_s']:.1f}x{mark}"
             lb = r["lower_bound"]["real_equivalent_s"]
             rows.append(
-                f"| {n} | {name.replace('_', ' ')} | {r['wall_s']:.2f} s "
+                f"| {n} | {name.replace('_', ' ')}{label} | {r['wall_s']:.2f} s "
                 f"| {_dur(r['wall_s'] * f)} | {_dur(lb)} | {r['ratio_to_bound']:.2f} "
-                f"| {speedup} | {r['total_calls']} | {r['calls_per_target']} | {r['http_429']} "
-                f"| {r['peak_rss_mb']:.0f} MB | {r['cpu_s']:.1f} |"
+                f"| {speedup} | {r['total_calls']} | {_buckets(r)} | {r['calls_per_target']} "
+                f"| {r['http_429']} | {r['peak_rss_mb']:.0f} MB | {r['cpu_s']:.1f} |"
             )
         b = case.get("baseline")
         if b and not b["extrapolated"]:
             rows.append(
                 f"| {n} | baseline (sequential) | {b['wall_s']:.2f} s | {_dur(b['wall_s'] * f)} "
-                f"| | | | {b['total_calls']} | {b['calls_per_target']} | {b['http_429']} "
-                f"| {b['peak_rss_mb']:.0f} MB | {b['cpu_s']:.1f} |"
+                f"| | | | {b['total_calls']} | {_buckets(b)} | {b['calls_per_target']} "
+                f"| {b['http_429']} | {b['peak_rss_mb']:.0f} MB | {b['cpu_s']:.1f} |"
             )
         elif b:
             rows.append(
                 f"| {n} | baseline (extrapolated) | {b['wall_s']:.1f} s "
-                f"| {_dur(b['wall_s'] * f)} | | | | | | | | |"
+                f"| {_dur(b['wall_s'] * f)} | | | | | | | | | |"
             )
     return "\n".join(rows)
+
+
+def _buckets(run: dict[str, Any]) -> str:
+    """`other 9, imports 3000, ...`: the calls of a run per quota bucket."""
+    found: dict[str, int] = run.get("calls_by_bucket") or {}
+    return ", ".join(f"{bucket} {n}" for bucket, n in found.items())
 
 
 def extras(results: dict[str, Any]) -> str:

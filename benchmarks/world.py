@@ -31,6 +31,8 @@ class World:
     quota_imports: int = 1000  # per minute, as Workato publishes them
     quota_import_status: int = 1000
     quota_other: int = 60
+    quota_recipes: int = 2000  # the Embedded Recipes API's list and get
+    quota_recipe_actions: int = 1000  # its start and stop
     window: float = 60.0  # s, the quota window
     imports_window: float = 60.0  # s, the imports quota's window (3600: per hour)
     max_parallel: int = 32
@@ -92,6 +94,8 @@ def seed(directory: Path, customers: int, world: World) -> Simulator:
         imports=world.quota_imports,
         import_status=world.quota_import_status,
         other=world.quota_other,
+        recipes=world.quota_recipes,
+        recipe_actions=world.quota_recipe_actions,
     )
     return sim
 

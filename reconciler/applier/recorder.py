@@ -33,7 +33,9 @@ from reconciler.state.model import (
     PackageRecord,
     PendingImport,
     PendingManifest,
+    ResolvedTarget,
     State,
+    TargetBaseline,
     import_key,
 )
 
@@ -216,6 +218,7 @@ class Recorder:
                 # the same job, now finished: it started when it was first recorded
                 new = new.model_copy(update={"started_at": old.started_at})  # noqa: PLW2901
             self.state.imports[key] = new
+            self.state.unadopted.pop(key, None)
         self._write_for(records)
 
     def quotas_learned(self, learned: dict[str, LearnedQuota | None]) -> None:
@@ -230,6 +233,19 @@ class Recorder:
         if changed:
             self._write()
 
+    def target_resolved(self, address: str, record: ResolvedTarget) -> None:
+        """A target's folder (by path) or workspace, as apply resolved it; written with the
+        import records that follow (a lost one is only looked up again)."""
+        if self.state.targets.get(address) != record:
+            self.state.targets[address] = record
+
+    def baseline_saved(self, baseline: TargetBaseline, *records: ImportRecord) -> None:
+        """A target's baseline, read after these finished imports (written with them)."""
+        self.state.baselines[baseline.target] = baseline
+        self.import_saved(*records)
+
     def import_forgotten(self, manifest: str, target: str) -> None:
         self.state.imports.pop(import_key(manifest, target), None)
+        if not any(r.target == target for r in self.state.imports.values()):
+            self.state.targets.pop(target, None)  # a pruned customer is no longer reported
         self._write()

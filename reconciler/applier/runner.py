@@ -9,8 +9,9 @@
   depends on failed. At most `max_parallel` imports are in flight across all targets;
   a target already under way gets the next free slot before a target not yet started
   (`_Slots`), so targets finish, and their baseline reads start, as early as possible.
-  After a target's last import its folder is read once, outside the import slots, as
-  the drift baseline of all its imports (`record_baseline`).
+  After a target's last import its recipes are read once (Recipes API), outside the
+  import slots, as the drift baseline of all its imports (`record_baseline`); then its
+  declared running state is applied (`recipes.TARGET`: start or stop its recipes).
 - When the targets that failed reach `halt_after_failures`, later waves are skipped.
 - `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
   flight finish their poll and are recorded.
@@ -29,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from reconciler.applier.recipes import run_recipes
 from reconciler.applier.recorder import now_iso
 from reconciler.applier.steps import (
     StepContext,
@@ -74,7 +76,7 @@ class _Run:
             self.longest[outcome.kind] = max(
                 self.longest.get(outcome.kind, 0.0), outcome.duration_s
             )
-        if outcome.kind == "import" and outcome.failed and outcome.target:
+        if outcome.kind in TARGET_KINDS and outcome.failed and outcome.target:
             self.failed_targets.add(outcome.target)
         self.progress.step_finished(outcome)
         return outcome
@@ -139,7 +141,11 @@ async def run_plan(
     try:
         await asyncio.gather(*(_step(run, c, run_manifest) for c in by_kind["manifest"]))
         exports = [asyncio.create_task(_step(run, c, run_export)) for c in by_kind["export"]]
-        await _imports(run, by_kind["import"])
+        imports = [c for c in by_kind["import"] if c.action != "forget"]
+        # a forget (--prune) has no wave: it only drops a state record, so it runs apart
+        forgets = [c for c in by_kind["import"] if c.action == "forget"]
+        await asyncio.gather(*(_step(run, c, run_import) for c in forgets))
+        await _imports(run, imports + by_kind["recipes"])
         await asyncio.gather(*exports)
     finally:
         ctx.recorder.flush()  # records batched for a group write (recorder.py)
@@ -166,13 +172,14 @@ def _deadline_text(run: _Run) -> str | None:
     )
 
 
-KINDS = ("manifest", "export", "import")
+KINDS = ("manifest", "export", "import", "recipes")
+TARGET_KINDS = ("import", "recipes")  # the steps of one target, run in its waves
 
 
 def _totals(plan: Plan) -> dict[str, int]:
     totals: dict[str, int] = {}
     for change in plan.changes:
-        row = change.wave if change.kind == "import" and change.wave else SOURCE_ROW
+        row = change.wave if change.kind in TARGET_KINDS and change.wave else SOURCE_ROW
         totals[row] = totals.get(row, 0) + 1
     return totals
 
@@ -193,7 +200,8 @@ async def _step(run: _Run, change: Change, runner: StepRunner) -> StepOutcome:
         if change.kind == "export":
             run.ctx.board.fail(change.manifest, RuntimeError(why))
         return run.skip(change, f"depends on {why}")
-    run.progress.step_started(change.address, change.wave if change.kind == "import" else None)
+    wave = change.wave if change.kind in TARGET_KINDS else None
+    run.progress.step_started(change.address, wave)
     return run.finish(await runner(run.ctx, change))
 
 
@@ -256,13 +264,15 @@ def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
     return ordered + sorted(used - set(ordered))
 
 
-async def _chain(run: _Run, chain: Sequence[Change], limit: _Slots) -> None:
-    """One target's imports, in dependency order, one at a time.
+async def _chain(run: _Run, steps: Sequence[Change], limit: _Slots) -> None:
+    """One target's imports, in dependency order, one at a time; then its baseline read,
+    then its recipes' declared running state.
 
     The slot of one import passes straight to the target's next one when its package is
     ready: released in between, it would go to a waiting target not yet started before
     this one could ask for it again, and targets would finish breadth-first after all.
     """
+    chain = [c for c in steps if c.kind == "import"]
     held = False
     try:
         for position, change in enumerate(chain):
@@ -287,6 +297,9 @@ async def _chain(run: _Run, chain: Sequence[Change], limit: _Slots) -> None:
     # outside the import slot: the read waits for the "other" quota, not for an import
     for outcome in await record_baseline(run.ctx, chain, run.outcomes):
         run.outcomes[outcome.address] = outcome
+    for change in steps:  # after the read: it finds what the imports brought
+        if change.kind == "recipes":
+            await _step(run, change, run_recipes)
 
 
 def _export_ready(run: _Run, change: Change) -> bool:

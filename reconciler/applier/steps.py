@@ -47,6 +47,9 @@ from reconciler.errors import (
     RlcmError,
     StateError,
 )
+from reconciler.live import LiveRecipe
+from reconciler.live.recipes import read_target_recipes, recipe_folders, recipe_stamp
+from reconciler.live.targets import ensure_folder
 from reconciler.plan import Change
 from reconciler.redact import redact
 from reconciler.report import SUCCESS_RESULTS, RecipeOutcome, StepOutcome
@@ -57,6 +60,8 @@ from reconciler.state.model import (
     PackageRecord,
     PendingImport,
     RecipeResult,
+    ResolvedTarget,
+    TargetBaseline,
     import_key,
 )
 from reconciler.workato.retry import REFUSED
@@ -420,6 +425,9 @@ async def _load(ctx: StepContext, package_id: int, digest: str) -> Package:
 
 
 async def run_import(ctx: StepContext, change: Change) -> StepOutcome:
+    if change.action == "forget":
+        ctx.recorder.import_forgotten(change.manifest, str(change.target))
+        return _Timer().outcome(change, "succeeded", message="removed from state only")
     lock = ctx.import_lock(change.data["workspace"], change.data.get("customer"))
     async with lock:
         timer = _Timer()  # the time queued behind another import is not this one's
@@ -429,7 +437,8 @@ async def run_import(ctx: StepContext, change: Change) -> StepOutcome:
 async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcome:
     data = change.data
     client = ctx.clients[data["workspace"]]
-    owner, folder_id = data.get("customer"), int(data["folder_id"])
+    owner = data.get("customer")
+    folder_id = await _target_folder(ctx, change, client)
     resume = data.get("resume_import_id")
     target = str(change.target)
     recorded = ctx.recorder.state.last_import(change.manifest, target)
@@ -448,7 +457,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             )
             raise StepFailed(f"{error}; the next apply imports again") from None
         if not data.get("poll_only", True):
-            folder = await client.folder_assets(owner, folder_id)
+            names = await _recipe_names(client, owner, folder_id)
             ctx.recorder.import_saved(
                 _import_record(
                     change,
@@ -457,8 +466,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
                     digest,
                     "completed" if job.status == "completed" else "failed",
                     job,
-                    _recipes(job, folder),
-                    folder,
+                    _recipes(job, names),
                 )
             )
             job = None
@@ -468,13 +476,13 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
         pending = ctx.recorder.state.pending_imports.get(import_key(change.manifest, target))
         if pending is not None and pending.package_digest == digest:
             # an earlier run sent this package and never learnt the job id
-            found = await _found_out(ctx, change, client, package, timer, wait=False)
+            found = await _found_out(ctx, change, client, package, timer, folder_id, wait=False)
             if found is not None:
                 return found
         try:
-            started = await _atomic(_start_import(ctx, change, client, package))
+            started = await _atomic(_start_import(ctx, change, client, package, folder_id))
         except _LostAnswer as lost:
-            found = await _found_out(ctx, change, client, package, timer, wait=True)
+            found = await _found_out(ctx, change, client, package, timer, folder_id, wait=True)
             if found is not None:
                 return found
             raise StepFailed(
@@ -485,16 +493,16 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             ) from None
         job = await client.wait_import(owner, started.id)
     status = "completed" if job.status == "completed" else "failed"
-    # A clean import's folder read (recipe names, drift baseline) waits for the end of the
-    # target's chain: `record_baseline` reads the folder once for all of them. A failure
-    # is read now, so that its report names the failing recipes at once.
+    # A clean import's recipe read (recipe names, drift baseline) waits for the end of the
+    # target's chain: `record_baseline` reads the target once for all of them. A failure
+    # is read now (Recipes API), so that its report names the failing recipes at once.
     clean = status == "completed" and all(
         r.import_result in SUCCESS_RESULTS for r in job.recipe_status
     )
-    after = None if clean else await client.folder_assets(owner, folder_id)
-    recipes = _recipes(job, after or [])
+    names = {} if clean else await _recipe_names(client, owner, folder_id)
+    recipes = _recipes(job, names)
     ctx.recorder.import_saved(
-        _import_record(change, job.id, package_id, digest, status, job, recipes, after)
+        _import_record(change, job.id, package_id, digest, status, job, recipes)
     )
     outcome_recipes = [RecipeOutcome(r.id, r.name, r.import_result, r.position) for r in recipes]
     if status != "completed":
@@ -512,8 +520,41 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     )
 
 
+async def _target_folder(ctx: StepContext, change: Change, client: WorkatoClient) -> int:
+    """The target folder's id. A folder named by path (live/targets.py) that does not exist
+    yet is created here (`create_folders`); a resolved path is recorded in state, so later
+    plans do not look it up again."""
+    data = change.data
+    folder_id = int(data["folder_id"])
+    path = data.get("folder_path")
+    if path is None and not data.get("environment") and data.get("fleet") is None:
+        return folder_id
+    if path is not None and not folder_id:
+        folder_id = await ensure_folder(
+            client, str(data["customer"]), str(path), create=bool(data.get("create_folders"))
+        )
+    ctx.recorder.target_resolved(
+        str(change.target),
+        ResolvedTarget(
+            workspace=data["workspace"],
+            customer=data.get("customer"),
+            folder_path=path,
+            folder_id=folder_id,
+            fleet=data.get("fleet"),
+        ),
+    )
+    return folder_id
+
+
+def _folder_of(ctx: StepContext, change: Change) -> int:
+    """The folder an import went into: created during this apply if the plan had none."""
+    resolved = ctx.recorder.state.targets.get(str(change.target))
+    folder_id = int(change.data["folder_id"])
+    return resolved.folder_id if resolved is not None and not folder_id else folder_id
+
+
 async def _start_import(
-    ctx: StepContext, change: Change, client: WorkatoClient, package: Package
+    ctx: StepContext, change: Change, client: WorkatoClient, package: Package, folder_id: int
 ) -> ImportJob:
     data, target = change.data, str(change.target)
     # the marker is on disk before the POST (a write that fails stops here: nothing sent)
@@ -529,7 +570,7 @@ async def _start_import(
     try:
         started = await client.start_import(
             data.get("customer"),
-            int(data["folder_id"]),
+            folder_id,
             package.data,
             restart_recipes=bool(data.get("restart_recipes")),
             include_tags=bool(data.get("include_tags")),
@@ -562,6 +603,7 @@ async def _found_out(
     client: WorkatoClient,
     package: Package,
     timer: _Timer,
+    folder_id: int,
     *,
     wait: bool,
 ) -> StepOutcome | None:
@@ -570,8 +612,10 @@ async def _found_out(
     and the package is not sent again. With `wait`, the folder is read until it does or
     until the poll timeout (a lost answer in this run); without, once (the next run)."""
     data = change.data
-    owner, folder_id = data.get("customer"), int(data["folder_id"])
-    before = ctx.recorder.state.last_import(change.manifest, str(change.target))
+    owner = data.get("customer")
+    state = ctx.recorder.state
+    before = state.last_import(change.manifest, str(change.target))
+    baseline = state.baseline_of(before) if before is not None else None
     poll = client.settings.poll
     deadline = client.settings.clock() + (poll.timeout if wait else 0)
     interval = poll.interval
@@ -582,16 +626,14 @@ async def _found_out(
         seen = folder
         if home is not None and connections_only:  # they land in the home-assets folder
             seen = folder + await client.folder_assets(owner, int(home))
-        if shows_package(package.info, seen, before.folder_after if before else None):
+        if shows_package(package.info, seen, _baseline_assets(baseline)):
             break
         remaining = deadline - client.settings.clock()
         if remaining <= 0:
             return None
         await client.settings.sleep(min(interval, remaining))
         interval = min(interval * 1.5, poll.max_interval)
-    ctx.recorder.import_saved(
-        _import_record(change, 0, package.id, package.digest, "completed", folder=folder)
-    )
+    ctx.recorder.import_saved(_import_record(change, 0, package.id, package.digest, "completed"))
     log.info("import: found in the target folder address=%s", change.address)
     return timer.outcome(
         change,
@@ -600,6 +642,17 @@ async def _found_out(
         "recorded without sending it again",
         package_id=package.id,
     )
+
+
+def _baseline_assets(baseline: TargetBaseline | None) -> list[AssetStamp] | None:
+    """The target as its baseline recorded it (recipes, and other assets once drift read
+    them), in folder_assets' terms; None without a baseline."""
+    if baseline is None:
+        return None
+    recipes = [
+        AssetStamp(type="recipe", name=r.name, version=r.version, id=r.id) for r in baseline.recipes
+    ]
+    return recipes + list(baseline.assets or [])
 
 
 def shows_package(
@@ -633,54 +686,101 @@ def shows_package(
 async def record_baseline(
     ctx: StepContext, chain: Sequence[Change], outcomes: Mapping[str, StepOutcome]
 ) -> list[StepOutcome]:
-    """After one target's chain of imports, read its folder once and record it as the drift
-    baseline (and recipe names) of every import of the chain that completed without one.
+    """After one target's chain of imports, read its recipes once (Recipes API) and record
+    them as the target's drift baseline, covering every import of the chain that completed
+    (and the recipe names of their results).
 
-    Imports into one folder run one after another, so the folder after the last one is
+    Imports into one folder run one after another, so the target after the last one is
     the baseline of the earlier ones too (a later package may even update a shared asset).
-    One read per target instead of one per import: the "other" quota (60/min) is the
-    scarce one at fleet scale. Returns the outcomes whose recipe names were filled in.
+    One read per target, in the Recipes API's 2,000/minute bucket: the 60/minute "other"
+    bucket is the scarce one at fleet scale and carries none of it. The target's other
+    assets are not read here: after an import their baseline is cleared, and the next
+    `rlcm drift` records it again (folder_assets, once). Returns the outcomes whose recipe
+    names were filled in.
     """
+    state = ctx.recorder.state
     done = [
         (change, outcome, record)
         for change in chain
         if (outcome := outcomes.get(change.address)) is not None
         and outcome.status == "succeeded"
-        and (record := ctx.recorder.state.last_import(change.manifest, str(change.target)))
+        and (record := state.last_import(change.manifest, str(change.target)))
         and record.status == "completed"
-        and record.folder_after is None
         and record.import_id == outcome.import_id
+        and state.baseline_of(record) is None
     ]
     if not done:
         return []
-    data = done[0][0].data
-    client = ctx.clients[data["workspace"]]
+    data, target = done[0][0].data, str(done[0][0].target)
+    old = state.baselines.get(target)
     try:
-        folder = await client.folder_assets(data.get("customer"), int(data["folder_id"]))
+        recipes = await read_target_recipes(
+            ctx.clients[data["workspace"]],
+            data.get("customer"),
+            _folder_of(ctx, done[0][0]),
+            folders=old.folders if old is not None else (),
+            known_ids=[
+                r.id for _, _, record in done for r in record.recipe_results if r.id is not None
+            ],
+        )
     except RlcmError as exc:  # the imports succeeded: only their baseline is missing
-        log.warning("baseline: folder read failed target=%s error=%s", done[0][0].target, exc)
+        log.warning("baseline: recipe read failed target=%s error=%s", target, exc)
         return []
-    names = {a.id: a.name for a in folder if a.type == "recipe"}
-    after = _import_record(done[0][0], 0, 0, "", "completed", folder=folder).folder_after
+    by_id = {r.id: r for r in recipes}
+    covered = {**(old.imports if old is not None else {})}
     named: list[StepOutcome] = []
     records: list[ImportRecord] = []
     for _, outcome, record in done:
-        recipes = [
-            r if r.id is None else r.model_copy(update={"name": names.get(r.id)})
+        covered[record.manifest] = record.import_id
+        results = [
+            r
+            if r.id is None
+            else r.model_copy(update={"name": found.name if (found := by_id.get(r.id)) else None})
             for r in record.recipe_results
         ]
-        records.append(record.model_copy(update={"folder_after": after, "recipe_results": recipes}))
+        records.append(record.model_copy(update={"recipe_results": results}))
         outcome_recipes = [
-            RecipeOutcome(r.id, r.name, r.import_result, r.position) for r in recipes
+            _outcome(r, by_id.get(r.id) if r.id is not None else None) for r in results
         ]
         named.append(dataclasses.replace(outcome, recipes=outcome_recipes))
-    ctx.recorder.import_saved(*records)
+    baseline = TargetBaseline(
+        target=target,
+        imports=covered,
+        read_at=now_iso(),
+        folders=recipe_folders(recipes, _folder_of(ctx, done[0][0])),
+        recipes=[recipe_stamp(r) for r in recipes],
+    )
+    ctx.recorder.baseline_saved(baseline, *records)
     return named
 
 
-def _recipes(job: ImportJob, folder: list[Asset]) -> list[RecipeResult]:
-    """Each recipe's result, named from the target folder (ids there are the target's)."""
-    names = {a.id: a.name for a in folder if a.type == "recipe"}
+def _outcome(result: RecipeResult, live: LiveRecipe | None) -> RecipeOutcome:
+    """A recipe's import result, with its health as the baseline read found it."""
+    if live is None:
+        return RecipeOutcome(result.id, result.name, result.import_result, result.position)
+    return RecipeOutcome(
+        result.id,
+        result.name,
+        result.import_result,
+        result.position,
+        running=live.running,
+        stop_cause=live.stop_cause,
+        job_succeeded_count=live.job_succeeded_count,
+        job_failed_count=live.job_failed_count,
+    )
+
+
+async def _recipe_names(client: WorkatoClient, owner: str | None, folder_id: int) -> dict[int, str]:
+    """Recipe id -> name in a target folder (Recipes API), to name an import's results."""
+    try:
+        return {r.id: r.name for r in await client.list_recipes(owner, folder_id=folder_id)}
+    except RlcmError as exc:  # only the names are missing: the report shows ids
+        log.warning("import: recipe names not read folder=%s error=%s", folder_id, exc)
+        return {}
+
+
+def _recipes(job: ImportJob, names: Mapping[int, str]) -> list[RecipeResult]:
+    """Each recipe's result, named from the target (ids there are the target's)."""
     return [
         RecipeResult(
             id=r.id,
@@ -700,14 +800,7 @@ def _import_record(
     status: Any,
     job: ImportJob | None = None,
     recipes: list[RecipeResult] | None = None,
-    folder: list[Asset] | None = None,
 ) -> ImportRecord:
-    after = None
-    if folder is not None:
-        after = [
-            AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id, folder=a.folder)
-            for a in folder
-        ]
     return ImportRecord(
         manifest=change.manifest,
         target=str(change.target),
@@ -717,7 +810,6 @@ def _import_record(
         status=status,
         error=job.error if job is not None and status == "failed" else None,
         recipe_results=recipes or [],
-        folder_after=after,
         started_at=now_iso(),
         finished_at=None if status == "in_progress" else now_iso(),
     )

@@ -167,6 +167,7 @@ class _Session:
             self._say_estimate(plan)
             if self.planfile is None:
                 self._confirm(plan, auto_approve)
+            self._remember_targets()
             with (
                 _interrupts() as stop,
                 _progress(self.opts) as progress,
@@ -232,6 +233,19 @@ class _Session:
                     f"({format_duration(left)}): expect exit 4 and run apply again"
                 )
         click.echo(line, err=True)
+
+    def _remember_targets(self) -> None:
+        """Targets resolved from Workato (folder paths, environments, generated fleets) go
+        into state with the apply's first write, imported or not: the next plan does not
+        look them up again (live/targets.py)."""
+        from reconciler.live.targets import resolved_record
+
+        for target in self.inputs.desired.targets.values():
+            resolved = target.folder_path is not None or target.environment or target.fleet
+            if resolved and target.folder_id:
+                self.inputs.state.targets[target.address] = resolved_record(
+                    target, target.folder_id
+                )
 
     def _check_safety(self, plan: Plan, force: bool) -> None:
         from reconciler.errors import UnsafePlanError

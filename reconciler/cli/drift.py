@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.common import format_option
 from reconciler.cli.options import GlobalOptions, common_options
+
+if TYPE_CHECKING:
+    from reconciler.state.inputs import Inputs
+    from reconciler.state.model import AssetStamp
 
 __all__ = ["drift"]
 
@@ -41,6 +47,7 @@ def drift(
     )
     from reconciler.cli.workflow import load_inputs, read_live
     from reconciler.drift import detect_drift
+    from reconciler.drift.detect import missing_asset_baselines
     from reconciler.errors import RlcmError
 
     for path in reports:  # refuse a bad --report before spending API calls
@@ -56,6 +63,9 @@ def drift(
     )
     end_progress_line()
     report = detect_drift(inputs.desired, inputs.state, live)
+    missing = missing_asset_baselines(inputs.desired, inputs.state, live)
+    if missing:
+        _record_asset_baselines(opts, inputs, missing)
     for path in reports:
         buffer = io.StringIO()
         render_drift(report, _REPORT_FORMATS[path.suffix.lower()], buffer, color=False)
@@ -63,3 +73,30 @@ def drift(
     if not (opts.quiet and output_format == "text"):
         render_drift(report, output_format, sys.stdout, color=opts.color)
     raise SystemExit(2 if report.has_drift else 0)
+
+
+def _record_asset_baselines(
+    opts: GlobalOptions, inputs: Inputs, missing: Mapping[str, list[AssetStamp]]
+) -> None:
+    """The only write drift makes: the first baseline of targets' non-recipe assets (the
+    report's notes say so). Under the state lock; when an apply holds it, nothing is
+    recorded and the next drift tries again."""
+    from datetime import UTC, datetime
+
+    from reconciler.cli.common import warn
+    from reconciler.errors import RlcmError
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        with inputs.store.lock("drift") as held:
+            if held.warning:
+                warn(opts, held.warning)
+            state = inputs.store.read()
+            for target, stamps in missing.items():
+                baseline = state.baselines.get(target)
+                if baseline is not None and baseline.assets is None:
+                    update = {"assets": stamps, "assets_read_at": now}
+                    state.baselines[target] = baseline.model_copy(update=update)
+            inputs.store.write(state)
+    except RlcmError as exc:
+        warn(opts, f"the first baseline of targets' other assets was not recorded: {exc}")

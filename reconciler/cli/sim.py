@@ -80,6 +80,18 @@ def sim() -> None:
         "unknown_status, recipe_ids_missing, octet_stream, folder_asset_status, one_import."
     ),
 )
+@click.option(
+    "--bare-environment",
+    type=click.Choice(["dev", "prod"]),
+    default=None,
+    help="What a bare customer id names for a customer with Environments (default dev).",
+)
+@click.option(
+    "--recipes-shape",
+    type=click.Choice(["result", "items", "bare"]),
+    default=None,
+    help="Wrap recipe lists in `result`, in `items` or not at all (default: as documented).",
+)
 def serve(
     directory: Path,
     host: str,
@@ -92,6 +104,8 @@ def serve(
     dialects: tuple[str, ...],
     quotas: tuple[str, ...],
     retry_after: bool,
+    bare_environment: str | None,
+    recipes_shape: str | None,
 ) -> None:
     """Serve the simulator over HTTP until Ctrl-C."""
     from reconciler.simulator import Simulator
@@ -119,6 +133,10 @@ def serve(
             simulator.set_dialect(dialects)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--dialect") from None
+    if bare_environment is not None:
+        simulator.set_bare_environment(bare_environment)
+    if recipes_shape is not None:
+        simulator.set_recipes_shape(recipes_shape)
     try:
         server = make_server(directory, host, port, time_scale)
     except OSError as exc:

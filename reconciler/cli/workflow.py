@@ -7,6 +7,7 @@ of the click commands lets tests and benchmarks drive the same path without a te
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Inputs",
     "check_saved_plan",
+    "complete_targets",
     "load_inputs",
     "load_saved_plan",
     "open_clients",
@@ -72,6 +74,7 @@ def open_state(
 def used_workspaces(desired: DesiredState) -> list[str]:
     """The source's workspace and every target's, in config order."""
     names = [desired.source.workspace] + [t.workspace for t in desired.targets.values()]
+    names += [f.template.workspace for f in desired.fleet_sources]
     return [n for n in dict.fromkeys(names) if n in desired.workspaces]
 
 
@@ -112,11 +115,11 @@ async def refresh_and_plan(
 ) -> tuple[Plan, LiveState, RefreshCounts]:
     """Refresh and plan; with `rollback_to`, for the packages recorded at that serial (the
     same refresh every time, so a saved rollback plan is checked as any other)."""
-    import dataclasses
 
     from reconciler.live.refresh import refresh
     from reconciler.plan.planner import build_plan
 
+    warnings = await complete_targets(inputs, clients)
     desired, notes = inputs.desired, list[str]()
     if rollback_to is not None:
         from reconciler.plan.rollback import rollback_desired
@@ -129,9 +132,26 @@ async def refresh_and_plan(
     plan = build_plan(
         desired, inputs.state, live, prune=prune, targets=targets, rollback_to=rollback_to
     )
+    notes = [*warnings, *notes]
     if notes:
         plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
     return plan, live, counts
+
+
+async def complete_targets(inputs: Inputs, clients: dict[str, WorkatoClient]) -> list[str]:
+    """Generated fleets, folder paths and environments resolved from Workato, in place:
+    `inputs.desired` holds the complete targets afterwards. Returns the warnings."""
+    from reconciler.live.targets import resolve_targets
+
+    inputs.desired, reads = await resolve_targets(inputs.desired, inputs.state, clients)
+    if reads.customer_lists or reads.folder_lists:
+        log.info(
+            "targets: customer_lists=%d folder_lists=%d cached=%d",
+            reads.customer_lists,
+            reads.folder_lists,
+            reads.cached,
+        )
+    return reads.warnings
 
 
 async def plan_now(
@@ -170,15 +190,17 @@ async def read_live(
     refresh_targets: bool = True,
     on_read: Callable[[str], None] | None = None,
 ) -> LiveState:
-    """Connect and refresh only (`rlcm drift`)."""
+    """Connect and refresh only (`rlcm drift`): targets' recipes, and their other assets."""
     from reconciler.live.refresh import refresh
 
     async with open_clients(inputs.desired, inputs.state.quotas) as clients:
+        await complete_targets(inputs, clients)
         live, _ = await refresh(
             inputs.desired,
             inputs.state,
             clients,
             refresh_targets=refresh_targets,
+            target_assets=refresh_targets,
             on_read=on_read,
         )
         return live

@@ -13,6 +13,7 @@ Addresses:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,11 +26,14 @@ __all__ = [
     "DEFAULT_WAVE",
     "AssetRef",
     "AutoGenerate",
+    "CustomerFilter",
     "DesiredState",
+    "FleetSource",
     "ManifestSpec",
     "PollSettings",
     "QuotaBucket",
     "RateLimits",
+    "RecipesState",
     "RetrySettings",
     "RolloutSpec",
     "SafetySpec",
@@ -38,11 +42,13 @@ __all__ = [
     "TargetSpec",
     "WorkspaceSpec",
     "quota_of",
+    "target_address",
     "window_for_rate",
 ]
 
 DEFAULT_WAVE = "default"
 AuthStyle = Literal["bearer", "legacy"]
+RecipesState = Literal["running", "stopped", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,11 @@ class RateLimits:
     import_status: float = 1000.0  # embedded import status
     other: float = 60.0  # every other RLCM call, one shared bucket
     dev_imports: float = 500.0 / 60.0  # developer-API imports (500/hour)
+    customers: float = 60.0  # GET /api/managed_users (Manage customers: 60/minute)
+    folders: float = 60.0  # GET|POST /api/managed_users/:id/folders
+    recipes: float = 2000.0  # the Embedded Recipes API's list and get
+    recipe_actions: float = 1000.0  # its recipe start and stop
+    dev_recipes: float = 60.0  # the developer API's recipe calls (own workspaces)
     # Quota windows (and their margin) are divided by this: 1 for Workato; N to match a
     # simulator served with `rlcm sim serve --time-scale N`, whose windows are N times shorter.
     time_scale: float = 1.0
@@ -68,7 +79,17 @@ class RateLimits:
 
 
 DEFAULT_RATE_LIMITS = RateLimits()
-QuotaBucket = Literal["imports", "import_status", "dev_imports", "other"]
+QuotaBucket = Literal[
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "customers",
+    "folders",
+]
 
 
 def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
@@ -197,6 +218,61 @@ class TargetSpec:
     include_tags: bool = False
     folder_id_for_home_assets: int | None = None
     wave: str = DEFAULT_WAVE
+    # the running state of the imported recipes after apply: running | stopped | unchanged
+    recipes: RecipesState = "unchanged"
+    location: Location | None = None
+    # A folder named by path (`Integrations/CRM`) in the customer's workspace: folder_id is
+    # 0 until live/targets.py resolves it (from state, or the folders API); it stays 0 when
+    # the folder is missing and `create_folders` lets apply create it.
+    folder_path: str | None = None
+    create_folders: bool = False
+    # An Embedded Environment (dev|test|prod): live/targets.py turns `customer` into the
+    # suffixed workspace id (`E-acme_test`) once it knows the customer has Environments.
+    environment: str | None = None
+    fleet: str | None = None  # the generated Fleet that listed this customer, if any
+
+    @property
+    def folder_label(self) -> str:
+        """How reasons and errors name the folder: its path, else its id."""
+        return self.folder_path if self.folder_path is not None else str(self.folder_id)
+
+
+def target_address(
+    name: str | None, customer: str | None, folder: int | str, environment: str | None = None
+) -> str:
+    """A target's address: its name, else `CUSTOMER/FOLDER` (`self/FOLDER` without a
+    customer); an environment suffixes the name or the customer (`E-acme_test/CRM`)."""
+    if name is not None:
+        return name if environment is None else f"{name}_{environment}"
+    owner = customer if customer is not None else "self"
+    return f"{owner}{'' if environment is None else '_' + environment}/{folder}"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFilter:
+    """Which of Workato's customers a generated Fleet takes (fnmatch globs)."""
+
+    external_id: tuple[str, ...] = ()
+    name: tuple[str, ...] = ()
+    plan_id: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSource:
+    """A Fleet that lists its customers from Workato: expanded into targets on every plan.
+
+    `template` holds the fleet's settings (workspace, manifests, folder, wave...) with a
+    placeholder customer; `overrides` are the entries the YAML lists, by customer.
+    `environments` yields one target per environment (each in wave `waves[i]`)."""
+
+    name: str
+    template: TargetSpec
+    select: CustomerFilter
+    # customer -> its entry's settings, one spec per environment (as `environments`)
+    overrides: Mapping[str, tuple[TargetSpec, ...]] = field(default_factory=dict)
+    environments: tuple[str, ...] = ()
+    waves: tuple[str, ...] = ()
     location: Location | None = None
 
 
@@ -243,11 +319,26 @@ class DesiredState:
     targets: dict[str, TargetSpec]  # by address, in file order
     rollout: RolloutSpec = field(default_factory=RolloutSpec)
     files: tuple[str, ...] = ()  # the YAML files read, sorted
+    fleet_sources: tuple[FleetSource, ...] = ()  # Fleets listed from Workato (live/targets.py)
+    targets_resolved: bool = False  # live/targets.py completed `targets` already
+
+    @property
+    def needs_live_targets(self) -> bool:
+        """Whether targets depend on Workato: generated fleets, folder paths, environments."""
+        if self.targets_resolved:
+            return False
+        return bool(self.fleet_sources) or any(
+            t.folder_path is not None or t.environment is not None for t in self.targets.values()
+        )
+
     state: StateSpec = field(default_factory=StateSpec)
 
     @property
     def source_workspace(self) -> WorkspaceSpec:
         return self.workspaces[self.source.workspace]
+
+    def fleet_names(self) -> set[str]:
+        return {f.name for f in self.fleet_sources}
 
     def targets_in_wave(self, wave: str) -> list[TargetSpec]:
         return [t for t in self.targets.values() if t.wave == wave]

@@ -35,6 +35,7 @@ __all__ = [
     "ConfigModel",
     "FleetCustomerModel",
     "FleetDoc",
+    "FleetSelectModel",
     "ManifestDoc",
     "PollModel",
     "QuotaModel",
@@ -53,6 +54,8 @@ CUSTOMER_PATTERN = r"^([0-9]+|E.+)$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^\S(.*\S)?$"
 URL_PATTERN = r"^(https?|sim)://\S*$"
+# `Integrations/CRM`: folder names joined by `/`, none empty, no leading or trailing `/`
+FOLDER_PATTERN = r"^[^/\s]([^/]*[^/\s])?(/[^/\s]([^/]*[^/\s])?)*$"
 
 # Human wording for pattern mismatches, keyed by pattern (used in error messages).
 PATTERN_HINTS: dict[str, str] = {
@@ -60,6 +63,7 @@ PATTERN_HINTS: dict[str, str] = {
     ENV_PATTERN: "an environment variable name (letters, digits, _), never the secret itself",
     NAME_PATTERN: "a non-empty name without leading or trailing spaces",
     URL_PATTERN: "a URL starting with https://, http:// or sim://",
+    FOLDER_PATTERN: "folder names joined by / (Integrations/CRM), without empty names",
 }
 
 
@@ -71,8 +75,14 @@ def _customer_to_str(value: Any) -> Any:
 
 
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+FolderPath = Annotated[StrictStr, Field(pattern=FOLDER_PATTERN)]
+Environment = Literal["dev", "test", "prod"]
+Globs = Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1)]
+GlobOrGlobs = Annotated[StrictStr, Field(min_length=1)] | Globs
 EnvName = Annotated[StrictStr, Field(pattern=ENV_PATTERN)]
 FolderId = Annotated[StrictInt, Field(ge=1)]
+# the running state a target's imported recipes should have after apply
+RecipesState = Literal["running", "stopped", "unchanged"]
 PositiveNumber = Annotated[StrictFloat, Field(gt=0)]
 CustomerId = Annotated[
     StrictStr,
@@ -153,6 +163,29 @@ class RateLimitsModel(ConfigModel):
             "Longest total wait of one request on 429s (rate limited: wait, never a failed "
             "attempt) before it fails, in seconds (default 7200: an hourly window and more)."
         ),
+    )
+    customers: PositiveNumber | None = Field(
+        None,
+        description="Listing customers (a generated Fleet), requests per minute (default 60).",
+    )
+    folders: PositiveNumber | None = Field(
+        None,
+        description=(
+            "Listing and creating customer folders (Fleet `folder` paths), requests per "
+            "minute (default 60)."
+        ),
+    )
+    recipes: PositiveNumber | None = Field(
+        None,
+        description="Embedded Recipes API list and get, requests per minute (default 2000).",
+    )
+    recipe_actions: PositiveNumber | None = Field(
+        None,
+        description="Embedded Recipes API start and stop, requests per minute (default 1000).",
+    )
+    dev_recipes: PositiveNumber | None = Field(
+        None,
+        description="Developer-API recipe list, start and stop, requests per minute (default 60).",
     )
     time_scale: PositiveNumber | None = Field(
         None,
@@ -349,7 +382,31 @@ class TargetDoc(ConfigModel):
             "Managed user (numeric id or E + external id); omit for an own-workspace folder."
         ),
     )
-    folder_id: FolderId = Field(description="Folder the packages are imported into.")
+    folder_id: FolderId | None = Field(
+        None, description="Folder the packages are imported into (or give `folder`)."
+    )
+    folder: FolderPath | None = Field(
+        None,
+        description=(
+            "Folder by path in the customer's workspace (`Integrations/CRM`), resolved through "
+            "the Embedded folders API and cached in state; instead of folder_id."
+        ),
+    )
+    create_folders: StrictBool = Field(
+        False, description="Create the folders of `folder` that are missing, during apply."
+    )
+    environment: Environment | Annotated[list[Environment], Field(min_length=1)] | None = Field(
+        None,
+        description=(
+            "Embedded Environment(s) to import into: dev, test or prod, or a list: one target "
+            "per environment (address suffixed `_ENV`), each in wave ENV (WAVE-ENV when a "
+            "wave is set; without a Rollout these waves follow in list order). Addresses the "
+            "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
+        ),
+    )
+    environments: Annotated[list[Environment], Field(min_length=1)] | None = Field(
+        None, description="The same as `environment` with a list (give one of the two)."
+    )
     manifests: Annotated[list[Name], Field(min_length=1)] = Field(
         description="Manifests to import; each one's depends_on must be listed too."
     )
@@ -362,13 +419,23 @@ class TargetDoc(ConfigModel):
         None, description="Folder for assets that live in the source's home folder."
     )
     wave: Name | None = Field(None, description='Rollout wave of this target (default "default").')
+    recipes: RecipesState = Field(
+        "unchanged",
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
+    )
 
 
 class FleetCustomerModel(ConfigModel):
     """One customer of a fleet; any key given here overrides the fleet's setting."""
 
     customer: CustomerId = Field(description="Managed user (numeric id or E + external id).")
-    folder_id: FolderId = Field(description="Folder the packages are imported into.")
+    folder_id: FolderId | None = Field(
+        None, description="Folder the packages are imported into (else the fleet's `folder`)."
+    )
+    folder: FolderPath | None = Field(None, description="Overrides the fleet's folder path.")
     name: Name | None = Field(None, description="Target address; default CUSTOMER/FOLDER_ID.")
     folder_id_for_home_assets: FolderId | None = Field(
         None, description="Folder for assets that live in the source's home folder."
@@ -381,6 +448,27 @@ class FleetCustomerModel(ConfigModel):
     )
     include_tags: StrictBool | None = Field(None, description="Overrides the fleet's include_tags.")
     wave: Name | None = Field(None, description="Overrides the fleet's wave.")
+    recipes: RecipesState | None = Field(None, description="Overrides the fleet's recipes.")
+
+
+class FleetSelectModel(ConfigModel):
+    """Which of Workato's customers a generated fleet takes; every key given must match."""
+
+    external_id: GlobOrGlobs | None = Field(
+        None,
+        description=(
+            "Glob(s) over the customer's external id as Workato keeps it, without the `E` "
+            "rlcm puts before it (`A23*` matches customer EA2300)."
+        ),
+    )
+    name: GlobOrGlobs | None = Field(None, description="Glob(s) over the customer's name.")
+    plan_id: GlobOrGlobs | None = Field(None, description="Plan id(s) (globs allowed).")
+    exclude: GlobOrGlobs | None = Field(
+        None,
+        description=(
+            "Customers left out: globs over `E` + external id, the numeric id, or the name."
+        ),
+    )
 
 
 class FleetDoc(ConfigModel):
@@ -400,8 +488,49 @@ class FleetDoc(ConfigModel):
     wave: Name | None = Field(
         None, description='Rollout wave of the customers (default "default").'
     )
-    customers: Annotated[list[FleetCustomerModel], Field(min_length=1)] = Field(
-        description="The customers, each a target named CUSTOMER/FOLDER_ID unless it has a name."
+    recipes: RecipesState = Field(
+        "unchanged",
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
+    )
+    customers: Annotated[list[FleetCustomerModel], Field(min_length=1)] | None = Field(
+        None,
+        description=(
+            "The customers, each a target named CUSTOMER/FOLDER_ID (CUSTOMER/FOLDER with a "
+            "folder path) unless it has a name. With from_workato: overrides for listed "
+            "customers."
+        ),
+    )
+    from_workato: FleetSelectModel | None = Field(
+        None,
+        description=(
+            "List the customers from Workato (GET /api/managed_users) instead of by hand; "
+            "each matching customer becomes a target on every plan."
+        ),
+    )
+    folder: FolderPath | None = Field(
+        None,
+        description=(
+            "Folder by path in the customer's workspace (`Integrations/CRM`), resolved through "
+            "the Embedded folders API and cached in state; instead of folder_id."
+        ),
+    )
+    create_folders: StrictBool = Field(
+        False, description="Create the folders of `folder` that are missing, during apply."
+    )
+    environment: Environment | Annotated[list[Environment], Field(min_length=1)] | None = Field(
+        None,
+        description=(
+            "Embedded Environment(s) to import into: dev, test or prod, or a list: one target "
+            "per environment (address suffixed `_ENV`), each in wave ENV (WAVE-ENV when a "
+            "wave is set; without a Rollout these waves follow in list order). Addresses the "
+            "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
+        ),
+    )
+    environments: Annotated[list[Environment], Field(min_length=1)] | None = Field(
+        None, description="The same as `environment` with a list (give one of the two)."
     )
 
 

@@ -18,7 +18,9 @@ from reconciler.config.desired import (
     DEFAULT_WAVE,
     AssetRef,
     AutoGenerate,
+    CustomerFilter,
     DesiredState,
+    FleetSource,
     ManifestSpec,
     PollSettings,
     RateLimits,
@@ -29,11 +31,14 @@ from reconciler.config.desired import (
     StateSpec,
     TargetSpec,
     WorkspaceSpec,
+    target_address,
 )
 from reconciler.config.kinds import (
     DATA_CENTERS,
     KNOWN_ASSET_TYPES,
+    FleetCustomerModel,
     FleetDoc,
+    FleetSelectModel,
     ManifestDoc,
     QuotaModel,
     RateLimitsModel,
@@ -68,6 +73,7 @@ class _Draft:
     parsed: Parsed
     entry: tuple[str | int, ...]  # () for a Target, ("customers", i) for a fleet entry
     label: str
+    implicit_wave: bool = False  # an environment's own wave (no Rollout needs to list it)
 
     def path(self, key: str) -> tuple[str | int, ...]:
         if self.entry and self.parsed.has(*self.entry, key):
@@ -121,7 +127,10 @@ class _Resolver:
         acyclic = self.check_cycles(manifests)
         rollout = self.rollout()
         drafts = self.targets(workspaces, manifests, acyclic)
-        self.check_waves(drafts, rollout)
+        generated = self.fleet_sources(manifests, acyclic)
+        templates = [d for _, ds in generated for d in ds]
+        rollout = self.implicit_waves([*drafts, *templates], rollout)
+        self.check_waves([*drafts, *templates], rollout)
         self.check_folders(drafts)
         state = self.state()
         if not self.out.errors:
@@ -132,9 +141,19 @@ class _Resolver:
                 targets={d.spec.address: d.spec for d in drafts},
                 rollout=rollout,
                 files=self.files,
+                fleet_sources=tuple(f for f, _ in generated),
                 state=state,
             )
         return self.out
+
+    def implicit_waves(self, drafts: list[_Draft], rollout: RolloutSpec) -> RolloutSpec:
+        """Without a Rollout, environments' waves follow the default one, in list order."""
+        if rollout.location is not None:
+            return rollout
+        extra = [d.spec.wave for d in drafts if d.implicit_wave]
+        if not extra:
+            return rollout
+        return replace(rollout, waves=tuple(dict.fromkeys([*rollout.waves, *extra])))
 
     # -- names ---------------------------------------------------------------------------
 
@@ -374,9 +393,183 @@ class _Resolver:
             listed = self.check_target_manifests(draft, manifests)
             ordered = tuple(name for name in order if name in listed)
             out.append(
-                _Draft(_replace_manifests(spec, ordered), draft.parsed, draft.entry, draft.label)
+                _Draft(
+                    _replace_manifests(spec, ordered),
+                    draft.parsed,
+                    draft.entry,
+                    draft.label,
+                    draft.implicit_wave,
+                )
             )
         return out
+
+    def folder_of(
+        self, p: Parsed, path: tuple[str | int, ...], folder_id: int | None, folder: str | None
+    ) -> tuple[int, str | None] | None:
+        """(folder_id, folder path) of a target: exactly one of the two keys."""
+        if folder_id is not None and folder is not None:
+            self.error(p.error("give folder_id or folder, not both", p.key_at(*path, "folder")))
+            return None
+        if folder_id is None and folder is None:
+            self.error(p.error("needs folder_id or folder (a path)", p.at(*path)))
+            return None
+        return (folder_id or 0), folder
+
+    def environment_of(self, p: Parsed, model: TargetDoc | FleetDoc) -> str | list[str] | None:
+        """`environment` (one or a list) or `environments` (a list), not both."""
+        if model.environment is not None and model.environments is not None:
+            where = p.key_at("environments")
+            self.error(p.error("give environment or environments, not both", where))
+        if model.environments is not None:
+            return list(model.environments)
+        return (
+            model.environment
+            if isinstance(model.environment, str | None)
+            else list(model.environment)
+        )
+
+    def target_drafts(self, p: Parsed, model: TargetDoc) -> list[_Draft]:
+        folder = self.folder_of(p, (), model.folder_id, model.folder)
+        if folder is None:
+            return []
+        folder_id, path = folder
+        envs, own_waves = _environments(self.environment_of(p, model))
+        if (model.environment or model.environments) and model.customer is None:
+            where = p.key_at("environment")
+            self.error(p.error("environment needs a customer (an Embedded customer)", where))
+            return []
+        drafts = []
+        for env in envs:
+            address = target_address(model.name, model.customer, path or folder_id, env)
+            spec = TargetSpec(
+                address=address,
+                workspace=model.workspace,
+                folder_id=folder_id,
+                manifests=tuple(model.manifests),
+                customer=model.customer,
+                restart_recipes=model.restart_recipes,
+                include_tags=model.include_tags,
+                folder_id_for_home_assets=model.folder_id_for_home_assets,
+                wave=_env_wave(model.wave, env, own_waves),
+                recipes=model.recipes,
+                location=p.doc.location,
+                folder_path=path,
+                create_folders=model.create_folders,
+                environment=env,
+            )
+            drafts.append(_Draft(spec, p, (), f'target "{address}"', own_waves and env is not None))
+        return drafts
+
+    def fleet_drafts(self, p: Parsed, model: FleetDoc) -> list[_Draft]:
+        if model.customers is None:
+            self.error(p.error("needs customers, or from_workato to list them", p.at()))
+            return []
+        drafts: list[_Draft] = []
+        for i, entry in enumerate(model.customers):
+            drafts.extend(self.fleet_entry(p, model, entry, ("customers", i)))
+        return drafts
+
+    def fleet_entry(
+        self,
+        p: Parsed,
+        model: FleetDoc,
+        entry: FleetCustomerModel,
+        path: tuple[str | int, ...],
+        fleet: str | None = None,
+    ) -> list[_Draft]:
+        if entry.folder_id is not None or entry.folder is not None:
+            folder = self.folder_of(p, path, entry.folder_id, entry.folder)
+        else:
+            folder = self.folder_of(p, (), None, model.folder)
+        if folder is None:
+            return []
+        folder_id, folder_path = folder
+        envs, own_waves = _environments(self.environment_of(p, model))
+        drafts = []
+        for env in envs:
+            address = target_address(entry.name, entry.customer, folder_path or folder_id, env)
+            spec = TargetSpec(
+                address=address,
+                workspace=model.workspace,
+                folder_id=folder_id,
+                manifests=tuple(
+                    entry.manifests if entry.manifests is not None else model.manifests
+                ),
+                customer=entry.customer,
+                restart_recipes=_pick(entry.restart_recipes, model.restart_recipes),
+                include_tags=_pick(entry.include_tags, model.include_tags),
+                folder_id_for_home_assets=entry.folder_id_for_home_assets,
+                wave=_env_wave(entry.wave or model.wave, env, own_waves),
+                recipes=entry.recipes or model.recipes,
+                location=p.at(*path),
+                folder_path=folder_path,
+                create_folders=model.create_folders,
+                environment=env,
+                fleet=fleet,
+            )
+            label = f'{p.label}: target "{address}"'
+            drafts.append(_Draft(spec, p, path, label, own_waves and env is not None))
+        return drafts
+
+    def fleet_sources(
+        self, manifests: dict[str, ManifestSpec], acyclic: bool
+    ) -> list[tuple[FleetSource, list[_Draft]]]:
+        """Fleets listed from Workato: a template target (checked like a target) each, one
+        per environment, and the YAML's entries as overrides by customer."""
+        out: list[tuple[FleetSource, list[_Draft]]] = []
+        order = self.order(manifests) if acyclic else list(manifests)
+        names = [w.model.name for w in self.of(WorkspaceDoc) if isinstance(w.model, WorkspaceDoc)]
+        for p in self.of(FleetDoc):
+            model = p.model
+            assert isinstance(model, FleetDoc)
+            if model.from_workato is None:
+                continue
+            if model.folder is None:
+                where = p.key_at("from_workato")
+                message = "from_workato needs a folder: a path in every customer's workspace"
+                self.error(p.error(message, where))
+                continue
+            template = FleetCustomerModel.model_validate({"customer": "0", "folder": model.folder})
+            drafts = self.fleet_entry(p, model, template, (), fleet=model.name)
+            checked = [self.checked_template(d, p, manifests, order, names) for d in drafts]
+            if not checked:
+                continue
+            overrides: dict[str, tuple[TargetSpec, ...]] = {}
+            for i, entry in enumerate(model.customers or ()):
+                entry_path: tuple[str | int, ...] = ("customers", i)
+                specs = [
+                    self.checked_template(d, d.parsed, manifests, order, names, d.label).spec
+                    for d in self.fleet_entry(p, model, entry, entry_path, fleet=model.name)
+                ]
+                overrides.setdefault(entry.customer, tuple(specs))
+            source = FleetSource(
+                name=model.name,
+                template=checked[0].spec,
+                select=_select(model.from_workato),
+                overrides=overrides,
+                environments=tuple(d.spec.environment for d in checked if d.spec.environment),
+                waves=tuple(d.spec.wave for d in checked),
+                location=p.doc.location,
+            )
+            out.append((source, checked))
+        return out
+
+    def checked_template(
+        self,
+        draft: _Draft,
+        p: Parsed,
+        manifests: dict[str, ManifestSpec],
+        order: list[str],
+        names: list[str],
+        label: str | None = None,
+    ) -> _Draft:
+        """A generated fleet's template (or override): references checked, manifests in
+        dependency order."""
+        checking = _Draft(draft.spec, p, draft.entry, label or p.label, draft.implicit_wave)
+        self.known(checking, draft.spec.workspace, names, "workspace", checking.at("workspace"))
+        listed = self.check_target_manifests(checking, manifests)
+        spec = _replace_manifests(draft.spec, tuple(n for n in order if n in listed))
+        return _Draft(spec, p, draft.entry, checking.label, draft.implicit_wave)
 
     def order(self, manifests: dict[str, ManifestSpec]) -> list[str]:
         known = {
@@ -396,9 +589,9 @@ class _Resolver:
         drafts: list[_Draft] = []
         for p in self.parsed:
             if isinstance(p.model, TargetDoc):
-                drafts.append(_target_draft(p, p.model))
-            elif isinstance(p.model, FleetDoc):
-                drafts.extend(_fleet_drafts(p, p.model))
+                drafts.extend(self.target_drafts(p, p.model))
+            elif isinstance(p.model, FleetDoc) and p.model.from_workato is None:
+                drafts.extend(self.fleet_drafts(p, p.model))
         seen: dict[str, Location] = {}
         for p in self.of(FleetDoc):
             assert isinstance(p.model, FleetDoc)
@@ -448,10 +641,11 @@ class _Resolver:
 
     def check_folders(self, drafts: list[_Draft]) -> None:
         """Two targets may share a folder only with the same settings and other manifests."""
-        claimed: dict[tuple[str, str | None, int], _Draft] = {}
+        claimed: dict[tuple[str, str | None, str | None, int | str], _Draft] = {}
         for draft in drafts:
             spec = draft.spec
-            key = (spec.workspace, spec.customer, spec.folder_id)
+            folder = spec.folder_path if spec.folder_path is not None else spec.folder_id
+            key = (spec.workspace, spec.customer, spec.environment, folder)
             first = claimed.setdefault(key, draft)
             if first is draft:
                 continue
@@ -460,11 +654,12 @@ class _Resolver:
             differing = [s for s in _SETTINGS if getattr(spec, s) != getattr(first.spec, s)]
             if differing:
                 message = (
-                    f"folder {spec.folder_id} is also {other} with different {', '.join(differing)}"
+                    f"folder {spec.folder_label} is also {other} with different "
+                    f"{', '.join(differing)}"
                 )
                 self.error(draft.error(message, where))
             for name in sorted(set(spec.manifests) & set(first.spec.manifests)):
-                message = f'folder {spec.folder_id} already gets manifest "{name}" from {other}'
+                message = f'folder {spec.folder_label} already gets manifest "{name}" from {other}'
                 self.error(draft.error(message, where))
 
     # -- rollout -------------------------------------------------------------------------
@@ -533,48 +728,35 @@ def _safety(model: RolloutDoc) -> SafetySpec:
     )
 
 
-def _address(name: str | None, customer: str | None, folder_id: int) -> str:
-    if name is not None:
-        return name
-    return f"{customer if customer is not None else 'self'}/{folder_id}"
+def _environments(value: str | Sequence[str] | None) -> tuple[list[str | None], bool]:
+    """The environments a Target or Fleet names, and whether each gets a wave of its own."""
+    if value is None:
+        return [None], False
+    if isinstance(value, str):
+        return [value], False
+    envs: list[str | None] = list(dict.fromkeys(value))
+    return envs, len(envs) > 1
 
 
-def _target_draft(p: Parsed, model: TargetDoc) -> _Draft:
-    address = _address(model.name, model.customer, model.folder_id)
-    spec = TargetSpec(
-        address=address,
-        workspace=model.workspace,
-        folder_id=model.folder_id,
-        manifests=tuple(model.manifests),
-        customer=model.customer,
-        restart_recipes=model.restart_recipes,
-        include_tags=model.include_tags,
-        folder_id_for_home_assets=model.folder_id_for_home_assets,
-        wave=model.wave or DEFAULT_WAVE,
-        location=p.doc.location,
+def _env_wave(wave: str | None, environment: str | None, own: bool) -> str:
+    if not own or environment is None:
+        return wave or DEFAULT_WAVE
+    return f"{wave}-{environment}" if wave else environment
+
+
+def _globs(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _select(model: FleetSelectModel) -> CustomerFilter:
+    return CustomerFilter(
+        external_id=_globs(model.external_id),
+        name=_globs(model.name),
+        plan_id=_globs(model.plan_id),
+        exclude=_globs(model.exclude),
     )
-    return _Draft(spec, p, (), f'target "{address}"')
-
-
-def _fleet_drafts(p: Parsed, model: FleetDoc) -> list[_Draft]:
-    drafts: list[_Draft] = []
-    for i, entry in enumerate(model.customers):
-        address = _address(entry.name, entry.customer, entry.folder_id)
-        spec = TargetSpec(
-            address=address,
-            workspace=model.workspace,
-            folder_id=entry.folder_id,
-            manifests=tuple(entry.manifests if entry.manifests is not None else model.manifests),
-            customer=entry.customer,
-            restart_recipes=_pick(entry.restart_recipes, model.restart_recipes),
-            include_tags=_pick(entry.include_tags, model.include_tags),
-            folder_id_for_home_assets=entry.folder_id_for_home_assets,
-            wave=entry.wave or model.wave or DEFAULT_WAVE,
-            location=p.at("customers", i),
-        )
-        label = f'{p.label}: target "{address}"'
-        drafts.append(_Draft(spec, p, ("customers", i), label))
-    return drafts
 
 
 def _pick(override: bool | None, default: bool) -> bool:

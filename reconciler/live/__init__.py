@@ -10,6 +10,7 @@ from reconciler.live.model import (
     MANIFEST_WORKING,
     LiveAsset,
     LiveManifest,
+    LiveRecipe,
     LiveState,
     asset_key,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "MANIFEST_WORKING",
     "LiveAsset",
     "LiveManifest",
+    "LiveRecipe",
     "LiveState",
     "asset_key",
 ]

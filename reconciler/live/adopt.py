@@ -1,4 +1,5 @@
-"""Adopt a live manifest that rlcm did not create (made in the UI or by an older script).
+"""Adopt what rlcm did not create: a live manifest (made in the UI or by an older script),
+or imports a script made (`read_target_folders`; the check is reconciler/plan/adoption.py).
 
 No API lists manifests, so the id comes from the user. The manifest is viewed, its name
 and folder are checked against the config, and it is recorded in state. The recorded
@@ -9,17 +10,20 @@ establish the baseline later plans and drift compare against.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reconciler.config.desired import DesiredState
 from reconciler.errors import PlanError
+from reconciler.live.recipes import TargetRecipes, read_target_recipes
 from reconciler.state.model import AssetStamp, ManifestRecord
 
 if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
     from reconciler.workato.models import ManifestView
 
-__all__ = ["ADOPTED_DIGEST", "adopt_manifest", "manifest_name"]
+__all__ = ["ADOPTED_DIGEST", "adopt_manifest", "manifest_name", "read_target_folders"]
 
 ADOPTED_DIGEST = "adopted"
 
@@ -87,3 +91,44 @@ async def _check_folder(
             f"manifest {view.id}{where} exports assets that are not in folder {folder_id} "
             f"({', '.join(outside)}), but the config says folder_id {folder_id}"
         )
+
+
+# (workspace, customer or None, folder id, subfolder paths holding package recipes)
+FolderRef = tuple[str, str | None, int, tuple[str, ...]]
+
+
+async def read_target_folders(
+    clients: Mapping[str, WorkatoClient], folders: Mapping[str, FolderRef]
+) -> dict[str, TargetRecipes]:
+    """Each target's recipes (target address -> them), as a baseline records them.
+
+    The Recipes API answers (2,000/minute, one list per folder: live/recipes.py); a package
+    with recipes in subfolders has those subfolders found by path first (the folders API).
+    """
+
+    async def read(ref: FolderRef) -> TargetRecipes:
+        workspace, customer, folder_id, paths = ref
+        client = clients[workspace]
+        subfolders = [await _subfolder(client, customer, folder_id, p) for p in paths]
+        found = [f for f in subfolders if f is not None]
+        return await read_target_recipes(client, customer, folder_id, folders=found)
+
+    read_all = await asyncio.gather(*(read(ref) for ref in folders.values()))
+    return dict(zip(folders, read_all, strict=True))
+
+
+async def _subfolder(
+    client: WorkatoClient, owner: str | None, folder_id: int, path: str
+) -> int | None:
+    """The id of `path` below `folder_id`, or None when it is not there (or, for an
+    own-workspace target, cannot be looked up: its recipes are then reported missing)."""
+    if owner is None:
+        return None
+    parent = folder_id
+    for name in path.split("/"):
+        children = await client.list_folders(owner, parent)
+        found = next((f.id for f in children if f.name == name), None)
+        if found is None:
+            return None
+        parent = found
+    return parent

@@ -19,6 +19,7 @@ __all__ = [
     "MANIFEST_WORKING",
     "LiveAsset",
     "LiveManifest",
+    "LiveRecipe",
     "LiveState",
     "asset_key",
 ]
@@ -53,6 +54,26 @@ class LiveAsset:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveRecipe:
+    """One recipe of a target as the Recipes API lists it: version and health."""
+
+    id: int
+    name: str
+    version: int | None = None
+    folder_id: int | None = None
+    running: bool = False
+    stop_cause: str | None = None
+    stopped_at: str | None = None
+    job_succeeded_count: int = 0
+    job_failed_count: int = 0
+    last_run_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return asset_key("recipe", self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class LiveManifest:
     """A manifest view. `assets` is None when the answer did not include them."""
 
@@ -77,17 +98,21 @@ class LiveState:
     - `source_folders`: folder_id -> assets of that folder (and its subfolders, as
       folder_assets returns them) in the source workspace.
     - `manifests`: manifest name -> its live view, for manifests recorded in state.
-    - `target_folders`: target address -> assets of the target folder, for targets that
-      have been imported before; None when targets were not refreshed.
+    - `target_recipes`: target address -> the target's recipes (Recipes API), for targets
+      that have been imported before; None when targets were not refreshed.
+    - `target_folders`: target address -> every asset of the target folder
+      (folder_assets), read by `rlcm drift` only, for the assets that are not recipes;
+      None when not read.
     """
 
     source_folders: Mapping[int, tuple[LiveAsset, ...]] = field(default_factory=dict)
     manifests: Mapping[str, LiveManifest] = field(default_factory=dict)
     target_folders: Mapping[str, tuple[LiveAsset, ...]] | None = None
+    target_recipes: Mapping[str, tuple[LiveRecipe, ...]] | None = None
 
     @property
     def refreshed_targets(self) -> bool:
-        return self.target_folders is not None
+        return self.target_recipes is not None
 
     def fingerprint(self) -> str:
         """A digest of everything read; a saved plan is stale when this moves."""
@@ -99,6 +124,11 @@ class LiveState:
                     None
                     if self.target_folders is None
                     else {k: _assets(v) for k, v in self.target_folders.items()}
+                ),
+                "target_recipes": (
+                    None
+                    if self.target_recipes is None
+                    else {k: _recipes(v) for k, v in self.target_recipes.items()}
                 ),
             }
         )
@@ -122,6 +152,11 @@ def _assets(assets: Iterable[LiveAsset]) -> list[dict[str, Any]]:
         for a in assets
     ]
     return sorted(rows, key=lambda a: (a["type"], a["name"], a["id"]))
+
+
+def _recipes(recipes: Iterable[LiveRecipe]) -> list[list[Any]]:
+    # what a plan depends on: not the job counts, which move with every job a recipe runs
+    return sorted([r.id, r.name, r.version, r.folder_id, r.running] for r in recipes)
 
 
 def _digest(data: Any) -> str:

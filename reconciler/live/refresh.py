@@ -1,9 +1,11 @@
 """Read live state with as few API calls as possible, concurrently, within the quotas.
 
-One `folder_assets` per distinct source folder, one manifest view per manifest recorded in
-state, and one `folder_assets` per target folder that has been imported before (a target
-never imported has no baseline to drift from, so reading it would spend the scarce "other"
-quota for nothing). No call is ever made per recipe.
+One `folder_assets` per distinct source folder and one manifest view per manifest recorded
+in state: the scarce "other" bucket (60/minute) carries O(manifests) calls. Each target that
+has been imported before is read through the Recipes API (2,000/minute, live/recipes.py): a
+target never imported has no baseline to drift from, so it is not read at all. Only
+`rlcm drift` also reads each target folder's other assets (connections, lookup tables...)
+with folder_assets (`target_assets=True`), the one per-target call in the scarce bucket.
 
 All calls of one workspace share that workspace's client and so its quota limiters; the
 limiters pace the calls, `asyncio.gather` only keeps them all in flight.
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 from reconciler.config.desired import DesiredState, TargetSpec
 from reconciler.errors import NotFoundError
 from reconciler.live import MANIFEST_GONE, LiveAsset, LiveManifest, LiveState
+from reconciler.live.recipes import TargetRecipes, read_target_recipes
 from reconciler.state.model import State
 
 if TYPE_CHECKING:
@@ -39,13 +42,14 @@ class RefreshCounts:
 
     source_folders: int = 0
     manifests: int = 0
-    target_folders: int = 0
+    target_recipes: int = 0  # targets read through the Recipes API
+    target_folders: int = 0  # targets whose folder_assets were read (drift)
     skipped_targets: int = 0
     done: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.source_folders + self.manifests + self.target_folders
+        return self.source_folders + self.manifests + self.target_recipes + self.target_folders
 
 
 def live_asset(asset: Asset) -> LiveAsset:
@@ -80,9 +84,13 @@ async def refresh(
     clients: Mapping[str, WorkatoClient],
     *,
     refresh_targets: bool = True,
+    target_assets: bool = False,
     on_read: ProgressCallback | None = None,
 ) -> tuple[LiveState, RefreshCounts]:
-    """Read what the planner needs; `clients` maps workspace name to its client."""
+    """Read what the planner needs; `clients` maps workspace name to its client.
+
+    `target_assets` also reads each imported target's folder_assets (drift's check of the
+    assets that are not recipes)."""
     counts = RefreshCounts()
     source = clients[desired.source.workspace]
     owner = desired.source.managed_user
@@ -98,16 +106,21 @@ async def refresh(
     names = sorted(state.manifests)
     views = [tracked(f"manifest.{n}", _view(clients, source, state, n)) for n in names]
     targets = _targets_to_read(desired, state) if refresh_targets else []
-    reads = [
-        tracked(f"target {t.address}", clients[t.workspace].folder_assets(t.customer, t.folder_id))
-        for t in targets
+    reads = [tracked(f"target {t.address}", _target_recipes(clients, state, t)) for t in targets]
+    asset_targets = targets if target_assets else []
+    asset_reads = [
+        tracked(f"assets {t.address}", clients[t.workspace].folder_assets(t.customer, t.folder_id))
+        for t in asset_targets
     ]
     results = await asyncio.gather(
-        asyncio.gather(*folders), asyncio.gather(*views), asyncio.gather(*reads)
+        asyncio.gather(*folders),
+        asyncio.gather(*views),
+        asyncio.gather(*reads),
+        asyncio.gather(*asset_reads),
     )
-    folder_assets, manifest_views, target_assets = results
+    folder_assets, manifest_views, target_recipes, target_folder_assets = results
     counts.source_folders, counts.manifests = len(folder_ids), len(names)
-    counts.target_folders = len(targets)
+    counts.target_recipes, counts.target_folders = len(targets), len(asset_targets)
     counts.skipped_targets = len(desired.targets) - len(targets) if refresh_targets else 0
     live = LiveState(
         source_folders={
@@ -115,12 +128,17 @@ async def refresh(
             for f, assets in zip(folder_ids, folder_assets, strict=True)
         },
         manifests=dict(zip(names, manifest_views, strict=True)),
+        target_recipes=(
+            dict(zip((t.address for t in targets), target_recipes, strict=True))
+            if refresh_targets
+            else None
+        ),
         target_folders=(
             {
                 t.address: tuple(live_asset(a) for a in assets)
-                for t, assets in zip(targets, target_assets, strict=True)
+                for t, assets in zip(asset_targets, target_folder_assets, strict=True)
             }
-            if refresh_targets
+            if refresh_targets and target_assets
             else None
         ),
     )
@@ -138,6 +156,28 @@ async def _view(
         return live_manifest(await client.view_manifest(record.owner, record.id))
     except NotFoundError:
         return LiveManifest(id=record.id, name=name, status=MANIFEST_GONE)
+
+
+async def _target_recipes(
+    clients: Mapping[str, WorkatoClient], state: State, target: TargetSpec
+) -> TargetRecipes:
+    """The target's recipes: its folders' lists, and every recipe rlcm knows it has."""
+    baseline = state.baselines.get(target.address)
+    known = [r.id for r in baseline.recipes] if baseline is not None else []
+    known += [
+        r.id
+        for name in target.manifests
+        if (record := state.last_import(name, target.address)) is not None
+        for r in record.recipe_results
+        if r.id is not None  # an answer without ids (a dialect): named by position only
+    ]
+    return await read_target_recipes(
+        clients[target.workspace],
+        target.customer,
+        target.folder_id,
+        folders=baseline.folders if baseline is not None else (),
+        known_ids=known,
+    )
 
 
 def _targets_to_read(desired: DesiredState, state: State) -> list[TargetSpec]:

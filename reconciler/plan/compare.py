@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from reconciler.live import LiveAsset, LiveManifest, asset_key
+from reconciler.live import LiveAsset, LiveManifest, LiveRecipe, asset_key
 from reconciler.plan.manifest_body import ResolvedManifest
-from reconciler.state.model import AssetStamp, ManifestRecord
+from reconciler.state.model import AssetStamp, ManifestRecord, RecipeStamp
 
 __all__ = [
     "Diff",
@@ -21,7 +21,9 @@ __all__ = [
     "live_edit_diffs",
     "live_versions",
     "package_diffs",
+    "recipe_versions",
     "spec_diffs",
+    "target_diffs",
     "version_diffs",
 ]
 
@@ -82,6 +84,11 @@ def _stamp_versions(stamps: Iterable[AssetStamp]) -> dict[str, int | None]:
 def live_versions(assets: Iterable[LiveAsset]) -> dict[str, int | None]:
     """type:name -> version of a folder's assets."""
     return {f"{a.type}:{a.name}": a.version for a in assets}
+
+
+def recipe_versions(recipes: Iterable[LiveRecipe | RecipeStamp]) -> dict[str, int | None]:
+    """recipe:name -> version of a target's recipes (as the Recipes API listed them)."""
+    return {f"recipe:{r.name}": r.version for r in recipes}
 
 
 def spec_diffs(record: ManifestRecord, resolved: ResolvedManifest) -> list[Diff]:
@@ -185,8 +192,17 @@ def folder_diffs(
     `live_folder` is `live_versions(...)` of the target folder: computed once per target,
     not once per import, because this runs for every import of a fleet.
     """
-    before = {k: s.version for s in folder_after if (k := f"{s.type}:{s.name}") in keys}
-    after = {k: live_folder[k] for k in keys if k in live_folder}
+    return target_diffs({f"{s.type}:{s.name}": s.version for s in folder_after}, live_folder, keys)
+
+
+def target_diffs(
+    baseline: Mapping[str, int | None], live: Mapping[str, int | None], keys: Collection[str]
+) -> list[Diff]:
+    """How a target moved since its baseline, for the `keys` (type:name) a package holds:
+    each map is type:name -> version (`recipe_versions`, `live_versions`), computed once
+    per target."""
+    before = {k: v for k, v in baseline.items() if k in keys}
+    after = {k: live[k] for k in keys if k in live}
     if before == after:
         return []
     return version_diffs("target", before, after, where=" in the target folder")

@@ -36,7 +36,7 @@ from reconciler.state.model import LearnedQuota
 
 __all__ = ["Estimate", "Term", "estimate_apply", "format_duration", "window_bound"]
 
-_NOUNS: dict[QuotaBucket, str] = {
+_NOUNS: dict[str, str] = {
     "imports": "imports",
     "dev_imports": "developer-API imports",
     "import_status": "import status polls",

@@ -15,7 +15,7 @@ from reconciler.config.desired import DesiredState, TargetSpec
 from reconciler.facts import IMPORT_RESULT_SUCCESSES
 from reconciler.live import LiveState, asset_key
 from reconciler.plan import Change
-from reconciler.plan.compare import folder_diffs, live_versions
+from reconciler.plan.compare import recipe_versions, target_diffs
 from reconciler.plan.manifest_body import ResolvedManifest
 from reconciler.state.model import ImportRecord, PackageRecord, State, import_key
 
@@ -88,30 +88,51 @@ def import_changes(
     facts: Mapping[str, ManifestFacts],
 ) -> list[Change]:
     changes: list[Change] = []
-    folders = live.target_folders
+    refreshed = live.target_recipes
     for target in targets_in_wave_order(desired):
-        assets = folders.get(target.address) if folders is not None else None
-        folder = None if assets is None else live_versions(assets)
+        recipes = refreshed.get(target.address) if refreshed is not None else None
+        now = None if recipes is None else recipe_versions(recipes)
+        baseline = state.baselines.get(target.address)
         planned: dict[str, str] = {}
         for name in target.manifests:
             fact = facts[name]
-            record = state.imports.get(import_key(name, target.address))
-            change = _import_change(target, fact, record, folder, planned)
+            key = import_key(name, target.address)
+            record = state.imports.get(key)
+            note = state.unadopted.get(key) if record is None else None
+            before = None
+            if now is not None and baseline is not None and record is not None:
+                before = recipe_versions(baseline.recipes) if baseline.covers(record) else None
+            change = _import_change(target, fact, record, (before, now), planned, note)
             if change is not None:
                 planned[name] = change.address
                 changes.append(change)
     return changes
 
 
+# (the target's recipes in its baseline, as they are now): recipe:name -> version maps,
+# None when there is no baseline for this import or the target was not read
+Versions = tuple[Mapping[str, int | None] | None, Mapping[str, int | None] | None]
+
+
 def _import_change(
     target: TargetSpec,
     fact: ManifestFacts,
     record: ImportRecord | None,
-    folder: Mapping[str, int | None] | None,
+    versions: Versions,
     planned: Mapping[str, str],
+    unadopted: str | None = None,
 ) -> Change | None:
     details: list[dict[str, Any]] = []
-    reasons, resume, poll_only = _import_reasons(fact, record, folder, details)
+    reasons, resume, poll_only = _import_reasons(fact, record, versions, details)
+    if unadopted is not None:
+        reasons.append(f"`rlcm adopt` did not adopt it: {unadopted}")
+    if record is None and target.fleet is not None:
+        reasons.append(f"customer {target.customer} appeared in Workato (fleet {target.fleet})")
+    if target.folder_path is not None and not target.folder_id:
+        reasons.append(
+            f"folder {target.folder_path} does not exist in {target.customer} yet: "
+            "apply creates it (create_folders)"
+        )
     if not reasons:
         return None
     depends = [fact.export_address] if fact.export_address else []
@@ -130,6 +151,14 @@ def _import_change(
         "poll_only": poll_only,
         "first_import": record is None,
     }
+    if target.folder_path is not None or target.fleet is not None or target.environment:
+        # only then: plans of configs without paths, fleets or environments stay as they were
+        data.update(
+            folder_path=target.folder_path,
+            create_folders=target.create_folders,
+            fleet=target.fleet,
+            environment=target.environment,
+        )
     return Change(
         address=f"import.{fact.name}@{target.address}",
         kind="import",
@@ -147,7 +176,7 @@ def _import_change(
 def _import_reasons(
     fact: ManifestFacts,
     record: ImportRecord | None,
-    folder: Mapping[str, int | None] | None,
+    versions: Versions,
     details: list[dict[str, Any]],
 ) -> tuple[list[str], int | None, bool]:
     """Reasons for an import, an in-progress import to poll first, and whether polling it is
@@ -168,8 +197,9 @@ def _import_reasons(
         reasons.append(failed_import_reason(record))
     if fact.export_address is not None or not same_package:
         reasons.append(_package_reason(fact, record))
-    if folder is not None and record.folder_after is not None and record.status == "completed":
-        diffs = folder_diffs(record.folder_after, folder, fact.package_keys)
+    before, now = versions
+    if before is not None and now is not None and record.status == "completed":
+        diffs = target_diffs(before, now, fact.package_keys)
         if diffs:
             sentences = "; ".join(d.sentence for d in diffs)
             reasons.append(f"the target folder changed since the last import: {sentences}")

@@ -7,6 +7,7 @@ Addresses are stable across runs so reviewers and `--target` can name them:
 - `manifest.NAME`         create | update | recreate | delete | forget (the state record)
 - `export.NAME`           export (a new package, or an export in progress to poll)
 - `import.NAME@TARGET`    import | forget (the state record of an unconfigured import)
+- `recipes.TARGET`        start | stop (the target's imported recipes, `recipes:` in config)
 
 A change's `data` is everything the applier needs without re-reading the config; see
 `Change.data`. The JSON form (`Plan.to_dict()`) is versioned by `FORMAT_VERSION` and is
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 from reconciler.errors import PlanError
@@ -37,8 +38,10 @@ __all__ = [
 
 FORMAT_VERSION = 1
 PLAN_KIND = "rlcm-plan"
-Action = Literal["create", "update", "recreate", "delete", "export", "import", "forget"]
-Kind = Literal["manifest", "export", "import"]
+Action = Literal[
+    "create", "update", "recreate", "delete", "export", "import", "forget", "start", "stop"
+]
+Kind = Literal["manifest", "export", "import", "recipes"]
 ACTIONS: tuple[Action, ...] = (
     "create",
     "update",
@@ -47,8 +50,10 @@ ACTIONS: tuple[Action, ...] = (
     "export",
     "import",
     "forget",
+    "start",
+    "stop",
 )
-KINDS: tuple[Kind, ...] = ("manifest", "export", "import")
+KINDS: tuple[Kind, ...] = ("manifest", "export", "import", "recipes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +75,11 @@ class Change:
       `restart_recipes`, `include_tags`, `folder_id_for_home_assets`, `package`
       (`{"id", "digest"}` when no export precedes it, else None), `resume_import_id` (an
       import in progress to poll first), `poll_only` (True: polling it is all there is to
-      do), `first_import`. Exports: `resume_package_id` set means poll that export
-      instead of starting one.
+      do), `first_import`, `folder_path` (a folder named by path; `folder_id` 0 when apply
+      must create it first), `create_folders`, `fleet` (the generated Fleet). Exports:
+      `resume_package_id` set means poll that export instead of starting one. Recipes:
+      `target`, `workspace`, `customer`, `folder_id`, `manifests` (whose packages' recipes
+      to start or stop), `recipes` (the declared state).
     """
 
     address: str
@@ -134,10 +142,12 @@ class PlanSummary:
     targets: int  # distinct targets with at least one import
     waves: Mapping[str, int]  # wave -> imports, in wave order, only waves with imports
     forgets: int  # state records of imports to forget
+    recipes: Mapping[str, int] = field(default_factory=dict)  # start|stop -> targets
 
     @property
     def total(self) -> int:
-        return sum(self.manifests.values()) + self.exports + self.imports + self.forgets
+        counted = self.exports + self.imports + self.forgets + sum(self.recipes.values())
+        return sum(self.manifests.values()) + counted
 
     def line(self) -> str:
         """`Plan: 1 manifest to create, 1 to update, 2 exports, 24 imports across ...`."""
@@ -152,6 +162,8 @@ class PlanSummary:
                 f"{_count(self.imports, 'import')} across {_count(self.targets, 'target')}"
                 f" ({waves})"
             )
+        for verb, n in self.recipes.items():
+            parts.append(f"recipes to {verb} on {_count(n, 'target')}")
         if self.forgets:
             parts.append(f"{_count(self.forgets, 'import record')} to forget")
         return "Plan: " + ", ".join(parts) + "."
@@ -164,6 +176,7 @@ class PlanSummary:
             "targets": self.targets,
             "waves": dict(self.waves),
             "forgets": self.forgets,
+            "recipes": dict(self.recipes),
             "line": self.line(),
         }
 
@@ -202,6 +215,10 @@ class Plan:
     def estimate_text(self) -> str | None:
         return None if self.estimate is None else str(self.estimate["text"])
 
+    # target -> its imported recipes' health as the refresh read it (Recipes API): id,
+    # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
+    # readers of the JSON plan; it plays no part in applying it.
+    recipe_health: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     rollback_to: int | None = None  # `plan --rollback-to N`: the packages of serial N
 
     @property
@@ -211,6 +228,7 @@ class Plan:
     @property
     def summary(self) -> PlanSummary:
         manifests: Counter[str] = Counter()
+        recipes: Counter[str] = Counter()
         exports = imports = forgets = 0
         targets: set[str] = set()
         per_wave: Counter[str] = Counter()
@@ -219,6 +237,8 @@ class Plan:
                 manifests[change.action] += 1
             elif change.kind == "export":
                 exports += 1
+            elif change.kind == "recipes":
+                recipes[change.action] += 1
             elif change.action == "forget":
                 forgets += 1
             else:
@@ -226,7 +246,8 @@ class Plan:
                 targets.add(change.target or "")
                 per_wave[change.wave or ""] += 1
         waves = {w: per_wave[w] for w in self._wave_order(per_wave) if per_wave[w]}
-        return PlanSummary(dict(manifests), exports, imports, len(targets), waves, forgets)
+        summary = PlanSummary(dict(manifests), exports, imports, len(targets), waves, forgets)
+        return replace(summary, recipes={v: recipes[v] for v in ("start", "stop") if recipes[v]})
 
     def _wave_order(self, seen: Mapping[str, int]) -> list[str]:
         return list(self.waves) + sorted(w for w in seen if w not in self.waves)
@@ -250,6 +271,7 @@ class Plan:
             **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
+            "recipe_health": {t: [dict(r) for r in rows] for t, rows in self.recipe_health.items()},
         }
 
     @classmethod
@@ -273,9 +295,13 @@ class Plan:
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
                 estimate=raw.get("estimate") if isinstance(raw.get("estimate"), dict) else None,
+                recipe_health={
+                    str(t): tuple(dict(r) for r in rows)
+                    for t, rows in (raw.get("recipe_health") or {}).items()
+                },
                 rollback_to=None if raw.get("rollback_to") is None else int(raw["rollback_to"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"saved plan is incomplete or malformed: {exc}") from None
 
     def select(self, addresses: Sequence[str]) -> Plan:
@@ -290,6 +316,7 @@ class Plan:
             config_digest=self.config_digest,
             refreshed_targets=self.refreshed_targets,
             warnings=self.warnings,
+            recipe_health=self.recipe_health,
             rollback_to=self.rollback_to,
         )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.config.desired import DesiredState
 from reconciler.live import MANIFEST_GONE, LiveState
+from reconciler.live.recipes import health_row
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
 from reconciler.plan.estimate import estimate_apply
@@ -24,6 +25,7 @@ from reconciler.plan.imports import (
     transitive_deps,
 )
 from reconciler.plan.manifest_body import ResolvedManifest, digest, resolve_manifests
+from reconciler.plan.recipes import recipe_changes
 from reconciler.state.model import PackageRecord, State
 
 __all__ = ["build_plan", "config_digest", "plan_lineage"]
@@ -74,9 +76,10 @@ def build_plan(
     if prune:
         manifests += _prune_manifests(desired, state, live)
     imports = import_changes(desired, state, live, facts)
+    starts = recipe_changes(desired, live, facts, imports)
     if prune:
         imports += prune_imports(desired, state)
-    changes = manifests + exports + imports
+    changes = manifests + exports + imports + starts
     if targets:
         changes = _narrow(changes, targets, warnings)
     estimate = estimate_apply(desired, changes, state.quotas)
@@ -90,8 +93,25 @@ def build_plan(
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
         estimate=None if estimate is None else estimate.to_dict(),
+        recipe_health=_recipe_health(desired, live, facts),
         rollback_to=rollback_to,
     )
+
+
+def _recipe_health(
+    desired: DesiredState, live: LiveState, facts: Mapping[str, ManifestFacts]
+) -> dict[str, tuple[dict[str, object], ...]]:
+    """Each refreshed target's recipes that its packages hold, with their health."""
+    found: dict[str, tuple[dict[str, object], ...]] = {}
+    for address, recipes in (live.target_recipes or {}).items():
+        target = desired.targets.get(address)
+        if target is None:
+            continue
+        keys = {k for m in target.manifests if m in facts for k in facts[m].package_keys}
+        rows = tuple(health_row(r) for r in recipes if r.key in keys)
+        if rows:
+            found[address] = rows
+    return found
 
 
 def _manifest_data(
@@ -289,7 +309,7 @@ def config_digest(desired: DesiredState) -> str:
     }
     targets = [
         [t.address, t.workspace, t.folder_id, list(t.manifests), t.customer, t.restart_recipes,
-         t.include_tags, t.folder_id_for_home_assets, t.wave]
+         t.include_tags, t.folder_id_for_home_assets, t.wave, t.recipes]
         for t in desired.targets.values()
     ]  # fmt: skip
     rollout = desired.rollout

@@ -32,6 +32,8 @@ _SYMBOLS = {
     "forget": "-",
     "export": "+",
     "import": "~",
+    "start": "+",
+    "stop": "-",
 }
 _TITLES = {
     "create": "Manifests to create",
@@ -40,6 +42,8 @@ _TITLES = {
     "delete": "Manifests to delete",
     "forget": "State records to forget",
     "export": "Exports",
+    "start": "Recipes to start",
+    "stop": "Recipes to stop",
 }
 
 

@@ -57,6 +57,7 @@ def _head(plan: Plan) -> str:
     rows = [f"| manifest {a} | {n} |" for a, n in summary.manifests.items()]
     rows += [f"| export | {summary.exports} |"] if summary.exports else []
     rows += [f"| import, wave {w} | {n} |" for w, n in summary.waves.items()]
+    rows += [f"| recipes to {verb}, targets | {n} |" for verb, n in summary.recipes.items()]
     rows += [f"| import record to forget | {summary.forgets} |"] if summary.forgets else []
     text = f"## rlcm plan\n\n**{summary.line()}**\n\n"
     if plan.estimate_text:

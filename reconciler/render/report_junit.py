@@ -77,6 +77,10 @@ def _wave_suite(report: ApplyReport, wave: str) -> _Suite:
 
 
 def _import_cases(target: str, step: StepOutcome) -> list[_Case]:
+    if step.kind == "recipes":  # one case: the target's recipes started (stopped) or not
+        return [
+            _Case(f"{target}.recipes", step.action, step.duration_s or 0.0, _step_outcome(step))
+        ]
     classname = f"{target}.{step.manifest}"
     duration = step.duration_s or 0.0
     recipes = step.recipes
@@ -94,7 +98,7 @@ def _import_cases(target: str, step: StepOutcome) -> list[_Case]:
 def _source_suite(report: ApplyReport) -> _Suite:
     suite = _Suite("source workspace")
     for step in report.steps:
-        if step.kind != "import" and step.effective_status != "succeeded":
+        if step.kind in ("manifest", "export") and step.effective_status != "succeeded":
             suite.cases.append(
                 _Case(step.kind, step.manifest, step.duration_s or 0.0, _step_outcome(step))
             )

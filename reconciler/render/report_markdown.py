@@ -114,7 +114,7 @@ def _failures(out: _Budget, report: ApplyReport) -> None:
         return
     out.extend(["### Failures", "", "| target | manifest | failure |", "| --- | --- | --- |"])
     for step in failed:
-        row = f"| {_cell(step.target or step.kind)} | {_cell(step.manifest)} | {_why(step)} |"
+        row = f"| {_cell(step.target or step.kind)} | {_cell(step.label)} | {_why(step)} |"
         out.add(row, what="failures")
     out.add("")
 
@@ -164,7 +164,9 @@ def _target_table(target: str, steps: list[StepOutcome]) -> list[str]:
             f"{_cell(r.label)}: `{r.import_result}`" + ("" if r.succeeded else " ❌")
             for r in step.recipes
         )
-        lines.append(f"| {_cell(step.manifest)} | {_ICONS[status]} {status} | {recipes} |")
+        if step.kind == "recipes":  # what was started or stopped, or Workato's reasons
+            recipes = _cell(step.message or "")
+        lines.append(f"| {_cell(step.label)} | {_ICONS[status]} {status} | {recipes} |")
     lines.append("")
     return lines
 

@@ -102,7 +102,7 @@ def _source_steps(out: _Writer, report: ApplyReport) -> None:
 def _target_block(out: _Writer, target: str, steps: list[StepOutcome]) -> None:
     out.line(f"  {target}")
     for step in steps:
-        out.line(f"    {_status_word(out, step)} {step.manifest}{_ids(step)}{_duration(step)}")
+        out.line(f"    {_status_word(out, step)} {step.label}{_ids(step)}{_duration(step)}")
         _message(out, step, indent=6)
         for recipe in step.recipes:
             out.line(_recipe_line(out, recipe))
@@ -122,7 +122,7 @@ def _status_word(out: _Writer, step: StepOutcome) -> str:
 
 def _message(out: _Writer, step: StepOutcome, *, indent: int) -> None:
     if step.message:
-        label = "why" if step.effective_status == "skipped" else "error"
+        label = {"skipped": "why", "succeeded": "done"}.get(step.effective_status, "error")
         out.line(f"{' ' * indent}{label}: {step.message}")
 
 

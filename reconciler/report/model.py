@@ -37,10 +37,11 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-StepKind = Literal["manifest", "export", "import"]
+StepKind = Literal["manifest", "export", "import", "recipes"]
 EXIT_DEADLINE = 4  # `rlcm apply --max-duration`: stopped at the deadline, run again
 StepStatus = Literal["succeeded", "failed", "skipped", "interrupted"]
-STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import")
+STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import", "recipes")
+_TARGET_KINDS = ("import", "recipes")  # steps of one target
 STEP_STATUSES: tuple[StepStatus, ...] = ("succeeded", "failed", "skipped", "interrupted")
 
 SUCCESS_RESULTS = IMPORT_RESULT_SUCCESSES  # both spellings; see reconciler/facts.py
@@ -80,6 +81,11 @@ class RecipeOutcome:
     name: str | None
     import_result: str
     position: int | None = None  # 1-based place in the answer's recipe_status
+    # the recipe's health as read after the target's imports (Recipes API); None: not read
+    running: bool | None = None
+    stop_cause: str | None = None
+    job_succeeded_count: int | None = None
+    job_failed_count: int | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -134,6 +140,11 @@ class StepOutcome:
     def failed(self) -> bool:
         return self.effective_status == "failed"
 
+    @property
+    def label(self) -> str:
+        """How a target's step reads in a report: its manifest, or `recipes (start)`."""
+        return f"recipes ({self.action})" if self.kind == "recipes" else self.manifest
+
     def failed_recipes(self) -> list[RecipeOutcome]:
         return [recipe for recipe in self.recipes if not recipe.succeeded]
 
@@ -142,16 +153,7 @@ class StepOutcome:
             name: getattr(self, name) for name in _STEP_SCALARS if name != "status"
         }
         data["status"] = self.effective_status
-        data["recipes"] = [
-            {
-                "id": r.id,
-                "position": r.position,
-                "name": r.name,
-                "import_result": r.import_result,
-                "succeeded": r.succeeded,
-            }
-            for r in self.recipes
-        ]
+        data["recipes"] = [_recipe_dict(r) for r in self.recipes]
         return data
 
     @classmethod
@@ -168,10 +170,31 @@ class StepOutcome:
                 name=r.get("name"),
                 import_result=r["import_result"],
                 position=r.get("position"),
+                running=r.get("running"),
+                stop_cause=r.get("stop_cause"),
+                job_succeeded_count=r.get("job_succeeded_count"),
+                job_failed_count=r.get("job_failed_count"),
             )
             for r in data.get("recipes") or []
         ]
         return cls(recipes=recipes, **values)  # type: ignore[arg-type]  # checked above
+
+
+def _recipe_dict(recipe: RecipeOutcome) -> dict[str, Any]:
+    """A recipe of a step in the JSON report; its health only where it was read."""
+    out: dict[str, Any] = {
+        "id": recipe.id,
+        "position": recipe.position,
+        "name": recipe.name,
+        "import_result": recipe.import_result,
+        "succeeded": recipe.succeeded,
+    }
+    if recipe.running is not None:
+        out["running"] = recipe.running
+        out["stop_cause"] = recipe.stop_cause
+        out["job_succeeded_count"] = recipe.job_succeeded_count
+        out["job_failed_count"] = recipe.job_failed_count
+    return out
 
 
 _STEP_SCALARS = (
@@ -295,16 +318,18 @@ class ApplyReport:
         return [*self.waves, *extra]
 
     def failed_imports(self) -> list[StepOutcome]:
-        return [step for step in self.of_kind("import") if step.failed]
+        """Failed steps of targets: imports, and recipe starts or stops."""
+        return [step for step in self.steps if step.kind in _TARGET_KINDS and step.failed]
 
     def failed_source_steps(self) -> list[StepOutcome]:
         """Failed manifest and export steps (they skip the imports that need them)."""
-        return [step for step in self.steps if step.kind != "import" and step.failed]
+        return [step for step in self.steps if step.kind not in _TARGET_KINDS and step.failed]
 
     def by_target(self, wave: str | None = None) -> dict[str, list[StepOutcome]]:
-        """Import steps grouped by target, in wave then target order."""
+        """Import (and recipe start or stop) steps grouped by target, in wave then target
+        order."""
         groups: dict[str, list[StepOutcome]] = {}
-        for step in self.of_kind("import"):
+        for step in (s for s in self.steps if s.kind in _TARGET_KINDS):
             if step.target is not None and (wave is None or step.wave == wave):
                 groups.setdefault(step.target, []).append(step)
         return groups

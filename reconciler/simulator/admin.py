@@ -26,6 +26,9 @@ ACTIONS = frozenset(
         "rename_asset", "delete_asset", "start_recipe", "stop_recipe", "edit_manifest",
         "archive_manifest", "add_managed_user", "folder_assets", "asset", "manifest", "job",
         "recipe_running", "managed_user_id", "request_counts", "clear_request_log",
+        "add_customer", "remove_customer", "provision_environments", "seed_imported",
+        "set_bare_environment", "customers", "add_folder", "folders",
+        "add_jobs", "set_connection_authorized", "set_recipes_shape",
     }
 )  # fmt: skip
 
@@ -54,8 +57,8 @@ def handle_admin(sim: Controls, request: Request) -> Reply:
         return json_reply(400, {"error": 'expected {"action": NAME, "args": {...}}'})
     if action not in ACTIONS:
         return json_reply(400, {"error": f"unknown action {action!r}"})
-    if action == "add_managed_user":
-        args["folders"] = {int(k): v for k, v in args.get("folders", {}).items()}
+    if action in ("add_managed_user", "add_customer") and isinstance(args.get("folders"), dict):
+        args["folders"] = {int(k): v for k, v in args["folders"].items()}
     try:
         result: Any = getattr(sim, action)(**args)
     except (KeyError, ValueError, TypeError) as exc:

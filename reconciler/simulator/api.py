@@ -1,7 +1,10 @@
 """Routes of the three API families, answered as the documents show them.
 
 Embedded   /api/managed_users/:id/{export_manifests,exports,imports}...   bearer or legacy
+Customers  /api/managed_users (customers.py), /api/managed_users/:id/folders (folders.py)
 Developer  /api/export_manifests..., /api/packages/...                   bearer
+           /api/managed_users/:id/recipes...   the Recipes API (recipes.py)
+Developer  /api/export_manifests..., /api/packages/..., /api/recipes...   bearer
 Assets     /packages/zip_files/...  the download host (any Host), no auth
 
 The documents' misprints are accepted too: DELETE /managed_users/:id/api/export_manifests/:id,
@@ -11,90 +14,31 @@ folder_assets.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 from urllib.parse import unquote
 
-from reconciler.simulator import dialect, model
+from reconciler.simulator import dialect, model, recipes
+from reconciler.simulator.calls import ApiError, Call, Handler, Jobs, Route, invalid, not_found
+from reconciler.simulator.customers import customers_list
+from reconciler.simulator.folders import folder_create, folders_list
 from reconciler.simulator.imports import ImportParams, apply_import
-from reconciler.simulator.messages import Reply, Request, json_reply
+from reconciler.simulator.messages import Reply, json_reply
 from reconciler.simulator.packages import MAX_PACKAGE_BYTES, BadPackage, build_zip, read_zip
 
-if TYPE_CHECKING:
-    from reconciler.simulator.store import Store
-
-__all__ = ["ApiError", "Route", "match_route"]
+__all__ = [
+    "ApiError",
+    "Call",
+    "Handler",
+    "Jobs",
+    "Route",
+    "invalid",
+    "match_route",
+    "not_found",
+]
 
 Json = dict[str, Any]
-Handler = Callable[["Call"], Reply]
-
-
-class ApiError(Exception):
-    """Answered as an error body; the engine turns it into a Reply."""
-
-    def __init__(self, status: int, payload: Json) -> None:
-        super().__init__(str(payload))
-        self.status = status
-        self.payload = payload
-
-
-def not_found() -> ApiError:
-    return ApiError(404, {"message": "Not found"})
-
-
-def invalid(status: int, field_name: str, message: str) -> ApiError:
-    return ApiError(status, {"message": "Validation failed", "errors": {field_name: [message]}})
-
-
-@dataclass(frozen=True)
-class Route:
-    family: str  # embedded | developer | assets
-    kind: str  # endpoint kind used by faults and counts
-    bucket: str | None  # rate-limit bucket
-    handler: Handler
-    user: str | None = None  # managed user reference from the path, decoded
-    args: tuple[str, ...] = ()
-
-
-class Jobs(Protocol):
-    """What the handlers need of the engine (engine.py implements it; api.py does not
-    import it, so the routes stay a leaf the engine is built on)."""
-
-    store: Store
-
-    def settle_jobs(self, ws: Json) -> None: ...
-    def start_export(self, call: Call, manifest: Json) -> Json: ...
-    def start_import(self, call: Call, blob: bytes, params: ImportParams) -> Json: ...
-    def poll_job(self, call: Call, job: Json) -> None: ...
-    def job_json(self, call: Call, job: Json) -> Json: ...
-    def download_url(self, request: Request, job: Json) -> str: ...
-    def package_key(self, package_id: int) -> str: ...
-    def dialects(self) -> list[str]: ...
-    def import_running(self, ws: Json) -> bool: ...
-
-
-@dataclass
-class Call:
-    engine: Jobs
-    request: Request
-    route: Route
-    ws: Json = field(default_factory=dict)
-
-    @property
-    def embedded(self) -> bool:
-        return self.route.family == "embedded"
-
-    def json_body(self) -> Json:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
-            raise ApiError(400, {"error": "Request body is not valid JSON"}) from exc
-        if not isinstance(data, dict):
-            raise ApiError(400, {"error": "Request body must be a JSON object"})
-        return data
 
 
 def _segments(raw_path: str) -> list[str]:
@@ -103,6 +47,8 @@ def _segments(raw_path: str) -> list[str]:
 
 def match_route(method: str, raw_path: str, query: dict[str, str]) -> Route | None:
     parts = _segments(raw_path)
+    if parts == ["api", "managed_users"] and method == "GET":
+        return Route("embedded", "customers_list", "customers", customers_list)
     if parts[:2] == ["packages", "zip_files"] and len(parts) >= 3 and method == "GET":
         return Route("assets", "asset_download", None, asset_download, args=tuple(parts[2:]))
     if len(parts) >= 4 and parts[0] == "api" and parts[1] == "managed_users":
@@ -121,6 +67,10 @@ def _embedded(method: str, user: str, rest: list[str], query: dict[str, str]) ->
         return Route("embedded", kind, bucket, handler, user, args)
 
     head, tail = rest[0], rest[1:]
+    if head == "folders" and not tail and method in ("GET", "POST"):
+        handler = folders_list if method == "GET" else folder_create
+        kind = "folders_list" if method == "GET" else "folder_create"
+        return r(kind, handler, bucket="folders")
     if head == "export_manifests":
         return _manifest_route(method, tail, query, r)
     if head == "exports" and len(tail) == 1:
@@ -128,6 +78,8 @@ def _embedded(method: str, user: str, rest: list[str], query: dict[str, str]) ->
             return r("export", export_create, tail[0])
         if method == "GET":
             return r("export_status", job_status, tail[0])
+    if head == "recipes":
+        return _recipes_route(method, tail, r, read="recipes", action="recipe_actions")
     if head == "imports":
         if not tail and method == "POST":
             return r("import", import_create, bucket="imports")
@@ -155,12 +107,27 @@ def _manifest_route(
     return None
 
 
+def _recipes_route(
+    method: str, tail: list[str], r: Callable[..., Route], *, read: str, action: str
+) -> Route | None:
+    if not tail and method == "GET":
+        return r("recipes_list", recipes_list, bucket=read)
+    if len(tail) == 1 and method == "GET":
+        return r("recipe_view", recipe_view, tail[0], bucket=read)
+    if len(tail) == 2 and method == "PUT" and tail[1] in ("start", "stop"):
+        handler = recipe_start if tail[1] == "start" else recipe_stop
+        return r(f"recipe_{tail[1]}", handler, tail[0], bucket=action)
+    return None
+
+
 def _developer(method: str, rest: list[str]) -> Route | None:
     def r(kind: str, handler: Handler, *args: str, bucket: str = "other") -> Route:
         return Route("developer", kind, bucket, handler, None, args)
 
     if rest[:1] == ["export_manifests"]:
         return _manifest_route(method, rest[1:], {}, r)
+    if rest[:1] == ["recipes"]:  # the developer API's recipe calls: one 60/minute bucket
+        return _recipes_route(method, rest[1:], r, read="dev_recipes", action="dev_recipes")
     if rest[:1] != ["packages"]:
         return None
     tail = rest[1:]
@@ -222,6 +189,31 @@ def folder_assets(call: Call) -> Reply:
     ]
     assets.sort(key=lambda a: (a["folder"], a["type"], a["name"]))
     return json_reply(200, {"result": {"assets": assets}})
+
+
+# -- recipes (recipes.py answers; these bind it to the workspace and the shape switch) --
+def recipes_list(call: Call) -> Reply:
+    call.engine.settle_jobs(call.ws)  # a finished import's recipes are listed
+    default = "result" if call.embedded else "items"
+    shape = call.engine.store.read("controls.json").get("recipes_shape") or default
+    return json_reply(*recipes.list_recipes(call.ws, call.request.query, shape))
+
+
+def recipe_view(call: Call) -> Reply:
+    call.engine.settle_jobs(call.ws)
+    return json_reply(*recipes.get_recipe(call.ws, call.route.args[0]))
+
+
+def recipe_start(call: Call) -> Reply:
+    status, payload = recipes.start_recipe(call.ws, call.route.args[0])
+    call.engine.store.save_workspace(call.ws)
+    return json_reply(status, payload)
+
+
+def recipe_stop(call: Call) -> Reply:
+    status, payload = recipes.stop_recipe(call.ws, call.route.args[0])
+    call.engine.store.save_workspace(call.ws)
+    return json_reply(status, payload)
 
 
 # -- manifests ---------------------------------------------------------------------

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.simulator import model
+from reconciler.simulator import model, recipes
 from reconciler.simulator.admin import handle_admin
+from reconciler.simulator.customers import ENVIRONMENTS, env_workspace_key, find_user
 from reconciler.simulator.dialect import check_dialects
 from reconciler.simulator.engine import Engine
-from reconciler.simulator.faults import ENDPOINT_KINDS, FAULTS
+from reconciler.simulator.faults import CUSTOMER_KINDS, ENDPOINT_KINDS, FAULTS, RECIPE_KINDS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
 from reconciler.simulator.messages import Reply, Request
 from reconciler.simulator.seed import seed_demo
@@ -111,6 +112,11 @@ class Simulator:
         dev_imports: float | None = None,
         per: Mapping[str, str] | None = None,
         fixed: Sequence[str] = (),
+        customers: float | None = None,
+        folders: float | None = None,
+        recipes: float | None = None,
+        recipe_actions: float | None = None,
+        dev_recipes: float | None = None,
     ) -> None:
         """Enforce Workato's quotas (or the given ones: requests per window of that bucket).
 
@@ -135,6 +141,11 @@ class Simulator:
             "import_status": import_status,
             "other": other,
             "dev_imports": dev_imports,
+            "customers": customers,
+            "folders": folders,
+            "recipes": recipes,
+            "recipe_actions": recipe_actions,
+            "dev_recipes": dev_recipes,
         }
         limits.update({k: v for k, v in given.items() if v is not None})
         self.engine.limiter.reset()
@@ -168,8 +179,9 @@ class Simulator:
         "slow" answer; `processed=True` runs the request before failing (a lost answer).
         """
         fault = str(fault)
-        if kind != "*" and kind not in ENDPOINT_KINDS:
-            raise ValueError(f"unknown endpoint kind {kind!r}; one of {', '.join(ENDPOINT_KINDS)}")
+        kinds = ENDPOINT_KINDS + RECIPE_KINDS + CUSTOMER_KINDS
+        if kind != "*" and kind not in kinds:
+            raise ValueError(f"unknown endpoint kind {kind!r}; one of {', '.join(kinds)}")
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
         entry = {
@@ -227,6 +239,14 @@ class Simulator:
     def set_request_logging(self, enabled: bool) -> None:
         self._update_controls(log_requests=enabled)
 
+    def set_bare_environment(self, environment: str) -> None:
+        """What a bare `:id` names for a customer with Environments: "dev" (the
+        Environments API page) or "prod" (another page says so); `:id_dev|_test|_prod`
+        always name their own workspace."""
+        if environment not in ("dev", "prod"):
+            raise ValueError("bare_environment must be dev or prod")
+        self._update_controls(bare_environment=environment)
+
     def set_home_assets_project(self, owner: Owner, enabled: bool = True) -> None:
         """Home assets converted to a project: root-folder assets need folder_id_for_home_assets."""
         with self._workspace(owner) as ws:
@@ -277,14 +297,62 @@ class Simulator:
     def start_recipe(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> None:
         self._set_running(owner, recipe, folder_id, True)
 
-    def stop_recipe(self, owner: Owner, recipe: AssetRef, *, folder_id: int | None = None) -> None:
-        self._set_running(owner, recipe, folder_id, False)
+    def stop_recipe(
+        self,
+        owner: Owner,
+        recipe: AssetRef,
+        *,
+        folder_id: int | None = None,
+        cause: str | None = None,
+    ) -> None:
+        """Stop a recipe, by a user (no cause) or as Workato does (`cause`, one of
+        recipes.STOP_CAUSES, e.g. trigger_errors_limit); the Recipes API shows both."""
+        with self._workspace(owner) as ws:
+            recipes.mark_stopped(self._asset(ws, recipe, folder_id, "recipe"), cause)
 
     def _set_running(
         self, owner: Owner, recipe: AssetRef, folder_id: int | None, running: bool
     ) -> None:
         with self._workspace(owner) as ws:
-            self._asset(ws, recipe, folder_id, "recipe")["running"] = running
+            asset = self._asset(ws, recipe, folder_id, "recipe")
+            if running:
+                recipes.mark_running(asset)
+            else:
+                recipes.mark_stopped(asset, None)
+
+    def add_jobs(
+        self,
+        owner: Owner,
+        recipe: AssetRef,
+        *,
+        failed: int = 0,
+        succeeded: int = 0,
+        folder_id: int | None = None,
+    ) -> None:
+        """Jobs a recipe ran: its job counts in the Recipes API grow by these."""
+        with self._workspace(owner) as ws:
+            found = self._asset(ws, recipe, folder_id, "recipe")
+            recipes.add_jobs(found, failed=int(failed), succeeded=int(succeeded))
+
+    def set_connection_authorized(
+        self,
+        owner: Owner,
+        connection: AssetRef,
+        authorized: bool = True,
+        *,
+        folder_id: int | None = None,
+    ) -> None:
+        """A connection the customer has (not) authorized: a recipe that uses an
+        unauthorized one does not start (`success: false` with `config_errors`)."""
+        with self._workspace(owner) as ws:
+            self._asset(ws, connection, folder_id, "connection")["authorized"] = bool(authorized)
+
+    def set_recipes_shape(self, shape: str | None) -> None:
+        """How recipe lists are wrapped: `result`, `items` or bare; None: as documented
+        (embedded `result`, developer API `items`)."""
+        if shape is not None and shape not in recipes.SHAPES:
+            raise ValueError(f"unknown recipes shape {shape!r}; one of {', '.join(recipes.SHAPES)}")
+        self._update_controls(recipes_shape=shape)
 
     def edit_manifest(self, owner: Owner, manifest_id: int, **changes: Any) -> None:
         """Change stored manifest fields (name, folder_id, assets...) as the UI would."""
@@ -311,6 +379,152 @@ class Simulator:
                 model.add_folder(ws, folder_id, name)
             store.write("users.json", users)
             store.save_workspace(ws)
+
+    # -- customers (customers.py) ---------------------------------------------
+    def add_customer(
+        self,
+        ref: str,
+        user_id: int | None = None,
+        *,
+        name: str | None = None,
+        plan_id: str = "oem_plan",
+        folders: Mapping[int, str] | Sequence[str] | None = None,
+        environments: bool = False,
+    ) -> int:
+        """A new customer, as created in Workato's admin console; returns its numeric id.
+
+        `ref` is `E<external id>` or a numeric id. `folders` are top-level folders of its
+        workspace: {id: name}, or names (ids handed out). With `environments`, TEST and
+        PROD workspaces are provisioned too (empty, as Workato provisions them)."""
+        store = self.engine.store
+        with store.locked():
+            users = copy.deepcopy(self.engine.users())
+            external = ref[1:] if ref.startswith("E") else None
+            if user_id is None:
+                user_id = int(ref) if external is None else store.next_id("user")
+            if str(user_id) in users["users"] or (
+                external is not None and find_user(users["users"], ref) is not None
+            ):
+                raise ValueError(f"customer {ref!r} exists already")
+            label = name or (external.lstrip("-") if external else ref)
+            users["users"][str(user_id)] = {
+                "id": user_id, "external_id": external, "name": label, "plan_id": plan_id,
+                "created_at": model.now_iso(), "updated_at": model.now_iso(),
+            }  # fmt: skip
+            ws = model.new_workspace(workspace_key(user_id), user_id)
+            items = folders.items() if isinstance(folders, Mapping) else (
+                (store.next_id("folder"), f) for f in folders or ()
+            )  # fmt: skip
+            for folder_id, folder_name in items:
+                model.add_folder(ws, int(folder_id), folder_name)
+            store.write("users.json", users)
+            store.save_workspace(ws)
+            if environments:
+                self.provision_environments(ref)
+            return user_id
+
+    def remove_customer(self, ref: str | int) -> None:
+        """Delete a customer and its workspaces (every environment's)."""
+        store = self.engine.store
+        with store.locked():
+            users = copy.deepcopy(self.engine.users())
+            user = find_user(users["users"], str(ref))
+            if user is None:
+                raise KeyError(f"unknown managed user {ref!r}")
+            del users["users"][str(user["id"])]
+            for env in ENVIRONMENTS:
+                path = store.directory / "workspaces" / f"{env_workspace_key(user['id'], env)}.json"
+                path.unlink(missing_ok=True)
+            store.write("users.json", users)
+            store.invalidate()
+
+    def provision_environments(self, ref: str | int) -> dict[str, int]:
+        """Environments for a customer: its workspace becomes DEV, empty TEST and PROD
+        workspaces get ids of their own. Returns {"test": id, "prod": id}."""
+        store = self.engine.store
+        with store.locked():
+            users = copy.deepcopy(self.engine.users())
+            user = find_user(users["users"], str(ref))
+            if user is None:
+                raise KeyError(f"unknown managed user {ref!r}")
+            if user.get("environments"):
+                return dict(user["environments"])
+            user_id = int(user["id"])
+            ids = {env: store.next_id("user") for env in ("test", "prod")}
+            for env in ids:
+                store.save_workspace(model.new_workspace(env_workspace_key(user_id, env), user_id))
+            user["environments"] = ids
+            store.write("users.json", users)
+            return ids
+
+    def customers(self) -> list[Json]:
+        """Every customer as GET /api/managed_users lists it."""
+        from reconciler.simulator.customers import customer_json
+
+        users = self.engine.users()["users"]
+        return [customer_json(u) for u in sorted(users.values(), key=lambda u: int(u["id"]))]
+
+    def add_folder(self, owner: Owner, name: str, parent_id: int | None = None) -> int:
+        """A folder made in the UI; returns its id."""
+        with self._workspace(owner) as ws:
+            return int(
+                model.add_folder(ws, self.engine.store.next_id("folder"), name, parent_id)["id"]
+            )
+
+    def folders(self, owner: Owner) -> dict[int, Json]:
+        """Id -> {id, name, parent_id} of every folder of the owner's workspace."""
+        with self.engine.store.locked():
+            return {int(k): dict(v) for k, v in self._load(owner)["folders"].items()}
+
+    def seed_imported(
+        self,
+        owner: Owner,
+        folder_id: int,
+        manifests: Sequence[str] | None = None,
+        *,
+        source: Owner = "E-template",
+    ) -> list[str]:
+        """Put the source's current packages into a customer folder, as a script that
+        imported them by hand would have: no job, no request log, nothing rlcm knows of.
+
+        A manifest's current package is its last completed export, else one built now.
+        Returns the names of the manifests seeded."""
+        from reconciler.simulator.api import build_package
+        from reconciler.simulator.imports import ImportParams, apply_import
+        from reconciler.simulator.packages import read_zip
+
+        with self.engine.store.locked():
+            src = self._load(source)
+            chosen = [
+                m for m in src["manifests"].values()
+                if m.get("status") != "archived" and (manifests is None or m["name"] in manifests)
+            ]  # fmt: skip
+            missing = set(manifests or ()) - {m["name"] for m in chosen}
+            if missing:
+                raise KeyError(f"no manifest named {sorted(missing)[0]!r} in {source!r}")
+            with self._workspace(owner) as ws:
+                if str(folder_id) not in ws["folders"]:
+                    raise KeyError(f"no folder {folder_id} in workspace {ws['key']}")
+                for manifest in chosen:
+                    blob = self._current_package(src, manifest) or build_package(src, manifest)[0]
+                    if blob is None:
+                        raise ValueError(f"manifest {manifest['name']!r} cannot be exported")
+                    params = ImportParams(int(folder_id), True, bool(manifest.get("include_tags")))
+                    new_id = lambda: self.engine.store.next_id("asset")  # noqa: E731
+                    apply_import(ws, read_zip(blob), params, new_id, None)
+            return [m["name"] for m in chosen]
+
+    def _current_package(self, ws: Json, manifest: Json) -> bytes | None:
+        done = [
+            j for j in ws["jobs"].values()
+            if j["kind"] == "export" and j.get("export_manifest_id") == manifest["id"]
+            and j["status"] == "completed"
+        ]  # fmt: skip
+        for job in sorted(done, key=lambda j: j["id"], reverse=True):
+            blob = self.engine.store.package(int(job["id"]))
+            if blob is not None:
+                return blob
+        return None
 
     # -- inspection ----------------------------------------------------------
     def folder_assets(self, owner: Owner, folder_id: int) -> list[Json]:
@@ -409,10 +623,10 @@ class Simulator:
     def _key(self, owner: Owner) -> str:
         if owner is None or owner == OWN:
             return OWN
-        user_id = self.engine.resolve_user(owner)
-        if user_id is None:
+        key = self.engine.resolve_key(owner)
+        if key is None:
             raise KeyError(f"unknown managed user {owner!r}")
-        return workspace_key(user_id)
+        return key
 
     def _load(self, owner: Owner) -> Json:
         key = self._key(owner)

@@ -19,11 +19,12 @@ from urllib.parse import unquote
 
 from reconciler.simulator import api, dialect
 from reconciler.simulator.clock import Clock
+from reconciler.simulator.customers import resolve_key
 from reconciler.simulator.faults import DEFAULT_QUOTAS, RateLimiter, corrupt, fault_reply, too_many
 from reconciler.simulator.imports import ImportParams
 from reconciler.simulator.messages import Reply, Request, json_reply
 from reconciler.simulator.model import new_workspace, now_iso
-from reconciler.simulator.store import OWN, Store, workspace_key
+from reconciler.simulator.store import OWN, Store
 
 __all__ = ["DEFAULT_AUTH", "AdminHandler", "Engine"]
 
@@ -48,6 +49,7 @@ DEFAULT_CONTROLS: Json = {
     "faults": [],
     "import_failures": [],
     "log_requests": True,
+    "bare_environment": "dev",  # what `:id` names for a customer with Environments
     "dialect": [],  # switches of simulator/dialect.py
 }
 DEV_SUCCESS = "no_update_or_updated_without_restart"  # the OpenAPI spelling
@@ -89,6 +91,11 @@ class Engine:
                 if user["external_id"] == text[1:]:
                     return int(user["id"])
         return None
+
+    def resolve_key(self, ref: str | int) -> str | None:
+        """The workspace a managed-user reference names: `:id`, `:id_test`, ... (customers.py)."""
+        bare = str(self.controls().get("bare_environment", "dev"))
+        return resolve_key(self.users()["users"], ref, bare)
 
     # -- the pipeline ----------------------------------------------------------
     def handle(self, request: Request, admin: AdminHandler | None = None) -> Reply:
@@ -140,8 +147,10 @@ class Engine:
         if route.family == "developer":
             ws = self.store.workspace(OWN)
             return ws if ws is not None else new_workspace(OWN, None)
-        user_id = self.resolve_user(route.user or "")
-        ws = self.store.workspace(workspace_key(user_id)) if user_id is not None else None
+        if route.user is None:
+            return {}  # a partner-level call (the customers list): no workspace
+        key = self.resolve_key(route.user)
+        ws = self.store.workspace(key) if key is not None else None
         if ws is None:
             raise api.not_found()
         return ws

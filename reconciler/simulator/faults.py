@@ -2,8 +2,14 @@
 
 Quotas (per partner workspace, as Workato publishes them): embedded imports and import
 status 1,000/minute each, every other RLCM call 60/minute, developer-API imports
-500/hour. Windows are divided by the time scale. Counters live in memory per process;
-the switches live in controls.json so any process on DIR honours them.
+500/hour; listing customers and the folders endpoints 60/minute each, in buckets of
+their own (customers.py, folders.py). Windows are divided by the time scale. Counters
+live in memory per process; the switches live in controls.json so any process on DIR
+honours them.
+500/hour; the Recipes API's list and get 2,000/minute, start and stop 1,000/minute,
+the developer API's recipe calls 60/minute. Windows are divided by the time scale.
+Counters live in memory per process; the switches live in controls.json so any process
+on DIR honours them.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from reconciler.simulator.clock import Clock
 from reconciler.simulator.messages import Reply, json_reply
 
 __all__ = [
+    "CUSTOMER_KINDS",
     "DEFAULT_QUOTAS",
     "ENDPOINT_KINDS",
     "FAULTS",
+    "RECIPE_KINDS",
     "RateLimiter",
     "corrupt",
     "fault_reply",
@@ -34,6 +42,13 @@ DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {  # bucket -> (requests, windo
     "import_status": (1000, 60),
     "other": (60, 60),
     "dev_imports": (500, 3600),
+    # the Manage customers and Folders pages give these families quotas of their own
+    "customers": (60, 60),
+    "folders": (60, 60),
+    # the Recipes API (recipes.py): embedded list/get, embedded start/stop, developer API
+    "recipes": (2000, 60),
+    "recipe_actions": (1000, 60),
+    "dev_recipes": (60, 60),
 }
 ENDPOINT_KINDS = (
     "folder_assets",
@@ -47,6 +62,11 @@ ENDPOINT_KINDS = (
     "import",
     "import_status",
 )
+# calls of a generated fleet (customers.py, folders.py): apart from ENDPOINT_KINDS, whose
+# every kind a plain `rlcm apply` makes (the hardening fault matrix runs them all)
+CUSTOMER_KINDS = ("customers_list", "folders_list", "folder_create")
+# the Recipes API's calls (recipes.py); faults can be injected into them too
+RECIPE_KINDS = ("recipes_list", "recipe_view", "recipe_start", "recipe_stop")
 FAULTS = (
     "429",
     "500",

@@ -143,6 +143,7 @@ def set_asset_body(asset: Json, body: Json, version: int | None = None) -> None:
         asset.setdefault("history", {})[str(asset["version"])] = copy.deepcopy(body)
     asset["body"] = copy.deepcopy(body)
     asset["name"] = body.get("name", asset["name"])
+    asset["updated_at"] = now_iso()
 
 
 def body_at_version(asset: Json, version: int | None) -> Json | None:

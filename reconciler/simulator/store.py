@@ -32,7 +32,13 @@ OWN = "own"
 _StatKey = tuple[int, int, int]
 
 # First ids handed out per kind; demo folders and users sit below these.
-_COUNTER_START = {"asset": 100_001, "manifest": 501, "package": 3_001, "folder": 900_001}
+_COUNTER_START = {
+    "asset": 100_001,
+    "manifest": 501,
+    "package": 3_001,
+    "folder": 900_001,
+    "user": 700_001,  # customers and environment workspaces added after seeding
+}
 
 
 def workspace_key(user_id: int | None) -> str:

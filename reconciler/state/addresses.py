@@ -1,4 +1,5 @@
-"""State addresses (`manifest.NAME`, `export.NAME`, `import.NAME@TARGET`, `pending.NAME`).
+"""State addresses (`manifest.NAME`, `export.NAME`, `import.NAME@TARGET`, `pending.NAME`,
+`baseline.TARGET`).
 
 Each address names one record in one of State's sections; `rlcm state show|rm` and plans
 use them.
@@ -21,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "export": "packages",
     "import": "imports",
     "pending": "pending",
+    "baseline": "baselines",
 }
 
 

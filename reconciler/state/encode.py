@@ -21,17 +21,17 @@ from reconciler.state.model import State
 
 __all__ = ["StateEncoder", "encode_state"]
 
-_SECTIONS = ("imports", "manifests", "packages", "pending")  # the dict-valued fields, sorted
+_SECTIONS = ("baselines", "imports", "manifests", "packages", "pending")  # dicts, sorted
 # dict-valued fields added later: written only when not empty, so a state that does not
 # use them stays byte-identical (and readable by an older rlcm)
-_OPTIONAL_SECTIONS = ("pending_imports", "quotas")
+_OPTIONAL_SECTIONS = ("pending_imports", "quotas", "targets")
 _RECORD_INDENT = " " * 4  # records sit two levels deep: top level, then their section
 
 
 def encode_state(state: State) -> bytes:
     """The reference encoding, without a cache (what StateEncoder must reproduce)."""
     data = state.model_dump(mode="json")
-    for section in _OPTIONAL_SECTIONS:
+    for section in (*_OPTIONAL_SECTIONS, "unadopted"):
         if not data[section]:
             del data[section]
     return (json.dumps(data, sort_keys=True, indent=2) + "\n").encode()
@@ -76,6 +76,8 @@ class StateEncoder:
             "lineage": _dumps(state.lineage).encode(),
             "serial": _dumps(state.serial).encode(),
         }
+        if state.unadopted:  # small and rarely written (rlcm adopt): encoded whole, nested
+            fields["unadopted"] = _dumps(state.unadopted).replace("\n", "\n  ").encode()
         for section in _SECTIONS:
             fields[section] = self._section(section, getattr(state, section))
         for section in _OPTIONAL_SECTIONS:

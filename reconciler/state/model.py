@@ -9,6 +9,12 @@ Addresses (used by `rlcm state list|show|rm` and in plans):
 - `manifest.NAME`           -> `State.manifests[NAME]`
 - `export.NAME`             -> `State.packages[NAME]` (the last package of that manifest)
 - `import.NAME@TARGET`      -> `State.imports["NAME@TARGET"]`
+- `baseline.TARGET`         -> `State.baselines[TARGET]` (the target folder as last read)
+
+Format 2 keeps one baseline per target (`TargetBaseline`: its recipes as the Recipes API
+showed them after rlcm's imports, with their health, and its other assets once drift has
+read them) instead of a copy of the folder in every import record (format 1's
+`folder_after`); reconciler/state/migrate.py turns a format 1 file into format 2.
 """
 
 from __future__ import annotations
@@ -28,11 +34,14 @@ __all__ = [
     "PendingImport",
     "PendingManifest",
     "RecipeResult",
+    "RecipeStamp",
+    "ResolvedTarget",
     "State",
+    "TargetBaseline",
     "import_key",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 JobStatus = Literal["in_progress", "completed", "failed"]
 
 
@@ -114,9 +123,51 @@ class ImportRecord(_Record):
     status: JobStatus
     error: str | None = None
     recipe_results: list[RecipeResult] = Field(default_factory=list)
-    folder_after: list[AssetStamp] | None = None  # the target folder after the import
     started_at: str = ""
     finished_at: str | None = None
+    # recorded by `rlcm adopt import...`: the target ran this package already, no import
+    # ran (import_id 0); the target's baseline is its recipes as adoption read them
+    adopted: bool = False
+
+
+class RecipeStamp(_Record):
+    """A recipe of a target as the Recipes API last showed it: version, and its health
+    (running state, why it stopped, job counts). None where it was not read (a baseline
+    migrated from format 1 knows names and versions only)."""
+
+    id: int
+    name: str
+    version: int | None = None
+    folder_id: int | None = None
+    running: bool | None = None
+    stop_cause: str | None = None
+    stopped_at: str | None = None
+    job_succeeded_count: int | None = None
+    job_failed_count: int | None = None
+    last_run_at: str | None = None
+
+
+class TargetBaseline(_Record):
+    """A target folder as rlcm last read it after its imports: what drift is measured from.
+
+    `imports` names the import (by manifest) each read came after: an import whose id is
+    not there has no baseline yet. `folders` are the folders holding the target's recipes
+    besides the target folder itself (a package's subfolders); the Recipes API lists one
+    folder at a time. `assets` are the other assets (connections, lookup tables...), read
+    by `rlcm drift` through folder_assets: None until it first has.
+    """
+
+    target: str
+    imports: dict[str, int] = Field(default_factory=dict)
+    read_at: str = ""
+    folders: list[int] = Field(default_factory=list)
+    recipes: list[RecipeStamp] = Field(default_factory=list)
+    assets: list[AssetStamp] | None = None
+    assets_read_at: str | None = None
+
+    def covers(self, record: ImportRecord) -> bool:
+        """Whether this baseline was read after `record`'s import."""
+        return self.imports.get(record.manifest) == record.import_id
 
 
 class PendingManifest(_Record):
@@ -152,6 +203,18 @@ class LearnedQuota(_Record):
     learned_at: str
 
 
+class ResolvedTarget(_Record):
+    """A target whose folder (by path) or workspace (an Environment) was looked up in
+    Workato: kept so that a steady-state plan does not ask again. Recorded by apply and
+    adopt; `fleet` names the generated Fleet that listed the customer, if any."""
+
+    workspace: str
+    customer: str | None = None  # as addressed (with an environment suffix)
+    folder_path: str | None = None
+    folder_id: int
+    fleet: str | None = None
+
+
 class PendingImport(_Record):
     """An import POST that was sent but whose job id was not recorded yet.
 
@@ -179,6 +242,12 @@ class State(_Record):
     packages: dict[str, PackageRecord] = Field(default_factory=dict)
     imports: dict[str, ImportRecord] = Field(default_factory=dict)
     pending: dict[str, PendingManifest] = Field(default_factory=dict)
+    # import key -> why `rlcm adopt` did not adopt it (the plan shows it as the import's
+    # reason); dropped once the import is recorded
+    unadopted: dict[str, str] = Field(default_factory=dict)
+    # target address -> its resolved folder and workspace (live/targets.py); optional cache
+    targets: dict[str, ResolvedTarget] = Field(default_factory=dict)
+    baselines: dict[str, TargetBaseline] = Field(default_factory=dict)
     pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
     # "WORKSPACE/BUCKET" -> the rate learned from 429s (optional: older files have none)
     quotas: dict[str, LearnedQuota] = Field(default_factory=dict)
@@ -186,11 +255,17 @@ class State(_Record):
     def last_import(self, manifest: str, target: str) -> ImportRecord | None:
         return self.imports.get(import_key(manifest, target))
 
+    def baseline_of(self, record: ImportRecord) -> TargetBaseline | None:
+        """The target's baseline, if it was read after this import."""
+        baseline = self.baselines.get(record.target)
+        return baseline if baseline is not None and baseline.covers(record) else None
+
     def addresses(self) -> list[str]:
         """Every address in the state, sorted, as `rlcm state list` prints them."""
         found = [f"manifest.{n}" for n in self.manifests]
         found += [f"export.{n}" for n in self.packages]
         found += [f"import.{k}" for k in self.imports]
         found += [f"pending.{n}" for n in self.pending]
+        found += [f"baseline.{t}" for t in self.baselines]
         found += [f"pending.import.{k}" for k in self.pending_imports]
         return sorted(found)

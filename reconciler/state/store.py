@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from reconciler.errors import StateError
 from reconciler.state.encode import StateEncoder
 from reconciler.state.lock import HeldLock, acquire_lock
+from reconciler.state.migrate import migrate
 from reconciler.state.model import FORMAT_VERSION, State
 
 __all__ = ["StateStore"]
@@ -82,7 +83,7 @@ class StateStore:
 
     def _load_json(self, raw: bytes) -> dict[str, Any]:
         try:
-            data = json.loads(raw)
+            data: dict[str, Any] = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise StateError(f"{self._refusal()} it is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
@@ -90,6 +91,16 @@ class StateStore:
         version = data.get("format_version")
         if version is None:
             raise StateError(f"{self._refusal()} it has no format_version")
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            try:  # written in the new format at the next write
+                data = migrate(data, FORMAT_VERSION)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise StateError(
+                    f"{self._refusal()} its format_version {version} content cannot be "
+                    f"migrated ({type(exc).__name__}: {exc})"
+                ) from None
+            log.info("state: migrated format_version=%s to %s", version, FORMAT_VERSION)
+            version = data.get("format_version")
         if version != FORMAT_VERSION:
             hint = "; upgrade rlcm" if isinstance(version, int) and version > FORMAT_VERSION else ""
             raise StateError(

@@ -50,10 +50,15 @@ from reconciler.workato.limits import (
 )
 from reconciler.workato.models import (
     Asset,
+    Customer,
+    Folder,
     ImportJob,
     ManifestBody,
     ManifestView,
     PackageJob,
+    Recipe,
+    RecipeAction,
+    unwrap_list,
     unwrap_result,
 )
 from reconciler.workato.retry import (
@@ -107,6 +112,19 @@ class _WaitBudget:
             self._since = now
         self.count += 1
         return bool(now - self._since + wait <= self._budget)
+
+
+PAGE_SIZE = 100  # the documented maximum of Embedded list endpoints
+MAX_PAGES = 10_000  # a million customers: beyond that, a server that never ends its list
+
+
+def _listed(payload: Any) -> Any:
+    """A list answer: bare, in `result` (unwrapped already), or under `items`/`data`."""
+    if isinstance(payload, dict):
+        for key in ("items", "data"):
+            if isinstance(payload.get(key), list):
+                return payload[key]
+    return payload
 
 
 class WorkatoClient:
@@ -363,6 +381,138 @@ class WorkatoClient:
             paths.import_status(owner, import_id),
             lambda: self.import_status(owner, import_id),
         )
+
+    # ---- customers and folders (a generated Fleet) -----------------------------------
+
+    async def list_customers(self, *, per_page: int = PAGE_SIZE) -> list[Customer]:
+        """Every customer of the partner workspace, page by page (`customers` bucket)."""
+        call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
+        return await self._pages(call, Customer, {}, per_page)
+
+    async def list_folders(
+        self, owner: str, parent_id: int | None = None, *, per_page: int = PAGE_SIZE
+    ) -> list[Folder]:
+        """The folders directly under `parent_id` (None: the top level) of a customer."""
+        call = self._call("folders_list", "GET", paths.folders(owner), "folders", READ)
+        params = {} if parent_id is None else {"parent_id": str(int(parent_id))}
+        return await self._pages(call, Folder, params, per_page)
+
+    async def create_folder(self, owner: str, name: str, parent_id: int | None) -> Folder:
+        # A second create would leave a twin folder: CREATE retries only when the server
+        # certainly did nothing (429, an unsent request). Callers list before creating.
+        body: dict[str, Any] = {"name": name}
+        if parent_id is not None:
+            body["parent_id"] = int(parent_id)
+        call = self._call("folder_create", "POST", paths.folders(owner), "folders", CREATE)
+        return await self._model(call, Folder, json=body)
+
+    async def _pages(
+        self, call: _Call, model: type[M], params: dict[str, str], per_page: int
+    ) -> list[M]:
+        """`page`/`per_page` until a short page; a page that repeats the last one (a server
+        ignoring `page`) ends it with an error rather than looping."""
+        found: list[M] = []
+        previous: Any = None
+        for page in range(1, MAX_PAGES + 1):
+            query = {**params, "page": str(page), "per_page": str(per_page)}
+            raw = _listed(unwrap_result(await self._json(call, params=query)))
+            if not isinstance(raw, list):
+                raise ProtocolError(
+                    f"unexpected {call.kind} answer: not a list",
+                    method=call.method,
+                    path=call.where,
+                )
+            if raw and raw == previous:
+                raise ProtocolError(
+                    f"{call.kind}: page {page} repeats page {page - 1} (is `page` ignored?)",
+                    method=call.method,
+                    path=call.where,
+                )
+            try:
+                found += [model.model_validate(item) for item in raw]
+            except pydantic.ValidationError as exc:
+                raise protocol_error(exc, call.kind, call.method, call.where) from exc
+            if len(raw) < per_page:
+                return found
+            previous = raw
+        raise ProtocolError(
+            f"{call.kind}: more than {MAX_PAGES} pages", method=call.method, path=call.where
+        )
+
+    # ---- recipes (the Recipes API) ------------------------------------------------------
+    # docs.workato.com/oem/oem-api/recipes.html: a customer's recipes at 2,000 requests a
+    # minute (start and stop 1,000), each with its version, running state, stop cause and
+    # job counts; docs.workato.com/workato-api/recipes.html: the developer API's own
+    # recipes (60 a minute). Lists are paged (per_page at most 100, newest id first).
+
+    RECIPES_PER_PAGE = 100
+    MAX_RECIPE_PAGES = 1000  # 100,000 recipes: far past Workato's 5,000 per workspace
+
+    @staticmethod
+    def _recipe_buckets(owner: str | None) -> tuple[Bucket, Bucket]:
+        """(read bucket, start/stop bucket) of a workspace's recipe calls."""
+        return ("dev_recipes", "dev_recipes") if owner is None else ("recipes", "recipe_actions")
+
+    async def list_recipes(
+        self, owner: str | None, *, folder_id: int | None = None, running: bool | None = None
+    ) -> list[Recipe]:
+        """Every recipe of a folder (that folder only: not its subfolders), or of the
+        workspace, over every page. A recipe created while paging may appear twice (pages
+        count from the newest): it is kept once."""
+        read, _ = self._recipe_buckets(owner)
+        call = self._call("recipes_list", "GET", paths.recipes(owner), read, READ)
+        params = {"per_page": str(self.RECIPES_PER_PAGE)}
+        if folder_id is not None:
+            params["folder_id"] = str(int(folder_id))
+        if running is not None:
+            params["running"] = _flag(running)
+        found: dict[int, Recipe] = {}
+        for page in range(1, self.MAX_RECIPE_PAGES + 1):
+            rows = self._recipe_rows(
+                call, await self._json(call, params={**params, "page": str(page)})
+            )
+            for row in rows:
+                found.setdefault(row.id, row)
+            if len(rows) < self.RECIPES_PER_PAGE:
+                return list(found.values())
+        raise ProtocolError(
+            f"recipe list did not end after {self.MAX_RECIPE_PAGES} pages",
+            method=call.method,
+            path=call.where,
+        )
+
+    @staticmethod
+    def _recipe_rows(call: _Call, payload: Any) -> list[Recipe]:
+        rows = unwrap_list(payload)
+        if rows is None:
+            raise ProtocolError(
+                "unexpected recipe list answer: no list of recipes in it",
+                method=call.method,
+                path=call.where,
+            )
+        try:
+            return [Recipe.model_validate(row) for row in rows]
+        except pydantic.ValidationError as exc:
+            raise protocol_error(exc, "recipes_list", call.method, call.where) from exc
+
+    async def get_recipe(self, owner: str | None, recipe_id: int) -> Recipe:
+        read, _ = self._recipe_buckets(owner)
+        call = self._call("recipe_view", "GET", paths.recipe(owner, recipe_id), read, READ)
+        return await self._model(call, Recipe)
+
+    async def start_recipe(self, owner: str | None, recipe_id: int) -> RecipeAction:
+        """Start a recipe; `success: false` (with Workato's reasons) is an answer, not an
+        error. Starting a running recipe again changes nothing: retried like a PUT."""
+        return await self._recipe_action(owner, recipe_id, "start")
+
+    async def stop_recipe(self, owner: str | None, recipe_id: int) -> RecipeAction:
+        return await self._recipe_action(owner, recipe_id, "stop")
+
+    async def _recipe_action(self, owner: str | None, recipe_id: int, action: str) -> RecipeAction:
+        _, bucket = self._recipe_buckets(owner)
+        where = paths.recipe_action(owner, recipe_id, action)
+        call = self._call(f"recipe_{action}", "PUT", where, bucket, WRITE_IDEMPOTENT)
+        return await self._model(call, RecipeAction)
 
     # ---- layers ----------------------------------------------------------------------
 

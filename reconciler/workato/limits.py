@@ -1,6 +1,8 @@
 """Client-side quota buckets: a belief about Workato's quotas, corrected by its 429s.
 
-Workato counts RLCM calls per partner workspace in four buckets (`Bucket`). Every
+Workato counts RLCM calls per partner workspace in four buckets, the Recipes API's in
+three more, and the customers list and folders endpoints of a generated fleet in two
+more (`Bucket`). Every
 client in this process that talks to the same base URL with the same credentials shares
 one `QuotaLimiters` (see `shared_limiters`), so a fleet apply with hundreds of concurrent
 tasks still stays inside the quota as a whole.
@@ -75,8 +77,28 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Bucket = Literal["imports", "import_status", "dev_imports", "other"]
-BUCKETS: tuple[Bucket, ...] = ("imports", "import_status", "dev_imports", "other")
+Bucket = Literal[
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "customers",
+    "folders",
+]
+BUCKETS: tuple[Bucket, ...] = (
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "customers",
+    "folders",
+)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -409,14 +431,25 @@ def _discard(turns: deque[Turn], turn: Turn) -> None:
         turns.remove(turn)
 
 
+def _per_minute(rate: float) -> Callable[[], SlidingWindowLimiter]:
+    """A default bucket at Workato's quota, for QuotaLimiters built bucket by bucket."""
+    return lambda: SlidingWindowLimiter.per_minute(rate)
+
+
 @dataclass(frozen=True)
 class QuotaLimiters:
-    """The four quota buckets of one workspace."""
+    """The quota buckets of one workspace: the four RLCM ones, the Recipes API's, and the
+    customers list and folders endpoints of a generated fleet (60/minute each)."""
 
     imports: SlidingWindowLimiter
     import_status: SlidingWindowLimiter
     dev_imports: SlidingWindowLimiter
     other: SlidingWindowLimiter
+    recipes: SlidingWindowLimiter = field(default_factory=_per_minute(2000.0))
+    recipe_actions: SlidingWindowLimiter = field(default_factory=_per_minute(1000.0))
+    dev_recipes: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
+    customers: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
+    folders: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
     listeners: list[QuotaListener] = field(default_factory=list, compare=False)
 
     def __post_init__(self) -> None:
@@ -446,6 +479,11 @@ class QuotaLimiters:
             import_status=make("import_status"),
             dev_imports=make("dev_imports"),
             other=make("other"),
+            customers=make("customers"),
+            folders=make("folders"),
+            recipes=make("recipes"),
+            recipe_actions=make("recipe_actions"),
+            dev_recipes=make("dev_recipes"),
         )
 
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:

@@ -28,12 +28,17 @@ __all__ = [
     "IMPORT_RESULT_SUCCESSES",
     "KNOWN_ASSET_TYPES",
     "Asset",
+    "Customer",
+    "Folder",
     "ImportJob",
     "JobStatus",
     "ManifestBody",
     "ManifestView",
     "PackageJob",
+    "Recipe",
+    "RecipeAction",
     "RecipeStatus",
+    "unwrap_list",
     "unwrap_result",
 ]
 
@@ -69,6 +74,22 @@ def unwrap_result(body: Any) -> Any:
     if isinstance(body, dict) and "result" in body and isinstance(body["result"], dict | list):
         return body["result"]
     return body
+
+
+def unwrap_list(body: Any) -> list[Any] | None:
+    """The rows of a list answer: wrapped in `result` (the embedded Recipes API's sample),
+    in `items` (the developer API's), either of them inside the other, or bare. None when
+    the answer holds no list at all."""
+    for _ in range(3):
+        if isinstance(body, list):
+            return body
+        if not isinstance(body, dict):
+            return None
+        inner = next((body[k] for k in ("result", "items") if k in body), None)
+        if inner is None:
+            return None
+        body = inner
+    return None
 
 
 class _Answer(BaseModel):
@@ -230,3 +251,120 @@ class ImportJob(_Answer):
     def succeeded(self) -> bool:
         """Completed, and every recipe that was reported succeeded."""
         return self.status == "completed" and not self.failed_recipes
+
+
+def _environment_ids(value: Any) -> Any:
+    """`environments` as {"test": id, "prod": id}, from the list the Environments page
+    shows ([{id, environment_type}], the type also seen as `type`, `environment`, `name`)
+    or from a mapping; None and [] mean none provisioned."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, list):
+        return value  # fails validation: a shape nobody documents
+    out: dict[str, Any] = {}
+    for item in value:
+        if not isinstance(item, dict):
+            return value
+        kind = next(
+            (item[k] for k in ("environment_type", "type", "environment", "name") if k in item),
+            None,
+        )
+        if isinstance(kind, str) and "id" in item:
+            out[kind.strip().lower()] = item["id"]
+    return out
+
+
+class Customer(_Answer):
+    """One entry of GET /api/managed_users (docs.workato.com/oem/oem-api/managed-users)."""
+
+    id: int
+    external_id: str | None = None
+    name: str | None = None
+    plan_id: str | None = None
+    environments: Annotated[dict[str, int], BeforeValidator(_environment_ids)] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("external_id", "plan_id", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def ref(self) -> str:
+        """How rlcm addresses it: `E` + external id when it has one, else the number."""
+        return f"E{self.external_id}" if self.external_id else str(self.id)
+
+    @property
+    def has_environments(self) -> bool:
+        return bool(self.environments)
+
+
+class Folder(_Answer):
+    """One folder of a customer workspace (docs.workato.com/oem/oem-api/folders)."""
+
+    id: int
+    name: str
+    parent_id: int | None = None
+
+
+class Recipe(_Answer):
+    """A recipe as the Recipes API lists it: version, running state and job counts.
+
+    docs.workato.com/oem/oem-api/recipes.html (embedded) and
+    docs.workato.com/workato-api/recipes.html (developer API); fields rlcm does not use
+    are ignored, missing counts read as 0.
+    """
+
+    id: int
+    name: str
+    folder_id: int | None = None
+    running: bool = False
+    version_no: int | None = None
+    updated_at: str | None = None
+    job_succeeded_count: int = 0
+    job_failed_count: int = 0
+    last_run_at: str | None = None
+    stopped_at: str | None = None
+    stop_cause: str | None = None
+
+    @field_validator("job_succeeded_count", "job_failed_count", mode="before")
+    @classmethod
+    def _null_count(cls, value: Any) -> Any:
+        return 0 if value is None else value
+
+
+def _reasons(value: Any) -> list[str]:
+    """`code_errors` / `config_errors` as readable sentences, whatever their shape (strings,
+    objects with a message, nested lists such as `[step, [[field, message]]]`)."""
+    if value is None or value in ([], {}):
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        message = value.get("message") or value.get("error")
+        if isinstance(message, str):
+            return [message]
+        return [json.dumps(value, sort_keys=True)]
+    if isinstance(value, list):
+        if all(isinstance(v, str | int | float) for v in value):
+            return [": ".join(str(v) for v in value)]
+        if len(value) == 2 and isinstance(value[0], str | int):  # [where, what is wrong there]
+            return [f"{value[0]}: {text}" for text in _reasons(value[1])]
+        return [text for item in value for text in _reasons(item)]
+    return [str(value)]
+
+
+class RecipeAction(_Answer):
+    """The answer of a recipe start or stop: `success`, and why not when it is false."""
+
+    success: bool = True
+    code_errors: Any = None
+    config_errors: Any = None
+
+    @property
+    def reasons(self) -> list[str]:
+        found = _reasons(self.config_errors) + _reasons(self.code_errors)
+        return found or ["Workato gave no reason"]

@@ -12,14 +12,19 @@ from urllib.parse import quote
 from reconciler.facts import DATA_CENTERS
 
 __all__ = [
+    "CUSTOMERS",
     "DATA_CENTER_URLS",
     "export_status",
     "folder_assets",
+    "folders",
     "import_start",
     "import_status",
     "manifest",
     "manifests",
     "package_download",
+    "recipe",
+    "recipe_action",
+    "recipes",
     "start_export",
 ]
 
@@ -28,6 +33,14 @@ DATA_CENTER_URLS = DATA_CENTERS
 
 def _prefix(owner: str) -> str:
     return f"/api/managed_users/{quote(owner, safe='')}"
+
+
+CUSTOMERS = "/api/managed_users"  # the partner's customers (Embedded only)
+
+
+def folders(owner: str) -> str:
+    """A customer workspace's folders (Embedded only; `owner` may carry `_test`...)."""
+    return f"{_prefix(owner)}/folders"
 
 
 def folder_assets(owner: str | None) -> str:
@@ -74,3 +87,21 @@ def import_status(owner: str | None, import_id: int) -> str:
 def package_download(package_id: int) -> str:
     """Developer API only; embedded exports carry a `download_url` instead."""
     return f"/api/packages/{int(package_id)}/download"
+
+
+def recipes(owner: str | None) -> str:
+    """The Recipes API: embedded per customer, or the developer API's own recipes."""
+    if owner is None:
+        return "/api/recipes"
+    return f"{_prefix(owner)}/recipes"
+
+
+def recipe(owner: str | None, recipe_id: int) -> str:
+    return f"{recipes(owner)}/{int(recipe_id)}"
+
+
+def recipe_action(owner: str | None, recipe_id: int, action: str) -> str:
+    """PUT .../recipes/:id/start or /stop."""
+    if action not in ("start", "stop"):
+        raise ValueError(f"unknown recipe action {action!r}")
+    return f"{recipe(owner, recipe_id)}/{action}"

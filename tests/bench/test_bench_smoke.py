@@ -6,13 +6,14 @@ rlcm plan/apply/plan as subprocesses, the sequential baseline and the lower boun
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.__main__ import _extrapolate_baseline
-from benchmarks.bound import apply_bound, window_bound
+from benchmarks.bound import apply_bound, drift_bound, plan_bound, window_bound
 from benchmarks.fleet import baseline_case, rlcm_case
 from benchmarks.world import World
 
@@ -26,12 +27,22 @@ def test_the_lower_bound_follows_the_quotas() -> None:
     assert window_bound(61, 60, 60.0) == 60.0
     world = World()
     big = apply_bound(1000, world)
-    assert big.binding == '"other" quota (60/min)' and big.other_calls == 3 + 9 + 1000
-    assert big.seconds == pytest.approx(16 * 60 + world.latency)
+    # no per-target call in the 60/minute bucket: 94 rounds of 32 imports set the bound
+    assert big.binding == "max_parallel and job duration"
+    assert (big.other_calls, big.recipe_calls) == (3 + 9, 1000)
+    assert big.seconds == pytest.approx((5 + 4 * 0.25) + 94 * (5 + 0.25) + 0.25)
+    wide = apply_bound(1000, replace(world, max_parallel=100))
+    assert wide.seconds == pytest.approx((5 + 4 * 0.25) + 30 * (5 + 0.25) + 0.25)
+    many = apply_bound(2001 * 3, replace(world, max_parallel=10_000))
+    assert many.binding == "imports quota"  # 6,003 imports: six more windows
     small = apply_bound(10, world)
     assert small.binding == "max_parallel and job duration"
-    # export first, then three imports one after another, then the folder read
+    # export first, then three imports one after another, then the recipe read
     assert small.seconds == pytest.approx((5 + 4 * 0.25) + 3 * (5 + 0.25) + 0.25)
+    plan = plan_bound(1000, world, views=3, refresh_targets=True)
+    assert plan.seconds == pytest.approx(world.latency) and plan.recipe_calls == 1000
+    drift = drift_bound(1000, world, views=3)
+    assert drift.seconds == pytest.approx(16 * 60 + world.latency)  # 1,006 folder reads
 
 
 def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
@@ -41,10 +52,17 @@ def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
     assert apply["exit_code"] == 0 and apply["http_429"] == 0
     assert apply["calls"]["export"] == 3  # one export per manifest, not per target
     assert apply["calls"]["import"] == 30
-    # source folders (3) and one baseline read per target after its last import
-    assert apply["calls"]["folder_assets"] == 3 + 10
+    # source folders (3); one baseline read per target after its last import, Recipes API
+    assert apply["calls"]["folder_assets"] == 3 and apply["calls"]["recipes_list"] == 10
+    assert apply["calls_by_bucket"]["recipes"] == 10
     assert runs["plan_refresh"]["exit_code"] == 0  # no changes after the apply
-    assert runs["plan_refresh"]["calls"] == {"folder_assets": 13, "manifest_view": 3}
+    assert runs["plan_refresh"]["calls"] == {
+        "folder_assets": 3, "manifest_view": 3, "recipes_list": 10,
+    }  # fmt: skip
+    assert runs["plan_refresh"]["calls_by_bucket"] == {"other": 6, "recipes": 10}
+    # drift also reads each target's other assets, in the "other" bucket
+    assert runs["drift"]["exit_code"] == 0
+    assert runs["drift"]["calls_by_bucket"] == {"other": 6 + 10, "recipes": 10}
     assert runs["plan_no_refresh"]["calls"] == {"folder_assets": 3, "manifest_view": 3}
 
     case["baseline"] = baseline_case(10, FAST, tmp_path)

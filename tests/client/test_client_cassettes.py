@@ -319,6 +319,48 @@ def _import_then_two_statuses(
     return scenario
 
 
+# ---- the Recipes API ----------------------------------------------------------------
+
+
+def test_embedded_recipe_samples_list_get_start_stop(make_client: MakeClient) -> None:
+    async def scenario(client: WorkatoClient) -> tuple[Any, ...]:
+        listed = await client.list_recipes("91829", folder_id=4289)
+        one = await client.get_recipe("91829", 41354)
+        started = await client.start_recipe("91829", 41354)
+        refused = await client.start_recipe("91829", 41321)
+        stopped = await client.stop_recipe("91829", 41354)
+        return listed, one, started, refused, stopped
+
+    listed, one, started, refused, stopped = replay("embedded_recipes", make_client, scenario)
+    assert [(r.id, r.running, r.version_no) for r in listed] == [
+        (41354, False, 3),
+        (41321, True, 1),
+    ]
+    first = listed[0]
+    assert (first.stop_cause, first.job_failed_count, first.job_succeeded_count) == (
+        "trigger_errors_limit",
+        2,
+        7,
+    )
+    assert listed[1].job_succeeded_count == 0  # null reads as none
+    assert one.stop_cause == "trigger_errors_limit" and one.folder_id == 4289
+    assert started.success and stopped.success
+    assert not refused.success
+    assert refused.reasons == [
+        "Salesforce connection is not authorized",
+        "2: sobject: can't be blank",
+    ]
+
+
+def test_developer_recipe_samples_items_and_bare(make_client: MakeClient) -> None:
+    async def scenario(client: WorkatoClient) -> tuple[Any, Any]:
+        return await client.list_recipes(None), await client.list_recipes(None, folder_id=241557)
+
+    items, bare = replay("developer_recipes", make_client, scenario)
+    assert [(r.id, r.version_no, r.running) for r in items] == [(1913515, 3, False)]
+    assert [(r.id, r.version_no, r.running) for r in bare] == [(1913515, 4, True)]
+
+
 # ---- where Workato's sources disagree (SPEC) ------------------------------------------
 
 ODD = "Eacme emea/01@eu ü"  # spaces, a slash, an @, a non-ASCII letter

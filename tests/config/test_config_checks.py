@@ -360,3 +360,36 @@ def test_a_stated_quota_with_a_wrong_window_names_the_key(
     [line] = errors_of(write(text))
     assert line.startswith('config.yaml:6:35: workspace "partner": api.rate_limits.imports.per:')
     assert '"minute" or "hour", got "day"' in line
+
+
+def test_recipes_running_state_on_targets_and_fleets(write: Write, base_yaml: str) -> None:
+    path = write(
+        base_yaml + "---\nkind: Target\nname: acme\nworkspace: partner\ncustomer: E-acme\n"
+        "folder_id: 1\nmanifests: [shared]\nrecipes: running\n"
+        "---\nkind: Fleet\nname: emea\nworkspace: partner\nmanifests: [shared]\n"
+        "recipes: stopped\ncustomers:\n  - {customer: E-a, folder_id: 2}\n"
+        "  - {customer: E-b, folder_id: 3, recipes: unchanged}\n"
+        "---\nkind: Target\nworkspace: partner\ncustomer: E-c\nfolder_id: 4\n"
+        "manifests: [shared]\n"
+    )
+    targets = load_desired(path).targets
+    assert {a: t.recipes for a, t in targets.items()} == {
+        "acme": "running",
+        "E-a/2": "stopped",
+        "E-b/3": "unchanged",
+        "E-c/4": "unchanged",  # the default
+    }
+
+
+def test_an_unknown_recipes_state_names_its_line(
+    write: Write, base_yaml: str, errors_of: Errors
+) -> None:
+    path = write(
+        base_yaml + "---\nkind: Target\nname: acme\nworkspace: partner\ncustomer: E-acme\n"
+        "folder_id: 1\nmanifests: [shared]\nrecipes: started\n"
+    )
+    (line,) = errors_of(path)
+    assert line == (
+        'config.yaml:29:10: target "acme": recipes: must be "running", "stopped" or '
+        '"unchanged", got "started"'
+    )

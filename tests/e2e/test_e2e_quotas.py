@@ -63,7 +63,9 @@ def test_a_stricter_other_quota_without_retry_after(tmp_path: Path) -> None:
     other = _of(world.log(), OTHER_KINDS)
     refused = [r for r in other if r.status == 429]
     assert refused, "the simulator never refused: the case tests nothing"
-    assert len(refused) <= 0.2 * len(other)  # the bucket learned; it did not hammer
+    # the bucket learned at once: only the requests in flight with the first refused one
+    # (at most max_parallel) draw a 429 too; it did not hammer
+    assert len(refused) <= 8
     assert "waiting on Workato: bucket other until " in applied.stderr
     # the log (stderr, WARNING) says it too, and why
     assert "quota: waiting on Workato bucket=other until=" in applied.stderr

@@ -99,6 +99,10 @@ def test_a_stale_rollback_plan_is_refused(
     applied_config: DemoWorld, run_cli: RunCli, tmp_path: Path
 ) -> None:
     world = applied_config
+    # two applies of 13 targets write more than the example's 20 kept serials (a write per
+    # finished step and per target baseline): keep enough to find serial N afterwards
+    state_doc = world.root / "state.yaml"
+    state_doc.write_text(state_doc.read_text().replace("history: 20", "history: 200"))
     serial = world.state().serial
     _bump_and_apply(world, run_cli)
     saved = tmp_path / "rollback.json"

@@ -37,7 +37,9 @@ def test_the_state_after_a_run_parses_and_validates(
     assert set(state.manifests) == {"shared-connections", "crm-sync", "billing-alerts"}
     assert len(state.imports) == 39
     assert all(r.status == "completed" for r in state.imports.values())
-    assert all(r.folder_after is not None for r in state.imports.values())
+    # one baseline per target, read through the Recipes API after its imports
+    assert len(state.baselines) == 13
+    assert all(state.baseline_of(r) is not None for r in state.imports.values())
     assert "demo-token" not in applied_config.state_path.read_text(encoding="utf-8")
     listed = run_cli("state", "list")
     assert listed.exit_code == 0

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 from hardening_world import World, check_result, record
 
-LOST = {
+LOST: dict[str, dict[str, Any]] = {
     "504": {"fault": "504"},
     "drop": {"fault": "drop"},
     "timeout": {"fault": "slow", "delay": 3.0},  # the world's request timeout is 2 s

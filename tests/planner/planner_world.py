@@ -22,7 +22,7 @@ from reconciler.config.desired import (
     WorkspaceSpec,
 )
 from reconciler.errors import Location
-from reconciler.live import LiveAsset, LiveManifest, LiveState
+from reconciler.live import LiveAsset, LiveManifest, LiveRecipe, LiveState
 from reconciler.plan import Plan
 from reconciler.plan.planner import build_plan
 from reconciler.state.model import (
@@ -31,7 +31,9 @@ from reconciler.state.model import (
     ManifestRecord,
     PackageRecord,
     RecipeResult,
+    RecipeStamp,
     State,
+    TargetBaseline,
 )
 
 LINEAGE = "11111111-2222-3333-4444-555555555555"
@@ -194,11 +196,27 @@ def make_live(
     manifests: Mapping[str, LiveManifest] | None = None,
     target_folders: Mapping[str, tuple[LiveAsset, ...]] | None = None,
 ) -> LiveState:
-    return LiveState(
+    live = LiveState(
         source_folders=source_folders(**(versions or {})),
         manifests=dict(manifests or {}),
-        target_folders=None if target_folders is None else dict(target_folders),
     )
+    return with_targets(live, target_folders)
+
+
+def with_targets(live: LiveState, folders: Mapping[str, tuple[LiveAsset, ...]] | None) -> LiveState:
+    """`live` with these target folders read (None: targets not refreshed): every asset
+    as folder_assets lists them, and their recipes as the Recipes API does (running)."""
+    if folders is None:
+        return replace(live, target_folders=None, target_recipes=None)
+    recipes = {
+        target: tuple(
+            LiveRecipe(id=a.id, name=a.name, version=a.version, running=True)
+            for a in assets
+            if a.type == "recipe"
+        )
+        for target, assets in folders.items()
+    }
+    return replace(live, target_folders=dict(folders), target_recipes=recipes)
 
 
 def make_state(
@@ -236,7 +254,7 @@ def applied(plan: Plan, state: State, live: LiveState) -> tuple[State, LiveState
             _apply_export(new, ids, change.manifest, d)
         elif change.kind == "import" and change.action == "import":
             _apply_import(new, folders, change.manifest, change.target or "", d)
-    return new, replace(live, manifests=views, target_folders=folders)
+    return new, with_targets(replace(live, manifests=views), folders)
 
 
 def _apply_manifest(
@@ -306,9 +324,20 @@ def _apply_import(
             for s in after
             if s.type == "recipe"
         ],
-        folder_after=[
+    )
+    old = state.baselines.get(target)
+    state.baselines[target] = TargetBaseline(
+        target=target,
+        imports={**(old.imports if old else {}), name: state.imports[f"{name}@{target}"].import_id},
+        recipes=[
+            RecipeStamp(id=a.id, name=a.name, version=a.version, running=True)
+            for a in folders[target]
+            if a.type == "recipe"
+        ],
+        assets=[
             AssetStamp(type=a.type, name=a.name, version=a.version, id=a.id)
             for a in folders[target]
+            if a.type != "recipe"
         ],
     )
 

@@ -6,7 +6,14 @@ import io
 import json
 from dataclasses import replace
 
-from planner_world import in_sync, make_desired, make_live, make_state, target_folders_of
+from planner_world import (
+    in_sync,
+    make_desired,
+    make_live,
+    make_state,
+    target_folders_of,
+    with_targets,
+)
 
 from reconciler.drift import DriftReport, detect_drift
 from reconciler.live import LiveAsset
@@ -28,7 +35,7 @@ def drifted() -> DriftReport:
         replace(a, version=9) if a.name == "Sync accounts" else a for a in folders["acme"]
     )
     sources = make_live(versions={"sync_contacts": 3}).source_folders
-    live = replace(live, manifests=views, target_folders=folders, source_folders=sources)
+    live = with_targets(replace(live, manifests=views, source_folders=sources), folders)
     return detect_drift(desired, state, live)
 
 
@@ -109,7 +116,7 @@ def test_an_added_asset_in_an_auto_generate_folder_is_a_finding() -> None:
 
 def test_unrefreshed_targets_are_not_checked_and_the_report_says_so() -> None:
     desired, state, live = in_sync()
-    report = detect_drift(desired, state, replace(live, target_folders=None))
+    report = detect_drift(desired, state, with_targets(live, None))
     assert report.notes == (
         "target folders were not refreshed: target folder drift is not checked",
     )

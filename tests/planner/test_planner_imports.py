@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner_world import in_sync, make_desired, make_live, make_state, target_folders_of
+from planner_world import (
+    in_sync,
+    make_desired,
+    make_live,
+    make_state,
+    target_folders_of,
+    with_targets,
+)
 
 from reconciler.plan.planner import build_plan
 from reconciler.state.model import RecipeResult
@@ -118,7 +125,7 @@ def test_a_changed_target_folder_is_imported_again_and_says_what_moved() -> None
         for a in folders["acme"]
         if a.name != "Sync contacts"
     )
-    plan = build_plan(desired, state, replace(live, target_folders=folders))
+    plan = build_plan(desired, state, with_targets(live, folders))
     change = plan.by_address()["import.crm-sync@acme"]
     assert change.reasons == (
         "the target folder changed since the last import: recipe Sync accounts: version 4 -> 7 "
@@ -137,8 +144,8 @@ def test_without_refreshed_targets_folder_drift_is_not_checked_and_the_plan_says
     desired, state, live = in_sync()
     folders = target_folders_of(live)
     folders["acme"] = ()
-    assert not build_plan(desired, state, replace(live, target_folders=folders)).is_empty
-    plan = build_plan(desired, state, replace(live, target_folders=None))
+    assert not build_plan(desired, state, with_targets(live, folders)).is_empty
+    plan = build_plan(desired, state, with_targets(live, None))
     assert plan.is_empty
     assert plan.refreshed_targets is False
 

@@ -6,7 +6,7 @@ import io
 import json
 from dataclasses import replace
 
-from planner_world import demo_manifests, in_sync, make_desired, make_live, make_state
+from planner_world import demo_manifests, in_sync, make_desired, make_live, make_state, with_targets
 
 from reconciler.plan import Plan
 from reconciler.plan.planner import build_plan
@@ -82,7 +82,7 @@ def test_no_changes() -> None:
 
 def test_text_says_when_targets_were_not_refreshed() -> None:
     desired, state, live = in_sync()
-    text = text_of(build_plan(desired, state, replace(live, target_folders=None)))
+    text = text_of(build_plan(desired, state, with_targets(live, None)))
     assert text == (
         "Note: Target folders were not refreshed (--no-refresh-targets): drift in target "
         "folders is not shown.\n\nNo changes.\n"

@@ -13,7 +13,14 @@ from roundtrip_world import TOKEN, World
 
 from reconciler.errors import AuthError, NotFoundError, ValidationError
 from reconciler.workato.client import WorkatoClient
-from reconciler.workato.models import ImportJob, ManifestBody, ManifestView, PackageJob
+from reconciler.workato.models import (
+    ImportJob,
+    ManifestBody,
+    ManifestView,
+    PackageJob,
+    Recipe,
+    RecipeAction,
+)
 
 Auth = Literal["bearer", "legacy"]
 
@@ -225,3 +232,37 @@ def test_validation_errors_carry_the_field_messages(world: World) -> None:
     with pytest.raises(ValidationError) as developer:
         world.use(lambda c: c.create_manifest(None, body))
     assert developer.value.status == 400  # the developer API's OpenAPI says 400
+
+
+@pytest.mark.parametrize("auth", ["bearer", "legacy"])
+def test_every_recipes_api_endpoint(world: World, auth: Auth) -> None:
+    """Recipes API: list (every page), get, start (refused, then done), stop; developer too."""
+    world.sim.set_connection_authorized("E-template", "Salesforce", False)
+    recipe_id = int(world.sim.asset("E-template", "Sync accounts")["id"])
+
+    Answers = tuple[list[Recipe], Recipe, RecipeAction, RecipeAction, RecipeAction, list[Recipe]]
+
+    async def body(client: WorkatoClient) -> Answers:
+        listed = await client.list_recipes("E-template", folder_id=112)
+        one = await client.get_recipe("E-template", recipe_id)
+        refused = await client.start_recipe("E-template", recipe_id)
+        world.sim.set_connection_authorized("E-template", "Salesforce", True)
+        started = await client.start_recipe("E-template", recipe_id)
+        stopped = await client.stop_recipe("E-template", recipe_id)
+        own = await client.list_recipes(None, folder_id=510) if auth == "bearer" else []
+        return listed, one, refused, started, stopped, own
+
+    listed, one, refused, started, stopped, own = world.use(body, auth)
+    assert {r.name for r in listed} == {"Sync accounts", "Sync contacts"}
+    assert one.version_no == 4
+    assert not refused.success
+    assert refused.reasons == ["Salesforce: connection is not authorized"]
+    assert started.success and stopped.success
+    assert world.sim.recipe_running("E-template", "Sync accounts") is False
+    kinds = {(r.kind, r.auth) for r in world.sim.request_log() if r.family == "embedded"}
+    assert kinds == {
+        ("recipes_list", auth), ("recipe_view", auth), ("recipe_start", auth),
+        ("recipe_stop", auth),
+    }  # fmt: skip
+    if auth == "bearer":  # the developer API has bearer auth only
+        assert [r.name for r in own] == ["Nightly export"]

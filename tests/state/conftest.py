@@ -14,7 +14,9 @@ from reconciler.state.model import (
     PackageRecord,
     PendingManifest,
     RecipeResult,
+    RecipeStamp,
     State,
+    TargetBaseline,
     import_key,
 )
 
@@ -53,12 +55,18 @@ def make_state(imports: int = 3) -> State:
             recipe_results=[
                 RecipeResult(id=j, name=f"Sync {j}", import_result="restarted") for j in range(3)
             ],
-            folder_after=[
-                AssetStamp(type="recipe", name=f"Sync {j}", version=4, id=j, folder="CRM sync")
-                for j in range(4)
-            ],
             started_at="2026-11-23T10:01:02Z",
             finished_at="2026-11-23T10:01:09Z",
+        )
+        state.baselines[target] = TargetBaseline(
+            target=target,
+            imports={"crm-sync": i},
+            read_at="2026-11-23T10:01:10Z",
+            recipes=[
+                RecipeStamp(id=j, name=f"Sync {j}", version=4, folder_id=50001 + i, running=True)
+                for j in range(4)
+            ],
+            assets=[AssetStamp(type="connection", name="Salesforce", id=99, folder="")],
         )
     return state
 

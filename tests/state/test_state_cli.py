@@ -33,6 +33,8 @@ def test_list_prints_every_address_sorted(
     result = _run("list", "--state", str(state_path))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
+        "baseline.E-cust-0000/50001",
+        "baseline.E-cust-0001/50002",
         "export.crm-sync",
         "import.crm-sync@E-cust-0000/50001",
         "import.crm-sync@E-cust-0001/50002",

@@ -1,113 +1,108 @@
-"""Moving state between the file backend and PostgreSQL: `rlcm state push FILE` and
-`rlcm state pull --out FILE` keep lineage, serial and history (real server)."""
+"""Format 1 state files (a folder copy in every import record) read as format 2 (one
+baseline per target), and written back in format 2."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from reconciler.cli import cli
-from reconciler.state.backends import FileBackend
-from reconciler.state.backends.postgres import PostgresBackend
-from reconciler.state.encode import encode_state
-from reconciler.state.model import State
-
-DSN_ENV = "RLCM_MIGRATE_DSN"
-STATE_DOC = f"""\
-kind: State
-backend: postgres
-postgres: {{dsn_env: {DSN_ENV}, key: moved}}
-"""
+from reconciler.errors import StateError
+from reconciler.state.migrate import MIGRATIONS, migrate
+from reconciler.state.model import FORMAT_VERSION, State
+from reconciler.state.store import StateStore
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    directory = tmp_path / "config"
-    directory.mkdir()
-    (directory / "state.yaml").write_text(STATE_DOC)
-    return directory
+def as_v1(state: State) -> dict[str, Any]:
+    """A format 1 file of `state`: each import carries its target's folder; no baselines."""
+    data = state.model_dump(mode="json")
+    baselines = data.pop("baselines")
+    for record in data["imports"].values():
+        baseline = baselines.get(record["target"])
+        folder = None
+        if baseline is not None and record["manifest"] in baseline["imports"]:
+            folder = [
+                {"type": "recipe", "name": r["name"], "version": r["version"], "id": r["id"],
+                 "folder": ""}
+                for r in baseline["recipes"]
+            ] + baseline["assets"]  # fmt: skip
+        record["folder_after"] = folder
+    data["format_version"] = 1
+    return data
 
 
-def _file_with_history(path: Path, state_factory: Callable[..., State]) -> State:
-    backend = FileBackend(path)
-    state = state_factory(imports=3)
-    with backend.lock("apply"):
-        for _ in range(3):
-            state.imports.pop(next(iter(state.imports)))
-            backend.write(state)
-    return state
-
-
-def _run(config: Path, dsn: str, *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args, "-c", str(config)], env={DSN_ENV: dsn})
-
-
-def test_push_then_pull_keeps_lineage_serial_and_history(
-    tmp_path: Path, config: Path, pg_dsn: str, state_factory: Callable[..., State]
+def test_a_v1_file_reads_as_one_baseline_per_target(
+    state_path: Path, state_factory: Callable[..., State]
 ) -> None:
-    source = tmp_path / "old" / "rlcm.state.json"
-    source.parent.mkdir()
-    state = _file_with_history(source, state_factory)
-
-    pushed = _run(config, pg_dsn, "state", "push", str(source))
-    assert pushed.exit_code == 0, pushed.output
-    assert f"Pushed serial 3 (lineage {state.lineage}) and 2 earlier serials" in pushed.stdout
-    pg = PostgresBackend(DSN_ENV, key="moved", dsn=pg_dsn)
-    stored = pg.read()
-    assert (stored.lineage, stored.serial) == (state.lineage, 3)
-    assert stored.model_dump() == state.model_dump()
-    assert [e.serial for e in pg.history()] == [1, 2, 3]
-    assert pg.read_serial(2).model_dump() == FileBackend(source).read_serial(2).model_dump()
-    listed = _run(config, pg_dsn, "state", "list")
-    assert listed.stdout.splitlines() == state.addresses()
-
-    printed = _run(config, pg_dsn, "state", "pull")
-    assert printed.stdout.encode() == encode_state(state)
-    back = tmp_path / "back" / "rlcm.state.json"
-    back.parent.mkdir()
-    pulled = _run(config, pg_dsn, "state", "pull", "--out", str(back))
-    assert pulled.exit_code == 0, pulled.output
-    assert "Wrote serial 3" in pulled.stdout
-    file = FileBackend(back)
-    again = file.read()
-    assert (again.lineage, again.serial) == (state.lineage, 3)
-    assert [e.serial for e in file.history()] == [1, 2, 3]
-    assert file.read_serial(1).model_dump() == pg.read_serial(1).model_dump()
-    file.write(again)  # the history goes on from there
-    assert again.serial == 4
+    original = state_factory(imports=3)
+    state_path.write_text(json.dumps(as_v1(original)), encoding="utf-8")
+    store = StateStore(state_path)
+    state = store.read()
+    assert state.format_version == FORMAT_VERSION == 2
+    assert set(state.baselines) == set(original.baselines)
+    for target, baseline in state.baselines.items():
+        before = original.baselines[target]
+        assert baseline.imports == before.imports
+        assert [(r.id, r.name, r.version) for r in baseline.recipes] == [
+            (r.id, r.name, r.version) for r in before.recipes
+        ]
+        assert baseline.recipes[0].running is None  # format 1 never read the health
+        assert baseline.assets == before.assets
+    assert state.imports == original.imports and state.pending == original.pending
+    # the file changes only at the next write, then in format 2
+    assert json.loads(state_path.read_text(encoding="utf-8"))["format_version"] == 1
+    store.write(state)
+    written = json.loads(state_path.read_text(encoding="utf-8"))
+    assert written["format_version"] == 2
+    assert all("folder_after" not in r for r in written["imports"].values())
+    assert StateStore(state_path).read().baselines == state.baselines
 
 
-def test_push_refuses_another_history_and_going_back(
-    tmp_path: Path, config: Path, pg_dsn: str, state_factory: Callable[..., State]
-) -> None:
-    source = tmp_path / "rlcm.state.json"
-    state = _file_with_history(source, state_factory)
-    assert _run(config, pg_dsn, "state", "push", str(source)).exit_code == 0
-    older = tmp_path / "older.json"
-    older.write_text(json.dumps({**json.loads(source.read_text()), "serial": 2}))
-    refused = _run(config, pg_dsn, "state", "push", str(older))
-    assert refused.exit_code == 1
-    assert "is at serial 3, newer than the pushed state's 2" in refused.stderr
-    other = tmp_path / "other.json"
-    FileBackend(other).write(state_factory())
-    refused = _run(config, pg_dsn, "state", "push", str(other))
-    assert refused.exit_code == 1 and "holds another history" in refused.stderr
-    assert PostgresBackend(DSN_ENV, key="moved", dsn=pg_dsn).read().serial == state.serial
+def test_the_newest_read_is_the_baseline_and_failed_imports_are_not_covered() -> None:
+    old = [{"type": "recipe", "name": "Sync", "version": 1, "id": 5, "folder": ""}]
+    new = [
+        {"type": "recipe", "name": "Sync", "version": 2, "id": 5, "folder": ""},
+        {"type": "lookup_table", "name": "Codes", "version": 3, "id": 6, "folder": "M"},
+    ]
 
+    def record(manifest: str, status: str, finished: str, folder: Any) -> dict[str, Any]:
+        return {"manifest": manifest, "target": "acme", "import_id": len(finished),
+                "package_id": 1, "package_digest": "d", "status": status,
+                "finished_at": finished, "folder_after": folder}  # fmt: skip
 
-def test_state_file_flag_with_a_postgres_config_is_refused(
-    tmp_path: Path, config: Path, pg_dsn: str
-) -> None:
-    (config / "rest.yaml").write_text(
-        "kind: Workspace\nname: partner\napi: {base_url: 'sim://sim'}\n---\n"
-        "kind: Source\nworkspace: partner\nmanaged_user: E-template\n"
+    data: dict[str, Any] = {
+        "format_version": 1, "serial": 4, "lineage": "x",
+        "imports": {
+            "a@acme": record("a", "completed", "2026-01-01T00:00:00Z", old),
+            "b@acme": record("b", "completed", "2026-01-02T00:00:00Z!", new),
+            "c@acme": record("c", "failed", "2026-01-03", None),
+            "d@acme": record("d", "failed", "2026-01-01T00:00:00Z+", old),
+        },
+    }  # fmt: skip
+    out = migrate(data, 2)
+    baseline = out["baselines"]["acme"]
+    assert baseline["recipes"] == [{"id": 5, "name": "Sync", "version": 2}]
+    assert baseline["assets"] == [new[1]]
+    assert baseline["imports"] == {"a": 20, "b": 21}  # the failed ones have no baseline
+    assert all("folder_after" not in r for r in out["imports"].values())
+    assert data["imports"]["a@acme"]["folder_after"] == old  # the input is not changed
+    assert (
+        State.model_validate(out)
+        .baselines["acme"]
+        .covers(State.model_validate(out).imports["a@acme"])
     )
-    result = _run(config, pg_dsn, "plan", "--state", str(tmp_path / "x.json"))
-    assert result.exit_code == 1
-    (line,) = result.stderr.strip().splitlines()
-    assert "names a state file, but the config keeps its state in PostgreSQL" in line
-    assert "state.yaml:1:1" in line
+
+
+def test_the_chain_has_a_step_for_every_older_version() -> None:
+    assert sorted(MIGRATIONS) == list(range(1, FORMAT_VERSION))
+
+
+def test_an_unmigratable_v1_file_is_refused_and_left_untouched(state_path: Path) -> None:
+    text = json.dumps({"format_version": 1, "serial": 1, "lineage": "x", "imports": ["no"]})
+    state_path.write_text(text, encoding="utf-8")
+    with pytest.raises(StateError, match="cannot be migrated"):
+        StateStore(state_path).read()
+    assert state_path.read_text(encoding="utf-8") == text
