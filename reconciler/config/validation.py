@@ -13,7 +13,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.config.kinds import ENV_PATTERN, KIND_MODELS, PATTERN_HINTS, ConfigModel
+from reconciler.config.kinds import (
+    ENV_PATTERN,
+    KIND_MODELS,
+    PATTERN_HINTS,
+    UNION_TAGS,
+    ConfigModel,
+)
 from reconciler.config.loader import Document, YamlMap, YamlSeq, quote
 from reconciler.errors import ConfigError, Location
 
@@ -131,7 +137,9 @@ def validate_document(doc: Document) -> tuple[Parsed | None, list[ConfigError]]:
 
 
 def _convert(error: Any, data: YamlMap, model_cls: type[BaseModel], label: str) -> ConfigError:
-    loc: Path = tuple(part for part in error["loc"] if isinstance(part, str | int))
+    loc: Path = tuple(
+        part for part in error["loc"] if isinstance(part, str | int) and part not in UNION_TAGS
+    )
     kind = error["type"]
     where = _format_path(loc)
     if kind == "extra_forbidden":

@@ -31,6 +31,7 @@ __all__ = [
     "PlainProgress",
     "WaveTally",
     "make_progress",
+    "waiting_text",
 ]
 
 SOURCE_ROW = "source"
@@ -45,6 +46,9 @@ class ApplyProgress(Protocol):
     def step_started(self, address: str, wave: str | None) -> None: ...
     def step_finished(self, outcome: StepOutcome) -> None: ...
     def wave_finished(self, wave: str) -> None: ...
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        """A quota bucket waits on Workato (a 429) until `until` (time.time())."""
+
     def close(self) -> None: ...
 
 
@@ -71,8 +75,17 @@ class NullProgress:
     def wave_finished(self, wave: str) -> None:
         pass
 
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+def waiting_text(bucket: str, until: float, reason: str) -> str:
+    """`waiting on Workato: bucket imports until 14:00:05 UTC (429 with Retry-After 3400 s)`"""
+    when = datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
+    return f"waiting on Workato: bucket {bucket} until {when} ({reason})"
 
 
 @dataclass
@@ -178,6 +191,9 @@ class PlainProgress:
             f"wave {wave} finished: {t.done} succeeded, {t.failed} failed, {t.skipped} skipped"
         )
 
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        self._line(waiting_text(bucket, until, reason))
+
     def close(self) -> None:
         pass
 
@@ -201,6 +217,7 @@ class LiveProgress:
         self.tallies = _Tallies()
         self.started_at = time.monotonic()
         self._live: Live | None = None
+        self._waiting: tuple[str, float, str] | None = None
 
     def start(self, total_by_wave: Mapping[str, int]) -> None:
         from rich.live import Live
@@ -226,6 +243,9 @@ class LiveProgress:
     def wave_finished(self, wave: str) -> None:
         pass
 
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        self._waiting = (bucket, until, reason)  # shown under the table until it is over
+
     def close(self) -> None:
         if self._live is not None:
             self._live.stop()
@@ -237,6 +257,8 @@ class LiveProgress:
         elapsed = time.monotonic() - self.started_at
         eta = self.tallies.eta_seconds()
         caption = f"elapsed {_clock(elapsed)}" + (f", ETA {_clock(eta)}" if eta is not None else "")
+        if self._waiting is not None and self._waiting[1] > time.time():
+            caption += "\n" + _escape(waiting_text(*self._waiting))
         table = Table(title="rlcm apply", caption=caption)
         for name in ("wave", "done", "failed", "skipped", "running", "queued"):
             table.add_column(name, justify="left" if name == "wave" else "right")
