@@ -95,4 +95,7 @@ def test_the_bound_at_a_stricter_servers_hourly_import_quota() -> None:
     assert bound.binding == "imports quota"
     assert bound.seconds == pytest.approx((5 + 4 * 0.25) + 3600 + 0.25)
     half = apply_bound(200, replace(World(), quota_other=30))
-    assert half.binding == '"other" quota (30/min)'
+    # per-target reads go through the Recipes API: half the "other" quota leaves it with
+    # only the source's and the manifests' calls, so the imports still bind
+    assert half.binding == "max_parallel and job duration"
+    assert half.other_calls == 3 + 9 and half.recipe_calls == 200
