@@ -2,6 +2,8 @@
 
 python -m benchmarks [--time-scale F] [--sizes 10,100,1000] [--baseline-sizes 10,100]
                     [--max-parallel-cases 100]
+python -m benchmarks --strict [--strict-targets 100]   # only the stricter-server cases,
+                                                        # results/strict.json (strict.py)
 
 The largest size is also applied at each `--max-parallel-cases` value (the world's own
 max_parallel is 32): with no per-target call in the 60/minute bucket, the bound is then
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,6 +34,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     world = World(time_scale=args.time_scale)
+    if args.strict:
+        scale = args.time_scale if "--time-scale" in (argv or sys.argv) else 2.0
+        return _strict(World(time_scale=scale), args)
     sizes = [int(s) for s in args.sizes.split(",")]
     baseline_sizes = [int(s) for s in args.baseline_sizes.split(",") if s]
     started = time.perf_counter()
@@ -60,7 +66,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-parallel-cases", default="100")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--strict", action="store_true", help="only the stricter-server cases (strict.py)"
+    )
+    parser.add_argument("--strict-targets", type=int, default=100)
     return parser
+
+
+def _strict(world: World, args: argparse.Namespace) -> int:
+    from benchmarks import strict
+
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="rlcm-bench-strict-"))
+    results = strict.run_strict(world, args.strict_targets, work)
+    results["machine"] = {"python": platform.python_version(), "cpus": _cpus()}
+    results["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "strict.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(strict.table(results))
+    print()
+    print(
+        "\n".join(
+            f"- [{'x' if c['ok'] else ' '}] {c['target']}: {c['measured']}"
+            for c in results["checks"]
+        )
+    )
+    print(f"\nwrote {out / 'strict.json'} in {results['bench_wall_s']:.0f} s")
+    return 0
 
 
 def run_all(

@@ -34,6 +34,7 @@ class World:
     quota_recipes: int = 2000  # the Embedded Recipes API's list and get
     quota_recipe_actions: int = 1000  # its start and stop
     window: float = 60.0  # s, the quota window
+    imports_window: float = 60.0  # s, the imports quota's window (3600: per hour)
     max_parallel: int = 32
     # the Workspace's `poll` setting, fitted to the job: the first status poll at the job's
     # duration sees it done (rlcm's defaults, 2 s growing 1.5x to 15 s, suit unknown jobs)

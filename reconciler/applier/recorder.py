@@ -28,6 +28,7 @@ from typing import Protocol
 
 from reconciler.state.model import (
     ImportRecord,
+    LearnedQuota,
     ManifestRecord,
     PackageRecord,
     PendingImport,
@@ -221,6 +222,18 @@ class Recorder:
             self.state.imports[key] = new
             self.state.unadopted.pop(key, None)
         self._write_for(records)
+
+    def quotas_learned(self, learned: dict[str, LearnedQuota | None]) -> None:
+        """Rates Workato's 429s taught (None: the bucket is back at its configured quota)."""
+        changed = False
+        for key, quota in learned.items():
+            if quota is None:
+                changed |= self.state.quotas.pop(key, None) is not None
+            elif self.state.quotas.get(key) != quota:
+                self.state.quotas[key] = quota
+                changed = True
+        if changed:
+            self._write()
 
     def target_resolved(self, address: str, record: ResolvedTarget) -> None:
         """A target's folder (by path) or workspace, as apply resolved it; written with the

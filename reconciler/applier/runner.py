@@ -18,6 +18,10 @@
   says once which gate stopped what (`ApplyReport.halt_reason`).
 - `stop` (set on the first Ctrl-C, or by an auth failure) starts nothing new; steps in
   flight finish their poll and are recorded.
+- `deadline` (`rlcm apply --max-duration`): a step starts only if steps of its kind have
+  so far finished within the time left (their longest duration, none yet: it may start
+  while any time is left), so the jobs in flight finish and are recorded before the
+  deadline; the rest are "interrupted" with the reason and the apply exits 4.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -59,6 +64,8 @@ StepRunner = Callable[[StepContext, Change], Awaitable[StepOutcome]]
 class RunSettings:
     max_parallel: int = 8
     gates: Gates = field(default_factory=Gates)
+    deadline: float | None = None  # time.monotonic() by which the apply must be done
+    max_duration: str = ""  # as the user wrote it, for messages ("5h30m")
 
 
 @dataclass
@@ -71,9 +78,15 @@ class _Run:
     failed_targets: set[str] = field(default_factory=set)
     exports: set[str] = field(default_factory=set)
     halt: Halt | None = None
+    deadline_hit: bool = False
+    longest: dict[str, float] = field(default_factory=dict)  # by step kind, seconds
 
     def finish(self, outcome: StepOutcome) -> StepOutcome:
         self.outcomes[outcome.address] = outcome
+        if outcome.duration_s is not None:
+            self.longest[outcome.kind] = max(
+                self.longest.get(outcome.kind, 0.0), outcome.duration_s
+            )
         if outcome.kind in TARGET_KINDS and outcome.failed and outcome.target:
             self.failed_targets.add(outcome.target)
         self.progress.step_finished(outcome)
@@ -100,6 +113,24 @@ class _Run:
             if done is not None and done.effective_status != "succeeded":
                 return f"{address} {done.effective_status}"
         return None
+
+    def too_late(self, kind: str) -> bool:
+        """Whether a step of `kind` started now would end after the deadline."""
+        deadline = self.settings.deadline
+        if deadline is None:
+            return False
+        if self.deadline_hit:
+            return True
+        left = deadline - time.monotonic()
+        if left <= self.longest.get(kind, 0.0):
+            self.deadline_hit = True
+        return self.deadline_hit
+
+    def deadline_reason(self) -> str:
+        return (
+            f"not started: --max-duration {self.settings.max_duration} would pass before it "
+            "finished; run `rlcm apply` again to continue"
+        )
 
     def stop_reason(self) -> str:
         if self.ctx.fatal:
@@ -142,6 +173,17 @@ async def run_plan(
         halt_reason=run.halt.reason if run.halt else None,
         halted_by=run.halt.gate if run.halt else None,
         interrupted=ctx.stop.is_set(),
+        deadline=_deadline_text(run),
+    )
+
+
+def _deadline_text(run: _Run) -> str | None:
+    if not run.deadline_hit:
+        return None
+    stopped = sum(1 for o in run.outcomes.values() if o.message == run.deadline_reason())
+    return (
+        f"stopped at the --max-duration deadline ({run.settings.max_duration}): {stopped} "
+        "step(s) not started; run `rlcm apply` again to continue"
     )
 
 
@@ -164,6 +206,10 @@ async def _step(run: _Run, change: Change, runner: StepRunner) -> StepOutcome:
         if change.kind == "export":
             run.ctx.board.fail(change.manifest, RuntimeError("interrupted"))
         return run.skip(change, run.stop_reason(), "interrupted")
+    if run.too_late(change.kind):  # as for a stop: not started, the re-run goes on
+        if change.kind == "export":
+            run.ctx.board.fail(change.manifest, RuntimeError("deadline"))
+        return run.skip(change, run.deadline_reason(), "interrupted")
     why = run.blocked_by(change)
     if why is not None:
         if change.kind == "export":
@@ -267,7 +313,11 @@ async def _chain(run: _Run, steps: Sequence[Change], limit: _Slots) -> None:
                 limit.release()  # the export wait holds no import slot
                 held = False
             await _export_settled(run, change)
-            if run.blocked_by(change) is not None or run.ctx.stop.is_set():
+            if (
+                run.blocked_by(change) is not None
+                or run.ctx.stop.is_set()
+                or run.too_late(change.kind)
+            ):
                 await _step(run, change, run_import)  # records why it is skipped
                 continue
             if not held:

@@ -10,13 +10,14 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from reconciler.applier.gates import Gates
-from reconciler.applier.recorder import Recorder
+from reconciler.applier.recorder import Recorder, now_iso
 from reconciler.applier.runner import RunSettings, run_plan
 from reconciler.applier.steps import StepContext
 from reconciler.content.cache import PackageCache
 from reconciler.plan import Plan
 from reconciler.render.progress import ApplyProgress
 from reconciler.report import ApplyReport
+from reconciler.state.model import LearnedQuota
 
 if TYPE_CHECKING:
     from reconciler.state.inputs import Inputs
@@ -38,6 +39,8 @@ async def apply_plan(
     *,
     progress: ApplyProgress | None = None,
     stop: asyncio.Event | None = None,
+    deadline: float | None = None,
+    max_duration: str = "",
 ) -> ApplyReport:
     desired = inputs.desired
     ctx = StepContext(
@@ -58,6 +61,39 @@ async def apply_plan(
         wave: [t.address for t in desired.targets_in_wave(wave)] for wave in desired.rollout.waves
     }
     settings = RunSettings(
-        max_parallel=desired.rollout.max_parallel, gates=Gates.of(desired.rollout, members)
+        max_parallel=desired.rollout.max_parallel,
+        gates=Gates.of(desired.rollout, members),
+        deadline=deadline,
+        max_duration=max_duration,
     )
-    return await run_plan(plan, ctx, settings, progress)
+    try:
+        return await run_plan(plan, ctx, settings, progress)
+    finally:
+        ctx.recorder.quotas_learned(_learned(clients))
+
+
+def _learned(clients: dict[str, WorkatoClient]) -> dict[str, LearnedQuota | None]:
+    """What the apply's 429s taught each bucket: its rate, when below the configured one
+    (None for a bucket that throttled but climbed back)."""
+    from reconciler.workato.limits import BUCKETS
+
+    out: dict[str, LearnedQuota | None] = {}
+    for name, client in clients.items():
+        scale = client.settings.rate_limits.time_scale
+        for bucket in BUCKETS:
+            limiter = client.limiters.bucket(bucket)
+            if not limiter.throttles:
+                continue
+            key = f"{name}/{bucket}"
+            if limiter.limit >= limiter.ceiling or limiter.learned is None:
+                out[key] = None
+                continue
+            limit, window = limiter.learned
+            out[key] = LearnedQuota(
+                workspace=name,
+                bucket=bucket,
+                limit=limit,
+                window=window * scale,
+                learned_at=now_iso(),
+            )
+    return out

@@ -60,6 +60,15 @@ __all__ = ["apply"]
     help="Write the result to FILE: .json, .md or .xml (JUnit). Repeatable.",
 )
 @click.option(
+    "--max-duration",
+    metavar="DURATION",
+    default=None,
+    help=(
+        "Start no step that would end after this long (e.g. 5h30m, 90m, 45s): jobs in "
+        "flight finish and are recorded, then exit 4; run apply again to continue."
+    ),
+)
+@click.option(
     "--rollback-to",
     type=click.IntRange(min=1),
     metavar="SERIAL",
@@ -81,6 +90,7 @@ def apply(
     wave: str | None,
     reports: tuple[Path, ...],
     output_format: str,
+    max_duration: str | None,
     rollback_to: int | None,
 ) -> None:
     """Apply a plan: create/update manifests, export once, import into every target.
@@ -89,12 +99,17 @@ def apply(
     PLANFILE it applies exactly that saved plan, or refuses it when state or live
     Workato moved since it was made. With --wave NAME (or a plan saved with `rlcm plan
     --wave NAME`) it runs that wave only, and only when the earlier waves passed their
-    gates. Exit 0 all succeeded, 3 some imports failed or a gate halted, 1 error.
+    gates. Exit 0 all succeeded, 3 some imports failed or a gate halted, 4 stopped at
+    --max-duration (run again to continue; 3 wins when both apply), 1 error.
     """
+    import time
+
     from reconciler.cli.common import load_checked_inputs, run_async, warn
     from reconciler.render.report_file import prepare_report_paths
     from reconciler.state.identity import check_source
 
+    limit = None if max_duration is None else parse_duration(max_duration)
+    deadline = None if limit is None else time.monotonic() + limit
     prepare_report_paths(reports)  # before anything is read or changed
     _sigterm_interrupts()
     inputs = load_checked_inputs(opts)
@@ -108,6 +123,7 @@ def apply(
         session.wave = wave
         session.rollback_to = rollback_to
         session.plan_stream = sys.stdout if output_format == "text" else sys.stderr
+        session.deadline, session.max_duration = deadline, max_duration or ""
         try:
             given = {
                 "--allow-delete": allow_delete,
@@ -135,6 +151,25 @@ def _allowed(flags: list[str]) -> dict[str, str]:
         for rule, names in FLAGS.items()
         if any(f in flags for f in names)
     }
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of `5h30m`, `90m`, `45s`, `2h`, `1h15m30s` (a bare number is seconds)."""
+    import re
+
+    from reconciler.errors import RlcmError
+
+    cleaned = text.strip().lower().replace(" ", "")
+    match = re.fullmatch(
+        r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", cleaned
+    )
+    if not cleaned or match is None:
+        raise RlcmError(f"--max-duration {text!r}: expected a duration such as 5h30m, 90m or 45s")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise RlcmError(f"--max-duration {text!r}: must be longer than zero")
+    return total
 
 
 def _aborted() -> Exception:
@@ -165,13 +200,15 @@ class _Session:
         self.plan_stream: TextIO = sys.stdout
         self.wave: str | None = None
         self.full: Plan | None = None  # every wave's changes, when one wave runs
+        self.deadline: float | None = None
+        self.max_duration = ""
         self.rollback_to: int | None = None
 
     async def run(self, *, auto_approve: bool, allowed: dict[str, str]) -> ApplyReport | None:
         from reconciler.applier.session import apply_plan
         from reconciler.cli.workflow import open_clients
 
-        async with open_clients(self.inputs.desired) as clients:
+        async with open_clients(self.inputs.desired, self.inputs.state.quotas) as clients:
             plan = await self._plan(clients)
             if plan.is_empty:
                 where = f" in wave {plan.wave}" if plan.wave else ""
@@ -183,11 +220,24 @@ class _Session:
                 return blocked
             self._check_safety(plan, allowed)
             self._first_apply_note(plan)
+            self._say_estimate(plan)
             if self.planfile is None:
                 self._confirm(plan, auto_approve)
             self._remember_targets()
-            with _interrupts() as stop, _progress(self.opts) as progress:
-                return await apply_plan(self.inputs, clients, plan, progress=progress, stop=stop)
+            with (
+                _interrupts() as stop,
+                _progress(self.opts) as progress,
+                _quota_waits(clients, progress),
+            ):
+                return await apply_plan(
+                    self.inputs,
+                    clients,
+                    plan,
+                    progress=progress,
+                    stop=stop,
+                    deadline=self.deadline,
+                    max_duration=self.max_duration,
+                )
 
     async def _plan(self, clients: dict[str, WorkatoClient]) -> Plan:
         from reconciler.cli.common import end_progress_line, read_progress, render_plan
@@ -280,6 +330,25 @@ class _Session:
                 skip = halt.skip_message
                 return _blocked_report(plan, rollout.waves, earlier, halt.reason, skip, "health")
         return None
+
+    def _say_estimate(self, plan: Plan) -> None:
+        """Before anything starts: how long it takes at least, and against the deadline."""
+        from reconciler.plan.estimate import estimate_apply, format_duration
+
+        estimate = estimate_apply(self.inputs.desired, plan.changes, self.inputs.state.quotas)
+        if estimate is None or self.opts.quiet:
+            return
+        line = f"Estimated apply time: {estimate.text} (at the configured quotas)"
+        if self.deadline is not None:
+            import time
+
+            left = self.deadline - time.monotonic()
+            if estimate.seconds > left:
+                line += (
+                    f"; more than --max-duration {self.max_duration} leaves "
+                    f"({format_duration(left)}): expect exit 4 and run apply again"
+                )
+        click.echo(line, err=True)
 
     def _remember_targets(self) -> None:
         """Targets resolved from Workato (folder paths, environments, generated fleets) go
@@ -379,6 +448,24 @@ def _interrupts() -> Iterator[asyncio.Event]:
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
         _sigterm_interrupts()  # removing the handler restored SIGTERM's default (death)
+
+
+@contextlib.contextmanager
+def _quota_waits(clients: dict[str, WorkatoClient], progress: ApplyProgress) -> Iterator[None]:
+    """While a quota bucket waits on Workato (a 429), the progress line says so."""
+    from reconciler.workato.limits import QuotaWait
+
+    def heard(event: QuotaWait) -> None:
+        progress.waiting(event.bucket, event.until, event.reason)
+
+    lists = {id(c.quota_listeners): c.quota_listeners for c in clients.values()}
+    for listeners in lists.values():
+        listeners.append(heard)
+    try:
+        yield
+    finally:
+        for listeners in lists.values():
+            listeners.remove(heard)
 
 
 @contextlib.contextmanager

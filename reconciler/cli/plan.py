@@ -125,9 +125,14 @@ def _one_wave(full: Plan, inputs: Inputs, wave: str) -> Plan:
     """The plan of one wave, warning now when the earlier waves would stop it at apply."""
     import dataclasses
 
+    from reconciler.plan.estimate import estimate_apply
     from reconciler.plan.wave_gate import earlier_wave_block
 
     narrowed = full.for_wave(wave)
+    estimate = estimate_apply(inputs.desired, narrowed.changes, inputs.state.quotas)
+    narrowed = dataclasses.replace(
+        narrowed, estimate=None if estimate is None else estimate.to_dict()
+    )  # the wave's own, not the whole rollout's
     block = earlier_wave_block(full, inputs.state, inputs.desired.rollout.waves, wave)
     if block is None:
         return narrowed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -62,6 +62,23 @@ def sim() -> None:
 )
 @click.option("--rate-limits/--no-rate-limits", default=None, help="Enforce Workato's quotas.")
 @click.option(
+    "--quota",
+    "quotas",
+    multiple=True,
+    metavar="BUCKET=N[/minute|/hour][,fixed]",
+    help=(
+        "Enforce this quota instead of Workato's published one (repeatable; implies "
+        "--rate-limits): e.g. imports=500/hour,fixed (reset at the top of the hour) or "
+        "other=30. Buckets: imports, import_status, other, dev_imports."
+    ),
+)
+@click.option(
+    "--retry-after/--no-retry-after",
+    default=True,
+    show_default=True,
+    help="Whether a 429 carries a Retry-After header.",
+)
+@click.option(
     "--latency", type=float, default=None, help="Simulated seconds added to every answer."
 )
 @click.option(
@@ -96,6 +113,8 @@ def serve(
     rate_limits: bool | None,
     latency: float | None,
     dialects: tuple[str, ...],
+    quotas: tuple[str, ...],
+    retry_after: bool,
     bare_environment: str | None,
     recipes_shape: str | None,
 ) -> None:
@@ -110,8 +129,14 @@ def serve(
         simulator.seed_demo(customers=customers)
     if time_scale is not None:
         simulator.set_time_scale(time_scale)
-    if rate_limits is not None:
-        simulator.set_rate_limits(rate_limits)
+    if quotas or not retry_after:
+        given = _quotas(quotas)
+        try:
+            simulator.set_rate_limits(rate_limits is not False, retry_after=retry_after, **given)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--quota") from None
+    elif rate_limits is not None:
+        simulator.enable_rate_limits(rate_limits)
     if latency is not None:
         simulator.set_latency(latency)
     if dialects:
@@ -138,6 +163,40 @@ def serve(
         click.echo("stopped", err=True)
     finally:
         server.server_close()
+
+
+_BUCKETS = ("imports", "import_status", "other", "dev_imports")
+
+
+def _quotas(quotas: tuple[str, ...]) -> dict[str, Any]:
+    """`imports=500/hour,fixed` ... as keyword arguments of Simulator.set_rate_limits."""
+    given: dict[str, Any] = {}
+    per: dict[str, str] = {}
+    fixed: list[str] = []
+    for text in quotas:
+        bucket, _, rest = text.partition("=")
+        amount, _, shape = rest.partition(",")
+        number, _, window = amount.partition("/")
+        try:
+            requests = float(number)
+        except ValueError:
+            requests = -1.0
+        if bucket not in _BUCKETS or requests <= 0 or window not in ("", "minute", "hour"):
+            raise click.BadParameter(
+                f"{text!r}: expected BUCKET=N[/minute|/hour][,fixed] with BUCKET one of "
+                f"{', '.join(_BUCKETS)} and N > 0",
+                param_hint="--quota",
+            )
+        if shape not in ("", "fixed", "sliding"):
+            raise click.BadParameter(
+                f"{text!r}: the window is fixed or sliding", param_hint="--quota"
+            )
+        given[bucket] = requests
+        if window:
+            per[bucket] = window
+        if shape == "fixed":
+            fixed.append(bucket)
+    return {**given, "per": per, "fixed": fixed}
 
 
 @sim.group()

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,9 @@ from reconciler.live import LiveState
 from reconciler.plan import ContentPreview, Plan
 from reconciler.state.backends import StateBackend
 from reconciler.state.inputs import Inputs
-from reconciler.state.model import State
+from reconciler.state.model import LearnedQuota, State
+
+BUCKET_NAMES = ("imports", "import_status", "dev_imports", "other")
 
 if TYPE_CHECKING:
     from reconciler.live.preflight import Preflight
@@ -83,14 +85,26 @@ def used_workspaces(desired: DesiredState) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_clients(desired: DesiredState) -> AsyncIterator[dict[str, WorkatoClient]]:
-    """One client per workspace in use; a missing token is reported before any call."""
+async def open_clients(
+    desired: DesiredState, learned: Mapping[str, LearnedQuota] | None = None
+) -> AsyncIterator[dict[str, WorkatoClient]]:
+    """One client per workspace in use; a missing token is reported before any call.
+
+    `learned` (state's `quotas`): rates an earlier run's 429s taught; each bucket starts
+    at the lower of that and its configured quota, so a second run does not meet the
+    stricter Workato with a burst again."""
     from reconciler.cli.connect import open_client
 
     async with contextlib.AsyncExitStack() as stack:
         clients: dict[str, WorkatoClient] = {}
         for name in used_workspaces(desired):
             client = open_client(desired.workspaces[name])
+            for quota in (learned or {}).values():
+                if quota.workspace == name and quota.bucket in BUCKET_NAMES:
+                    scale = desired.workspaces[name].rate_limits.time_scale
+                    client.limiters.bucket(quota.bucket).believe(  # type: ignore[arg-type]
+                        quota.limit, quota.window / scale
+                    )
             clients[name] = await stack.enter_async_context(client)
         yield clients
 
@@ -169,7 +183,7 @@ async def plan_now(
     rollback_to: int | None = None,
 ) -> tuple[Plan, LiveState, RefreshCounts]:
     """Connect, refresh and plan in one go (`rlcm plan`)."""
-    async with open_clients(inputs.desired) as clients:
+    async with open_clients(inputs.desired, inputs.state.quotas) as clients:
         return await refresh_and_plan(
             inputs,
             clients,
@@ -185,7 +199,7 @@ async def preview_now(inputs: Inputs, plan: Plan) -> list[ContentPreview]:
     """`plan --diff-content`: what each planned export would change, recipe by recipe."""
     from reconciler.content.preview import preview_content
 
-    async with open_clients(inputs.desired) as clients:
+    async with open_clients(inputs.desired, inputs.state.quotas) as clients:
         return await preview_content(inputs, clients, plan)
 
 
@@ -198,7 +212,7 @@ async def read_live(
     """Connect and refresh only (`rlcm drift`): targets' recipes, and their other assets."""
     from reconciler.live.refresh import refresh
 
-    async with open_clients(inputs.desired) as clients:
+    async with open_clients(inputs.desired, inputs.state.quotas) as clients:
         await complete_targets(inputs, clients)
         live, _ = await refresh(
             inputs.desired,

@@ -32,6 +32,7 @@ __all__ = [
     "HealthSpec",
     "ManifestSpec",
     "PollSettings",
+    "QuotaBucket",
     "RateLimits",
     "RecipesState",
     "RetrySettings",
@@ -43,7 +44,9 @@ __all__ = [
     "TargetSpec",
     "WaveSpec",
     "WorkspaceSpec",
+    "quota_of",
     "target_address",
+    "window_for_rate",
 ]
 
 DEFAULT_WAVE = "default"
@@ -57,7 +60,8 @@ def _subject(what: str, location: Location | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """Requests per minute for each quota bucket of one workspace."""
+    """Requests per minute for each quota bucket of one workspace: a belief, which the
+    client corrects from Workato's 429s (workato/limits.py)."""
 
     imports: float = 1000.0  # embedded imports
     import_status: float = 1000.0  # embedded import status
@@ -71,9 +75,59 @@ class RateLimits:
     # Quota windows (and their margin) are divided by this: 1 for Workato; N to match a
     # simulator served with `rlcm sim serve --time-scale N`, whose windows are N times shorter.
     time_scale: float = 1.0
+    # buckets stated per hour (`{requests: 500, per: hour}`): counted over an hour
+    hourly: frozenset[str] = frozenset()
+    # buckets whose window resets on the clock (`window: fixed`: the top of the minute or
+    # hour, "denied until the following hour") rather than sliding
+    fixed: frozenset[str] = frozenset()
+    # longest total wait of one call on 429s before it fails, in (server) seconds: long
+    # enough to wait out an hourly window
+    max_wait: float = 7200.0
 
 
 DEFAULT_RATE_LIMITS = RateLimits()
+QuotaBucket = Literal[
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "customers",
+    "folders",
+]
+
+
+def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
+    """(limit, window seconds) for a rate in requests per minute.
+
+    A whole number per minute is a one-minute window. A fractional rate (the developer
+    API's 500/hour is 8.33/minute) is counted over an hour, as Workato counts it.
+    `minute` is how long a minute lasts: 60 s, or less against a time-scaled simulator.
+    """
+    if per_minute <= 0 or minute <= 0:
+        raise ValueError("a rate limit must be positive")
+    if float(per_minute).is_integer():
+        return int(per_minute), minute
+    return max(1, math.floor(per_minute * 60 + 1e-6)), minute * 60
+
+
+def quota_of(
+    rates: RateLimits, bucket: QuotaBucket, minute: float = 60.0
+) -> tuple[int, float, bool]:
+    """(limit, window seconds, fixed window?) of one bucket as the config states it: a
+    quota stated per hour is counted over an hour even when it is a whole number a minute.
+    The client's limiters (workato/limits.py) and the plan's estimate (plan/estimate.py)
+    both count with this."""
+    rate = float(getattr(rates, bucket))
+    if bucket in rates.hourly:
+        if rate <= 0 or minute <= 0:
+            raise ValueError("a rate limit must be positive")
+        limit, window = max(1, math.floor(rate * 60 + 1e-6)), minute * 60
+    else:
+        limit, window = window_for_rate(rate, minute)
+    return limit, window, bucket in rates.fixed
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,6 +118,8 @@ def _type(schema: Schema, prop: Schema) -> str:
         return "one of " + ", ".join(f"`{value}`" for value in target["enum"])
     if "anyOf" in target:
         return " or ".join(_type(schema, option) for option in target["anyOf"])
+    if "oneOf" in target and "properties" not in target:  # a value of one of two shapes
+        return " or ".join(_type(schema, option) for option in target["oneOf"])
     kind = target.get("type", "any")
     if kind == "array":
         options = _options(schema, target.get("items", {}))
@@ -282,6 +284,50 @@ is given.
 """
 
 
+_QUOTAS = """\
+## Quotas are a belief
+
+`api.rate_limits` states what rlcm believes of the Workspace's quotas; the defaults are the
+ones Workato publishes (embedded imports and import status 1,000 a minute each, every other
+RLCM call 60 a minute, developer-API imports 500 an hour). Workato's own pages disagree
+(one gives 1,000 imports a minute, the endpoint's page "a strict limit of 500 package
+import requests per hour per workspace", reset at the hour) and quotas differ by plan, so
+rlcm corrects the belief from Workato's answers while it runs:
+
+- every task of a Workspace shares one bucket per quota, and rlcm paces its requests so
+  that the bucket never starts more than it believes Workato allows;
+- a 429 slows the whole bucket at once: the bucket now believes the number of requests
+  Workato accepted in the window (the server's real quota, in one step); with
+  `Retry-After` (seconds or an HTTP date) nothing of that bucket starts before then, at
+  most an hour and a minute later; without one the bucket backs off (doubling, at most one
+  window) and probes with one request;
+- after clean windows the rate climbs back towards the configured quota (quickly to where
+  it was before an isolated 429, then by a twentieth every second window), which costs
+  about one 429 per step if the server is stricter;
+- a 429 is "wait", not a failed attempt: it never turns a request into a failure while the
+  request's total wait stays within `rate_limits.max_wait` (default 7,200 s, long enough to
+  wait out an hourly window). Only then does it fail, as `RateLimitedError`;
+- while a bucket waits, the apply's progress line says so (`waiting on Workato: bucket
+  imports until 14:00:05 UTC (429 with Retry-After 3400 s)`) and the log has a WARNING
+  line `quota: waiting on Workato bucket=imports until=... reason=...`.
+
+When you know your quota, state it, per minute or per hour, and whether its window slides
+or resets on the clock:
+
+```yaml
+api:
+  rate_limits:
+    imports: {requests: 500, per: hour, window: fixed}   # "denied until the following hour"
+    other: 30                                            # a number: requests per minute
+```
+
+`rlcm plan` and the start of `rlcm apply` estimate the apply's duration from these quotas
+and name the one that binds (`3,000 imports at 500/hour (fixed window): at least 5 h`:
+the first 500 go at once, then one hour for each further 500); a Workato stricter than the
+config makes the apply longer than the estimate.
+"""
+
+
 def reference_markdown(schema: Schema, examples_dir: Path | None = None) -> str:
     """The whole page; deterministic for a given schema and examples directory."""
     definitions = kind_definitions(schema)
@@ -293,6 +339,7 @@ def reference_markdown(schema: Schema, examples_dir: Path | None = None) -> str:
     parts = [_INTRO.format(kinds=kinds)]
     for kind, definition in definitions.items():
         parts.append(_section(schema, kind, definition, _best_example(examples, kind)))
+    parts.append(_QUOTAS)
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "HealthModel",
     "ManifestDoc",
     "PollModel",
+    "QuotaModel",
     "RateLimitsModel",
     "RolloutDoc",
     "SourceDoc",
@@ -121,22 +122,64 @@ class ConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class RateLimitsModel(ConfigModel):
-    """Requests per minute for each API quota bucket; omitted ones use Workato's quotas."""
+class QuotaModel(ConfigModel):
+    """A quota as Workato states it: so many requests per minute or per hour, counted in
+    a sliding window or in fixed windows that reset at the top of the minute or hour."""
 
-    imports: PositiveNumber | None = Field(
-        None, description="Embedded imports, requests per minute (default 1000)."
+    requests: PositiveNumber = Field(description="Requests allowed per window.")
+    per: Literal["minute", "hour"] = Field("minute", description="Length of the window.")
+    window: Literal["sliding", "fixed"] = Field(
+        "sliding",
+        description=(
+            "sliding: any 60 (3600) seconds; fixed: the count resets at the top of the minute "
+            '(hour), as in "denied until the following hour".'
+        ),
     )
-    import_status: PositiveNumber | None = Field(
-        None, description="Embedded import status polls, requests per minute (default 1000)."
+
+
+def _quota_branch(value: Any) -> str:
+    return "stated-quota" if isinstance(value, dict) else "per-minute"
+
+
+# A number (requests per minute, as before) or a mapping; the discriminator validates only
+# the branch the YAML chose, so an error speaks of that one (validation.py drops the tag).
+QuotaValue = Annotated[
+    Annotated[PositiveNumber, Tag("per-minute")] | Annotated[QuotaModel, Tag("stated-quota")],
+    Discriminator(_quota_branch),
+]
+UNION_TAGS = frozenset({"per-minute", "stated-quota"})
+
+_QUOTA_HINT = (
+    " A number is requests per minute; or {requests: N, per: minute|hour, window: "
+    "sliding|fixed}. A belief: rlcm learns the real rate from Workato's 429s."
+)
+
+
+class RateLimitsModel(ConfigModel):
+    """Quota of each API bucket; omitted ones use Workato's published quotas."""
+
+    imports: QuotaValue | None = Field(
+        None, description="Embedded imports (default 1000 per minute)." + _QUOTA_HINT
     )
-    other: PositiveNumber | None = Field(
+    import_status: QuotaValue | None = Field(
+        None, description="Embedded import status polls (default 1000 per minute)." + _QUOTA_HINT
+    )
+    other: QuotaValue | None = Field(
         None,
-        description="Every other RLCM call, one shared bucket, requests per minute (default 60).",
+        description="Every other RLCM call, one shared bucket (default 60 per minute)."
+        + _QUOTA_HINT,
     )
-    dev_imports: PositiveNumber | None = Field(
+    dev_imports: QuotaValue | None = Field(
         None,
-        description="Developer-API imports, requests per minute (default 8.33, i.e. 500/hour).",
+        description="Developer-API imports (default 500 per hour, i.e. 8.33 per minute)."
+        + _QUOTA_HINT,
+    )
+    max_wait: PositiveNumber | None = Field(
+        None,
+        description=(
+            "Longest total wait of one request on 429s (rate limited: wait, never a failed "
+            "attempt) before it fails, in seconds (default 7200: an hourly window and more)."
+        ),
     )
     customers: PositiveNumber | None = Field(
         None,

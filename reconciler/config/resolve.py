@@ -43,6 +43,8 @@ from reconciler.config.kinds import (
     FleetDoc,
     FleetSelectModel,
     ManifestDoc,
+    QuotaModel,
+    RateLimitsModel,
     RolloutDoc,
     SourceDoc,
     StateDoc,
@@ -197,11 +199,7 @@ class _Resolver:
         base_url = self.base_url(p, model)
         if api.auth == "legacy" and api.email_env is None:
             self.error(p.error('auth "legacy" needs email_env', p.at("api", "auth")))
-        limits = api.rate_limits
-        rate_limits = DEFAULT_RATE_LIMITS
-        if limits is not None:
-            given = {k: v for k, v in limits.model_dump().items() if v is not None}
-            rate_limits = RateLimits(**given)
+        rate_limits = _rate_limits(api.rate_limits)
         poll = DEFAULT_POLL
         if api.poll is not None:
             poll = PollSettings(**{k: v for k, v in api.poll.model_dump().items() if v is not None})
@@ -908,3 +906,31 @@ def _pick(override: bool | None, default: bool) -> bool:
 
 def _replace_manifests(spec: TargetSpec, manifests: tuple[str, ...]) -> TargetSpec:
     return replace(spec, manifests=manifests)
+
+
+_STATED_QUOTAS = ("imports", "import_status", "other", "dev_imports")  # minute or hour
+
+
+def _rate_limits(limits: RateLimitsModel | None) -> RateLimits:
+    """The stated quotas as requests per minute, and which are hourly or fixed windows."""
+    if limits is None:
+        return DEFAULT_RATE_LIMITS
+    given: dict[str, float] = {}
+    hourly: set[str] = set()
+    fixed: set[str] = set()
+    for bucket in _STATED_QUOTAS:
+        value = getattr(limits, bucket)
+        if isinstance(value, QuotaModel):
+            per_hour = value.per == "hour"
+            given[bucket] = value.requests / 60 if per_hour else value.requests
+            if per_hour:
+                hourly.add(bucket)
+            if value.window == "fixed":
+                fixed.add(bucket)
+        elif value is not None:
+            given[bucket] = value
+    # the buckets stated only per minute (customers, folders, recipes, ...), and the settings
+    for name in type(limits).model_fields:
+        if name not in given and name not in _STATED_QUOTAS and getattr(limits, name) is not None:
+            given[name] = getattr(limits, name)
+    return RateLimits(**given, hourly=frozenset(hourly), fixed=frozenset(fixed))

@@ -17,6 +17,7 @@ from reconciler.config.kinds import (
     ENV_PATTERN,
     KIND_MODELS,
     PATTERN_HINTS,
+    UNION_TAGS,
     WAVE_TAGS,
     ConfigModel,
 )
@@ -138,7 +139,9 @@ def validate_document(doc: Document) -> tuple[Parsed | None, list[ConfigError]]:
 
 def _convert(error: Any, data: YamlMap, model_cls: type[BaseModel], label: str) -> ConfigError:
     loc: Path = tuple(
-        part for part in error["loc"] if isinstance(part, str | int) and part not in WAVE_TAGS
+        part
+        for part in error["loc"]
+        if isinstance(part, str | int) and part not in WAVE_TAGS and part not in UNION_TAGS
     )
     kind = error["type"]
     where = _format_path(loc)

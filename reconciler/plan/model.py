@@ -211,6 +211,14 @@ class Plan:
     refreshed_targets: bool
     warnings: tuple[str, ...] = ()
     wave: str | None = None  # narrowed to one wave (`--wave`): its imports and their needs
+    # how long the apply takes at least, at the believed quotas (plan/estimate.py):
+    # `{"seconds", "binding", "text", "terms": [{"text", "seconds"}]}`, None when empty
+    estimate: Mapping[str, Any] | None = None
+
+    @property
+    def estimate_text(self) -> str | None:
+        return None if self.estimate is None else str(self.estimate["text"])
+
     # target -> its imported recipes' health as the refresh read it (Recipes API): id,
     # name, version, running, stop_cause, stopped_at, job counts, last_run_at. Data for
     # readers of the JSON plan; it plays no part in applying it.
@@ -271,6 +279,7 @@ class Plan:
             "refreshed_targets": self.refreshed_targets,
             "waves": list(self.waves),
             "warnings": list(self.warnings),
+            "estimate": None if self.estimate is None else dict(self.estimate),
             **extra,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
@@ -298,6 +307,7 @@ class Plan:
                 refreshed_targets=bool(raw["refreshed_targets"]),
                 warnings=tuple(raw.get("warnings", ())),
                 wave=raw.get("wave"),
+                estimate=raw.get("estimate") if isinstance(raw.get("estimate"), dict) else None,
                 recipe_health={
                     str(t): tuple(dict(r) for r in rows)
                     for t, rows in (raw.get("recipe_health") or {}).items()

@@ -18,6 +18,7 @@ from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.live.recipes import health_row
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
+from reconciler.plan.estimate import estimate_apply
 from reconciler.plan.imports import (
     ManifestFacts,
     import_changes,
@@ -86,6 +87,7 @@ def build_plan(
     if targets:
         _check_patterns(desired, state, targets)
         changes = _narrow(changes, targets, warnings)
+    estimate = estimate_apply(desired, changes, state.quotas)
     return Plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,
@@ -95,6 +97,7 @@ def build_plan(
         config_digest=config_digest(desired),
         refreshed_targets=live.refreshed_targets,
         warnings=tuple(warnings),
+        estimate=None if estimate is None else estimate.to_dict(),
         recipe_health=_recipe_health(desired, live, facts),
         rollback_to=rollback_to,
     )

@@ -3,7 +3,9 @@
 The document is `Plan.to_dict()`: `kind: "rlcm-plan"`, `format_version`, the
 fingerprints a saved plan is checked against (`state_serial`, `state_lineage`,
 `live_fingerprint`, `config_digest`), `refreshed_targets`, `waves`, `warnings`,
-`summary` (counts and the summary line) and `changes` in execution order, each with
+`estimate` (the apply's duration at least at the configured quotas: `seconds`,
+`binding`, `text`, `terms`; null for an empty plan), `summary` (counts and the summary
+line) and `changes` in execution order, each with
 `address`, `kind`, `action`, `manifest`, `target`, `wave`, `reasons`, `details`
 (`path`, `change`, `before`, `after`), `depends_on` and `data` (the applier's payload).
 Keys are sorted and nothing time-dependent is written, so identical inputs give

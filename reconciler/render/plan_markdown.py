@@ -60,6 +60,10 @@ def _head(plan: Plan) -> str:
     rows += [f"| recipes to {verb}, targets | {n} |" for verb, n in summary.recipes.items()]
     rows += [f"| import record to forget | {summary.forgets} |"] if summary.forgets else []
     text = f"## rlcm plan\n\n**{summary.line()}**\n\n"
+    if plan.estimate_text:
+        text += (
+            f"Estimated apply time: {md_cell(plan.estimate_text)} (at the configured quotas)\n\n"
+        )
     if rows:
         text += "| Change | Count |\n| --- | ---: |\n" + "\n".join(rows) + "\n\n"
     if not plan.refreshed_targets:

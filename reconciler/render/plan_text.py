@@ -28,6 +28,8 @@ def render_plan_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
         for change in changes:
             _write_change(change, out, paint)
         out.write("\n")
+    if plan.estimate_text:
+        out.write(f"Estimated apply time: {plan.estimate_text} (at the configured quotas)\n")
     out.write(paint(plan.summary.line(), None, bold=True) + "\n")
 
 

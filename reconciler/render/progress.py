@@ -31,6 +31,7 @@ __all__ = [
     "PlainProgress",
     "WaveTally",
     "make_progress",
+    "waiting_text",
 ]
 
 SOURCE_ROW = "source"
@@ -46,6 +47,9 @@ class ApplyProgress(Protocol):
     def step_finished(self, outcome: StepOutcome) -> None: ...
     def wave_finished(self, wave: str) -> None: ...
     def baking(self, wave: str, seconds: float) -> None: ...
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        """A quota bucket waits on Workato (a 429) until `until` (time.time())."""
+
     def close(self) -> None: ...
 
 
@@ -75,8 +79,17 @@ class NullProgress:
     def baking(self, wave: str, seconds: float) -> None:
         pass
 
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+def waiting_text(bucket: str, until: float, reason: str) -> str:
+    """`waiting on Workato: bucket imports until 14:00:05 UTC (429 with Retry-After 3400 s)`"""
+    when = datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
+    return f"waiting on Workato: bucket {bucket} until {when} ({reason})"
 
 
 @dataclass
@@ -185,6 +198,9 @@ class PlainProgress:
     def baking(self, wave: str, seconds: float) -> None:
         self._line(f"wave {wave} baking for {seconds:g}s; its recipes' health is checked then")
 
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        self._line(waiting_text(bucket, until, reason))
+
     def close(self) -> None:
         pass
 
@@ -208,6 +224,7 @@ class LiveProgress:
         self.tallies = _Tallies()
         self.started_at = time.monotonic()
         self._live: Live | None = None
+        self._waiting: tuple[str, float, str] | None = None
 
     def start(self, total_by_wave: Mapping[str, int]) -> None:
         from rich.live import Live
@@ -237,6 +254,9 @@ class LiveProgress:
         if self._live is not None:
             self._live.console.print(f"wave {wave} baking for {seconds:g}s")
 
+    def waiting(self, bucket: str, until: float, reason: str) -> None:
+        self._waiting = (bucket, until, reason)  # shown under the table until it is over
+
     def close(self) -> None:
         if self._live is not None:
             self._live.stop()
@@ -248,6 +268,8 @@ class LiveProgress:
         elapsed = time.monotonic() - self.started_at
         eta = self.tallies.eta_seconds()
         caption = f"elapsed {_clock(elapsed)}" + (f", ETA {_clock(eta)}" if eta is not None else "")
+        if self._waiting is not None and self._waiting[1] > time.time():
+            caption += "\n" + _escape(waiting_text(*self._waiting))
         table = Table(title="rlcm apply", caption=caption)
         for name in ("wave", "done", "failed", "skipped", "running", "queued"):
             table.add_column(name, justify="left" if name == "wave" else "right")

@@ -3,6 +3,7 @@ JUnit XML, and render/progress.py shows it while it happens.
 """
 
 from reconciler.report.model import (
+    EXIT_DEADLINE,
     FORMAT_VERSION,
     IMPORT_RESULT_EXPLANATIONS,
     STEP_KINDS,
@@ -18,6 +19,7 @@ from reconciler.report.model import (
 )
 
 __all__ = [
+    "EXIT_DEADLINE",
     "FORMAT_VERSION",
     "IMPORT_RESULT_EXPLANATIONS",
     "STEP_KINDS",

@@ -21,6 +21,7 @@ from reconciler.errors import RlcmError
 from reconciler.facts import IMPORT_RESULT_SUCCESSES
 
 __all__ = [
+    "EXIT_DEADLINE",
     "FORMAT_VERSION",
     "IMPORT_RESULT_EXPLANATIONS",
     "STEP_KINDS",
@@ -37,6 +38,7 @@ __all__ = [
 
 FORMAT_VERSION = 1
 StepKind = Literal["manifest", "export", "import", "recipes"]
+EXIT_DEADLINE = 4  # `rlcm apply --max-duration`: stopped at the deadline, run again
 StepStatus = Literal["succeeded", "failed", "skipped", "interrupted"]
 STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import", "recipes")
 _TARGET_KINDS = ("import", "recipes")  # steps of one target
@@ -258,6 +260,8 @@ class ApplyReport:
     halt_reason: str | None = None
     halted_by: str | None = None  # the gate that halted: wave | brake
     interrupted: bool = False
+    # `--max-duration` stopped new steps (why, as a sentence); None when it did not
+    deadline: str | None = None
 
     def __post_init__(self) -> None:
         # Sorting once here keeps every renderer and the JSON in the same order.
@@ -281,9 +285,13 @@ class ApplyReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every step succeeded; 3 when a step failed, was skipped or interrupted."""
+        """0 when every step succeeded; 3 when a step failed, was skipped or interrupted;
+        4 when `--max-duration` stopped new steps and nothing failed (run again to go on)."""
         if self.interrupted or self.halted_after_wave is not None:
             return 3
+        if self.deadline is not None:
+            failed = any(step.effective_status == "failed" for step in self.steps)
+            return 3 if failed else EXIT_DEADLINE
         ok = all(step.effective_status == "succeeded" for step in self.steps)
         return 0 if ok else 3
 
@@ -341,6 +349,7 @@ class ApplyReport:
             "halt_reason": self.halt_reason,
             "halted_by": self.halted_by,
             "interrupted": self.interrupted,
+            "deadline": self.deadline,
             "exit_code": self.exit_code,
             "summary": {
                 "by_kind": {k: c.to_dict() for k, c in self.counts_by_kind().items()},
@@ -368,6 +377,7 @@ class ApplyReport:
                 halt_reason=cast("str | None", data.get("halt_reason")),
                 halted_by=cast("str | None", data.get("halted_by")),
                 interrupted=bool(data.get("interrupted", False)),
+                deadline=cast("str | None", data.get("deadline")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RlcmError(f"report: malformed report ({type(exc).__name__}: {exc})") from exc

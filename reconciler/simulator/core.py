@@ -110,14 +110,32 @@ class Simulator:
         import_status: float | None = None,
         other: float | None = None,
         dev_imports: float | None = None,
+        per: Mapping[str, str] | None = None,
+        fixed: Sequence[str] = (),
         customers: float | None = None,
         folders: float | None = None,
         recipes: float | None = None,
         recipe_actions: float | None = None,
         dev_recipes: float | None = None,
     ) -> None:
-        """Enforce Workato's quotas (or the given ones: requests per window of that bucket)."""
+        """Enforce Workato's quotas (or the given ones: requests per window of that bucket).
+
+        `per` sets a bucket's window, "minute" or "hour" (default: imports, import_status
+        and other a minute, dev_imports an hour); a bucket in `fixed` counts in the clock's
+        windows (reset at the top of the minute or hour) instead of a sliding one;
+        `retry_after=False` answers 429 without a Retry-After header."""
+        buckets = ("imports", "import_status", "other", "dev_imports")
+        for bucket, window in (per or {}).items():
+            if bucket not in buckets or window not in ("minute", "hour"):
+                raise ValueError(f"per: {bucket}={window}: a bucket of {buckets}, minute or hour")
+        for bucket in fixed:
+            if bucket not in buckets:
+                raise ValueError(f"fixed: unknown bucket {bucket!r}; one of {', '.join(buckets)}")
         limits: Json = {"enabled": enabled, "retry_after": retry_after}
+        if per:
+            limits["per"] = dict(per)
+        if fixed:
+            limits["fixed"] = sorted(set(fixed))
         given = {
             "imports": imports,
             "import_status": import_status,
@@ -139,6 +157,11 @@ class Simulator:
         chosen = check_dialects(list(names))
         self._update_controls(dialect=chosen)
         return chosen
+
+    def enable_rate_limits(self, enabled: bool = True) -> None:
+        """Switch quota enforcement on or off, keeping the quotas set before (if any)."""
+        limits = dict(self.engine.controls().get("rate_limits") or {})
+        self._update_controls(rate_limits={**limits, "enabled": enabled})
 
     def inject_fault(
         self,

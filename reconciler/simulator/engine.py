@@ -213,8 +213,12 @@ class Engine:
             return None
         default_limit, window = DEFAULT_QUOTAS[route.bucket]
         limit = float(limits.get(route.bucket, default_limit))
+        per = (limits.get("per") or {}).get(route.bucket)
+        if per is not None:
+            window = {"minute": 60.0, "hour": 3600.0}[per]
+        fixed = route.bucket in (limits.get("fixed") or ())
         clock = self.clock()
-        wait = self.limiter.check(route.bucket, limit, window, clock, arrived)
+        wait = self.limiter.check(route.bucket, limit, window, clock, arrived, fixed=fixed)
         if wait is None:
             return None
         # Retry-After speaks simulated seconds, like every other time the API states; a

@@ -123,13 +123,18 @@ class RateLimiter:
         window: float,
         clock: Clock,
         arrived: float | None = None,
+        *,
+        fixed: bool = False,
     ) -> float | None:
         """Record a hit; None when allowed, else the real seconds until a slot frees up.
 
         Allowed when no window of `window` seconds that holds this arrival would hold more
         than `limit` hits, counting hits that arrived *after* it but were handled first
         (requests are handled a little out of order): a burst that arrived together is
-        limited whatever order its requests are handled in.
+        limited whatever order its requests are handled in. With `fixed`, the windows are
+        the clock's: the count resets at the top of each minute (hour), as Workato's
+        "denied until the following hour" does; they start on the real wall clock's
+        multiples of the (scaled) window.
         """
         now = clock.now()
         at = now if arrived is None else min(arrived, now)
@@ -139,6 +144,16 @@ class RateLimiter:
             hits = self._hits[bucket]
             stale = bisect.bisect_right(hits, now - real_window - self.SLACK)
             del hits[:stale]
+            if fixed:
+                offset = clock.wall() - clock.now()
+                start = math.floor((at + offset) / real_window) * real_window - offset
+                inside = bisect.bisect_left(hits, start + real_window) - bisect.bisect_left(
+                    hits, start
+                )
+                if inside >= cap:
+                    return max(start + real_window - at, 0.0)
+                bisect.insort(hits, at)
+                return None
             # every hit that can share a window with this one
             first = bisect.bisect_right(hits, at - real_window)
             near = hits[first : bisect.bisect_left(hits, at + real_window, first)]

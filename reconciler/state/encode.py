@@ -24,7 +24,7 @@ __all__ = ["StateEncoder", "encode_state"]
 _SECTIONS = ("baselines", "imports", "manifests", "packages", "pending")  # dicts, sorted
 # dict-valued fields added later: written only when not empty, so a state that does not
 # use them stays byte-identical (and readable by an older rlcm)
-_OPTIONAL_SECTIONS = ("pending_imports", "targets", "waves")
+_OPTIONAL_SECTIONS = ("pending_imports", "quotas", "targets", "waves")
 _RECORD_INDENT = " " * 4  # records sit two levels deep: top level, then their section
 
 

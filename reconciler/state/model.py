@@ -193,6 +193,17 @@ class PendingManifest(_Record):
         )
 
 
+class LearnedQuota(_Record):
+    """A quota bucket's rate as Workato's 429s taught it, below the configured one: the
+    next plan's estimate counts with it (plan/estimate.py)."""
+
+    workspace: str
+    bucket: str
+    limit: int  # requests per window
+    window: float  # seconds, as Workato counts them (not divided by a time scale)
+    learned_at: str
+
+
 class ResolvedTarget(_Record):
     """A target whose folder (by path) or workspace (an Environment) was looked up in
     Workato: kept so that a steady-state plan does not ask again. Recorded by apply and
@@ -251,6 +262,8 @@ class State(_Record):
     waves: dict[str, WaveRecord] = Field(default_factory=dict)  # optional: since wave gates
     baselines: dict[str, TargetBaseline] = Field(default_factory=dict)
     pending_imports: dict[str, PendingImport] = Field(default_factory=dict)
+    # "WORKSPACE/BUCKET" -> the rate learned from 429s (optional: older files have none)
+    quotas: dict[str, LearnedQuota] = Field(default_factory=dict)
     # the source workspace this state describes (`source_identity`); set on the first
     # apply, and a config with another source is refused (reconciler/state/identity.py)
     source: str | None = None

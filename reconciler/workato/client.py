@@ -41,7 +41,15 @@ from reconciler.workato.download import (
     read_capped,
     same_origin,
 )
-from reconciler.workato.limits import Bucket, QuotaLimiters, Turn, shared_limiters
+from reconciler.workato.limits import (
+    MAX_RETRY_AFTER,
+    Bucket,
+    QuotaLimiters,
+    QuotaListener,
+    SlidingWindowLimiter,
+    Turn,
+    shared_limiters,
+)
 from reconciler.workato.models import (
     Asset,
     Customer,
@@ -59,6 +67,7 @@ from reconciler.workato.retry import (
     CREATE,
     EXPORT,
     IMPORT,
+    IMPORT_BUSY,
     READ,
     WRITE_IDEMPOTENT,
     RetryRule,
@@ -97,6 +106,23 @@ class DeadlineExceeded(httpx.ReadTimeout):
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+class _WaitBudget:
+    """How long one call has waited on 429s so far, against `rate_limits.max_wait`."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._clock = settings.clock
+        self._budget = settings.rate_limits.max_wait / settings.rate_limits.time_scale
+        self._since: float | None = None
+        self.count = 0
+
+    def allows(self, wait: float) -> bool:
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        self.count += 1
+        return bool(now - self._since + wait <= self._budget)
 
 
 PAGE_SIZE = 100  # the documented maximum of Embedded list endpoints
@@ -141,6 +167,17 @@ class WorkatoClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def limiters(self) -> QuotaLimiters:
+        """This workspace's quota buckets (shared by every client of it in the process)."""
+        return self._limiters
+
+    @property
+    def quota_listeners(self) -> list[QuotaListener]:
+        """Called (`QuotaWait`) whenever a bucket of this workspace waits on Workato: the
+        progress line listens here. Shared by every client of the workspace."""
+        return self._limiters.listeners
 
     async def __aenter__(self) -> Self:
         return self
@@ -557,11 +594,17 @@ class WorkatoClient:
         stream: bool = False,
         with_credentials: bool = True,
     ) -> httpx.Response:
-        """One call with limiter and retries; returns a 2xx or 3xx answer, else raises."""
+        """One call with limiter and retries; returns a 2xx or 3xx answer, else raises.
+
+        A 429 (and a 409 on an import: another import runs in that workspace) is "wait",
+        not a failed attempt: it never uses up `max_retries`, only the call's wait budget
+        (`rate_limits.max_wait`), which is long enough to wait out an hourly window."""
         attempt = 0
         long_waits = 0
+        waiting = _WaitBudget(self.settings)
         while True:
-            turn = None if call.bucket is None else await self._limiters.bucket(call.bucket).turn()
+            limiter = None if call.bucket is None else self._limiters.bucket(call.bucket)
+            turn = None if limiter is None else await limiter.turn()
             request = build()
             if with_credentials:
                 request.headers.update(self._cred_headers)
@@ -586,6 +629,8 @@ class WorkatoClient:
                 response.status_code,
                 attempt + 1,
             )
+            if turn is not None and response.status_code != 429:
+                turn.answered()
             if response.status_code < 400:
                 return response
             if stream:
@@ -594,7 +639,12 @@ class WorkatoClient:
             status = response.status_code
             if status == 429:
                 self.stats.rate_limited += 1
-            if attempt >= self.settings.max_retries or not call.rule.retries_status(status):
+            if not call.rule.retries_status(status):
+                raise error_for_response(response, call.method, call.where)
+            if status == 429 or (status == IMPORT_BUSY and call.kind == "import_start"):
+                await self._wait_on_workato(call, response, limiter, turn, waiting)
+                continue
+            if attempt >= self.settings.max_retries:
                 raise error_for_response(response, call.method, call.where)
             long_waits = self._refuse_long_wait(call, response, long_waits)
             await self._retry_wait(call, attempt, response.headers.get("retry-after"), str(status))
@@ -646,6 +696,45 @@ class WorkatoClient:
             path=call.where,
             status=response.status_code,
         )
+
+    async def _wait_on_workato(
+        self,
+        call: _Call,
+        response: httpx.Response,
+        limiter: SlidingWindowLimiter | None,
+        turn: Turn | None,
+        waiting: _WaitBudget,
+    ) -> None:
+        """A refusal that means "not now": slow the whole bucket (limits.py) and wait
+        until it opens, or, with no bucket (the storage host, a busy import), back off."""
+        s = self.settings
+        delay = retry_after_seconds(response.headers.get("retry-after"))
+        if delay is not None:
+            # Retry-After is in the server's seconds (never believed beyond an hour and a
+            # minute): a simulator played F times faster (`rate_limits.time_scale`) means
+            # F times fewer of ours
+            delay = min(delay, MAX_RETRY_AFTER) / s.rate_limits.time_scale
+        status = response.status_code
+        if limiter is not None and status == 429:
+            wait = limiter.throttled(turn, delay, backoff=s.backoff_base)
+            sleep = 0.0  # the next turn() waits for the bucket, with every other caller
+        else:
+            backoff = backoff_delay(
+                waiting.count, base=s.backoff_base, cap=s.backoff_max, rand=s.rand
+            )
+            wait = sleep = delay if delay is not None else backoff
+        if not waiting.allows(wait):
+            raise error_for_response(response, call.method, call.where)
+        self.stats.retries[call.kind] += 1
+        log.info(
+            "retry: %s %s reason=%s wait=%.1fs (waiting on Workato, not a failed attempt)",
+            call.method,
+            call.where,
+            status,
+            wait,
+        )
+        if sleep > 0:
+            await s.sleep(sleep)
 
     async def _mark_start(self, turn: Turn, request: httpx.Request) -> None:
         """Take the quota slot when the request leaves: now, or from httpcore's hook (just

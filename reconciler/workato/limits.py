@@ -1,4 +1,4 @@
-"""Client-side quota buckets, so that Workato never has to answer 429 to us.
+"""Client-side quota buckets: a belief about Workato's quotas, corrected by its 429s.
 
 Workato counts RLCM calls per partner workspace in four buckets, the Recipes API's in
 three more, and the customers list and folders endpoints of a generated fleet in two
@@ -7,19 +7,49 @@ client in this process that talks to the same base URL with the same credentials
 one `QuotaLimiters` (see `shared_limiters`), so a fleet apply with hundreds of concurrent
 tasks still stays inside the quota as a whole.
 
-Each bucket is a sliding-window log: it never lets more than `limit` requests *start*
-within any `window` seconds. A caller plans its start time under a plain lock (O(1), no
-await inside) and sleeps until then outside the lock, so thousands of waiting tasks cost
-little but their sleep and are served in about arrival order. The start is recorded only
-when the request really leaves (`Turn.start`): on a loaded machine the event loop may get
-there well after the planned time, and a start recorded early would let the next window
-open too soon. The lock is a threading lock so that limiters may be shared by event loops
-in different threads.
+Each bucket never lets more than `limit` requests *start* within any `window` seconds
+(a sliding-window log), or, for a quota stated as `window: fixed`, within one clock
+window (the top of the minute or hour, as Workato's "denied until the following hour"
+resets). A caller plans its start time under a plain lock (O(1), no await inside) and
+sleeps until then outside the lock, so thousands of waiting tasks cost little but their
+sleep and are served in about arrival order. The start is recorded only when the request
+really leaves (`Turn.start`): on a loaded machine the event loop may get there well after
+the planned time, and a start recorded early would let the next window open too soon.
+The lock is a threading lock so that limiters may be shared by event loops in different
+threads.
+
+The configured quota is a belief (Workato's own pages disagree, and quotas differ by
+plan). A 429 corrects it for the whole bucket at once (`throttled`), never just for the
+request that drew it:
+
+- the refused start is taken out of the log (the server did not count it), and the
+  bucket's `limit` drops to the starts the server did accept within the window: with a
+  sliding window that is the server's quota, learned in one step, and the log itself
+  then says when the next start fits. A 429 no count explains
+  (the very first call, or one more after that) halves `limit`, and without `Retry-After`
+  the bucket is blocked for a backoff that doubles, up to one window: then one request
+  probes;
+- `Retry-After` (seconds or an HTTP date, in the server's seconds) blocks the bucket until
+  then (at most `MAX_RETRY_AFTER`), which waits out a fixed hourly window in one sleep;
+- after a clean window (no 429 for a whole window) `limit` doubles back up to where it was
+  before an isolated 429 (one with none in the ten windows before: a hiccup, another
+  client's burst), as TCP's slow start does; beyond that, or after a 429 that followed
+  another, it climbs by a twentieth of itself (at least 1) every second clean window, up
+  to the configured quota.
+
+This is additive increase, multiplicative (here: measured) decrease, as TCP does: a
+measured decrease lands on the server's real rate at once instead of halving below it,
+and the slow, small increase probes for a quota that was raised (or a burst of another
+client that ended) at a cost of about one 429 per probe, a few per cent of the calls.
+Requests already in flight when the first 429 arrives may draw their own; they are
+counted but change nothing more (`Turn.at` before the penalty).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import threading
 import time
@@ -28,18 +58,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reconciler.config.desired import RateLimits
+from reconciler.config.desired import RateLimits, quota_of, window_for_rate
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "Bucket",
     "Clock",
     "QuotaLimiters",
+    "QuotaListener",
+    "QuotaWait",
     "Sleep",
     "SlidingWindowLimiter",
     "Turn",
+    "quota_of",
     "shared_limiters",
     "window_for_rate",
 ]
+
+log = logging.getLogger(__name__)
 
 Bucket = Literal[
     "imports",
@@ -52,6 +88,17 @@ Bucket = Literal[
     "customers",
     "folders",
 ]
+BUCKETS: tuple[Bucket, ...] = (
+    "imports",
+    "import_status",
+    "dev_imports",
+    "other",
+    "recipes",
+    "recipe_actions",
+    "dev_recipes",
+    "customers",
+    "folders",
+)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -59,20 +106,24 @@ Sleep = Callable[[float], Awaitable[None]]
 # much keeps uneven network latency from squeezing one extra call into its window.
 WINDOW_MARGIN = 1.0
 MIN_MARGIN = 0.1  # seconds, for a time-scaled simulator's short windows
+# A Retry-After longer than an hour and a minute is not believed: an hourly window resets
+# within the hour (the minute covers clock skew).
+MAX_RETRY_AFTER = 3660.0
 
 
-def window_for_rate(per_minute: float, minute: float = 60.0) -> tuple[int, float]:
-    """(limit, window seconds) for a rate in requests per minute.
+@dataclass(frozen=True, slots=True)
+class QuotaWait:
+    """Why and until when a bucket waits on Workato (for the log and the progress line)."""
 
-    A whole number per minute is a one-minute window. A fractional rate (the developer
-    API's 500/hour is 8.33/minute) is counted over an hour, as Workato counts it.
-    `minute` is how long a minute lasts: 60 s, or less against a time-scaled simulator.
-    """
-    if per_minute <= 0 or minute <= 0:
-        raise ValueError("a rate limit must be positive")
-    if float(per_minute).is_integer():
-        return int(per_minute), minute
-    return max(1, math.floor(per_minute * 60 + 1e-6)), minute * 60
+    bucket: str
+    seconds: float  # from now
+    until: float  # time.time() when the bucket opens again
+    reason: str  # e.g. "429 with Retry-After 3400 s"
+    limit: int  # the bucket's belief now: starts per window
+    window: float  # seconds (ours: divided by the time scale)
+
+
+QuotaListener = Callable[[QuotaWait], None]
 
 
 class Turn:
@@ -85,18 +136,25 @@ class Turn:
     well after the planned time, and it is the one the server counts.
     """
 
-    __slots__ = ("_limiter", "at", "started", "waited")
+    __slots__ = ("_limiter", "accepted", "at", "started", "waited")
 
     def __init__(self, limiter: SlidingWindowLimiter, at: float) -> None:
         self._limiter = limiter
         self.at = at  # planned start; once started, the real one
         self.started = False
+        self.accepted = False  # Workato answered, and not 429: the server counted it
         self.waited = 0.0  # seconds this caller waited for the quota, in both phases
 
     async def start(self) -> None:
         """Record this start once the window allows it (at most once; later calls return)."""
         if not self.started:
             await self._limiter._start(self)
+
+    def answered(self) -> None:
+        """Workato answered this request with anything but 429: it counted it. Only such
+        starts teach a bucket the server's quota (`throttled`); a request still in flight
+        may yet be refused."""
+        self.accepted = True
 
     def sent(self) -> None:
         """The request has really left (its headers are written): count the start from
@@ -106,13 +164,14 @@ class Turn:
 
 
 class SlidingWindowLimiter:
-    """At most `limit` starts in any `window` (+ margin) seconds.
+    """At most `limit` starts in any `window` (+ margin) seconds, or per clock window.
 
-    Two logs of the last `limit` starts: *planned* ones, which spread waiting callers
-    over the coming windows so that each wakes once, at its turn; and *started* ones,
-    written only when a request really leaves (`Turn.start`). The started log is what
-    keeps the server's count within the quota; the planned one only keeps thousands of
-    waiting callers from waking together.
+    Two logs of the last starts: *planned* ones, which spread waiting callers over the
+    coming windows so that each wakes once, at its turn; and *started* ones, written only
+    when a request really leaves (`Turn.start`). The started log is what keeps the
+    server's count within the quota; the planned one only keeps thousands of waiting
+    callers from waking together. `limit` is the current belief (at most `ceiling`, the
+    configured quota), corrected by `throttled` on a 429 (see the module docstring).
     """
 
     def __init__(
@@ -123,17 +182,36 @@ class SlidingWindowLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         margin: float = WINDOW_MARGIN,
+        fixed: bool = False,
+        wall: Clock = time.time,
+        name: str = "bucket",
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit and window must be positive")
+        self.name = name
+        self.ceiling = limit
         self.limit = limit
+        self.period = window  # the quota's own window (a fixed window's length)
+        self.margin = margin
         self.window = window + margin
+        self.fixed = fixed
         self._clock = clock
         self._sleep = sleep
+        self._offset = wall() - clock()  # fixed windows start on the wall clock's minute/hour
         self._planned: deque[Turn] = deque(maxlen=limit)  # in the order they were asked
         # in the order they started; `Turn.sent` may move one later, never earlier
         self._started: deque[Turn] = deque(maxlen=limit)
         self._lock = threading.Lock()
+        self.blocked_until = -math.inf  # no start before this (a Retry-After, a backoff)
+        self._penalized_at = -math.inf  # the last 429 that changed the belief
+        self._calm_since = clock()  # start of the current window without a 429
+        self._strikes = 0  # 429s in a row that no count explained
+        self._threshold = limit  # below this, a clean window doubles `limit` (slow start)
+        self._clean = 0  # clean windows counted towards the next gentle step
+        self.throttles = 0  # 429s seen
+        # (requests, window seconds) the last 429 taught, as the server seems to count
+        self.learned: tuple[int, float] | None = None
+        self.listeners: list[QuotaListener] = []
 
     @classmethod
     def per_minute(
@@ -145,9 +223,7 @@ class SlidingWindowLimiter:
         time_scale: float = 1.0,
     ) -> SlidingWindowLimiter:
         limit, window = window_for_rate(rate, 60.0 / time_scale)
-        # the margin covers network jitter, which a time scale does not shrink much
-        margin = max(WINDOW_MARGIN / time_scale, MIN_MARGIN)
-        return cls(limit, window, clock=clock, sleep=sleep, margin=margin)
+        return cls(limit, window, clock=clock, sleep=sleep, margin=_margin(time_scale))
 
     def reserve(self) -> float:
         """Plan the earliest start that keeps the window within the limit; its delay."""
@@ -169,16 +245,145 @@ class SlidingWindowLimiter:
         await turn.start()
         return turn.waited
 
+    def believe(self, limit: int, window: float) -> None:
+        """Start from a rate an earlier run learned (`limit` per `window` of our seconds)
+        when it is below the current belief; it climbs back gently after clean windows.
+        A rate of another window (an hourly one learned from a long Retry-After) is left
+        to the next Retry-After: spread over minutes it would pace slower than the server."""
+        with self._lock:
+            if abs(window - self.period) > 1e-9 * max(1.0, self.period):
+                return
+            limit = max(1, min(limit, self.limit))
+            if limit < self.limit:
+                self.limit = self._threshold = limit
+                self._penalized_at = self._clock()  # not an isolated 429: no fast climb
+
+    def throttled(self, turn: Turn | None, retry_after: float | None, *, backoff: float) -> float:
+        """Workato answered 429 to the request of `turn`: correct the belief of the whole
+        bucket (module docstring) and return the seconds until the bucket opens again.
+
+        `retry_after` is in our seconds (already divided by any time scale); `backoff` is
+        the first backoff without one (it doubles with each unexplained 429)."""
+        with self._lock:
+            now = self._clock()
+            self.throttles += 1
+            if turn is not None and turn.started:
+                _discard(self._started, turn)  # the server did not count a refused request
+            # the server let through what arrived before the refused request (a refused
+            # one among them is taken out when its own 429 comes); of what left after it
+            # only answered requests are known
+            accepted = self._accepted(now, before=None if turn is None else turn.at)
+            in_flight = turn is not None and turn.at < self._penalized_at
+            reason = "429 without Retry-After"
+            if retry_after is not None:
+                retry_after = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+                self.blocked_until = max(self.blocked_until, now + retry_after)
+                reason = f"429 with Retry-After {retry_after:.0f} s"
+            if not in_flight:
+                # an isolated 429 (none for ten windows) may be a hiccup or another
+                # client's burst: after a clean window the bucket doubles back towards the
+                # belief it had; a 429 soon after another one is the server's quota speaking
+                isolated = now - self._penalized_at > 10 * self.window
+                before = self.limit
+                self._penalized_at = now
+                measured = 1 <= accepted < self.limit
+                if measured:
+                    self.limit = accepted  # what the server let through: its quota
+                    self._strikes = 0
+                    reason += f"; Workato took {accepted} in {self.period:g} s: believed now"
+                else:
+                    self.limit = max(1, self.limit // 2)
+                    if retry_after is None:
+                        delay = min(backoff * 2**self._strikes, self.period)
+                        self._strikes += 1
+                        self.blocked_until = max(self.blocked_until, now + delay)
+                        reason += f": backing off {delay:.1f} s, then probing"
+                self._threshold = before if isolated else self.limit
+                # what to remember of this server (state's `quotas`, for the next run):
+                # only a measured rate, never a halving's guess; a Retry-After longer than
+                # our window says the server's window is an hour
+                hourly = retry_after is not None and retry_after > self.period < 3600
+                if measured or hourly:
+                    window = self.period * 60 if hourly else self.period
+                    since = now - window
+                    counted = sum(1 for t in self._started if t.at >= since and t.accepted)
+                    self.learned = (max(1, counted, accepted if measured else 0), window)
+                self._calm_since = max(now, self.blocked_until)
+                self._clean = 0
+            wait = max(0.0, self._free_at() - now)
+            event = QuotaWait(self.name, wait, time.time() + wait, reason, self.limit, self.period)
+        if not in_flight:
+            self._tell(event)
+        return wait
+
+    def _tell(self, event: QuotaWait) -> None:
+        log.warning(
+            "quota: waiting on Workato bucket=%s until=%s reason=%s limit=%s/%gs",
+            event.bucket,
+            time.strftime("%H:%M:%S", time.localtime(event.until)),
+            event.reason,
+            event.limit,
+            event.window,
+        )
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a display must never break a request
+                log.debug("quota: listener failed", exc_info=True)
+
+    def _accepted(self, now: float, *, before: float | None = math.inf) -> int:
+        """Starts in the window that ends now (call under the lock): all of them, or those
+        that left before `before` or were answered (`before=None`: answered only)."""
+        since = self._window_start(now) if self.fixed else now - self.period
+        if before is None:
+            before = -math.inf
+        return sum(
+            1 for t in reversed(self._started) if t.at >= since and (t.accepted or t.at < before)
+        )
+
+    def _window_start(self, at: float) -> float:
+        """Start of the clock window (minute, hour) that holds `at`, on our clock."""
+        wall = at + self._offset
+        return math.floor(wall / self.period) * self.period - self._offset
+
+    def _grow(self, now: float) -> None:
+        """After each clean window, climb back towards the ceiling (call under the lock)."""
+        if self.limit >= self.ceiling or now - self._calm_since < self.window:
+            return
+        steps = self._clean
+        for _ in range(min(int((now - self._calm_since) // self.window), 100)):
+            if self.limit < self._threshold:  # back to the belief before a halving: fast
+                self.limit = min(self._threshold, self.limit * 2)
+            elif steps % 2 == 1:  # beyond it, probe gently: every second clean window
+                self.limit = min(self.ceiling, self.limit + max(1, self.limit // 20))
+            steps += 1
+        self._clean = steps
+        self._calm_since = now
+
     def _plan(self) -> tuple[Turn, float]:
         with self._lock:
             now = self._clock()
+            self._grow(now)
             at = max(now, self._free_at())
-            if len(self._planned) == self.limit:
-                # the limit-th most recent plan must leave the window before we may start
-                at = max(at, self._planned[0].at + self.window)
+            at = self._after_planned(at)
             turn = Turn(self, at)
             self._planned.append(turn)  # maxlen drops the oldest
             return turn, now
+
+    def _after_planned(self, at: float) -> float:
+        """`at`, moved on until the turns planned before leave room (under the lock)."""
+        limit = self.limit
+        if not self.fixed:
+            if len(self._planned) >= limit:
+                # the limit-th most recent plan must leave the window before we may start
+                at = max(at, self._planned[-limit].at + self.window)
+            return at
+        while True:
+            start = self._window_start(at)
+            planned = sum(1 for t in reversed(self._planned) if t.at >= start)
+            if planned < limit:
+                return at
+            at = start + self.period + self.margin
 
     async def _start(self, turn: Turn) -> None:
         while True:
@@ -190,7 +395,8 @@ class SlidingWindowLimiter:
                     self._started.append(turn)
                     turn.started = True
                     return
-            # a late start before ours moved the window on: wait for the room it left
+            # a late start before ours moved the window on, or a 429 closed the bucket:
+            # wait for the room it left
             await self._sleep(free - now)
             turn.waited += free - now
 
@@ -200,12 +406,29 @@ class SlidingWindowLimiter:
                 turn.at = max(turn.at, self._clock())
 
     def _free_at(self) -> float:
-        """When the started log next allows a start (call under the lock)."""
-        if len(self._started) < self.limit:
-            return -math.inf
-        # the oldest of the last `limit` starts; if `sent` moved it past a later one, this
-        # errs on the safe side (a later free time)
-        return self._started[0].at + self.window
+        """When the started log (and any block) next allows a start (call under the lock)."""
+        free = self.blocked_until
+        limit = self.limit
+        if self.fixed:
+            now = self._clock()
+            if self._accepted(now) >= limit:
+                free = max(free, self._window_start(now) + self.period + self.margin)
+            return free
+        if len(self._started) >= limit:
+            # the oldest of the last `limit` starts; if `sent` moved it past a later one,
+            # this errs on the safe side (a later free time)
+            free = max(free, self._started[-limit].at + self.window)
+        return free
+
+
+def _margin(time_scale: float) -> float:
+    # the margin covers network jitter, which a time scale does not shrink much
+    return max(WINDOW_MARGIN / time_scale, MIN_MARGIN)
+
+
+def _discard(turns: deque[Turn], turn: Turn) -> None:
+    with contextlib.suppress(ValueError):  # already dropped off the end of the log
+        turns.remove(turn)
 
 
 def _per_minute(rate: float) -> Callable[[], SlidingWindowLimiter]:
@@ -227,26 +450,40 @@ class QuotaLimiters:
     dev_recipes: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
     customers: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
     folders: SlidingWindowLimiter = field(default_factory=_per_minute(60.0))
+    listeners: list[QuotaListener] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in BUCKETS:
+            self.bucket(name).listeners = self.listeners  # one list: listen once for all
 
     @classmethod
     def from_rates(
         cls, rates: RateLimits, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
     ) -> QuotaLimiters:
-        def make(rate: float) -> SlidingWindowLimiter:
-            return SlidingWindowLimiter.per_minute(
-                rate, clock=clock, sleep=sleep, time_scale=rates.time_scale
+        minute = 60.0 / rates.time_scale
+
+        def make(name: Bucket) -> SlidingWindowLimiter:
+            limit, window, fixed = quota_of(rates, name, minute)
+            return SlidingWindowLimiter(
+                limit,
+                window,
+                clock=clock,
+                sleep=sleep,
+                margin=_margin(rates.time_scale),
+                fixed=fixed,
+                name=name,
             )
 
         return cls(
-            imports=make(rates.imports),
-            import_status=make(rates.import_status),
-            dev_imports=make(rates.dev_imports),
-            other=make(rates.other),
-            customers=make(rates.customers),
-            folders=make(rates.folders),
-            recipes=make(rates.recipes),
-            recipe_actions=make(rates.recipe_actions),
-            dev_recipes=make(rates.dev_recipes),
+            imports=make("imports"),
+            import_status=make("import_status"),
+            dev_imports=make("dev_imports"),
+            other=make("other"),
+            customers=make("customers"),
+            folders=make("folders"),
+            recipes=make("recipes"),
+            recipe_actions=make("recipe_actions"),
+            dev_recipes=make("dev_recipes"),
         )
 
     def bucket(self, name: Bucket) -> SlidingWindowLimiter:

@@ -80,3 +80,24 @@ def test_a_time_scaled_limiter_counts_shorter_windows() -> None:
     assert window_for_rate(60, 60 / 20) == (60, 3.0)
     limiter = SlidingWindowLimiter.per_minute(60, time_scale=20)
     assert limiter.limit == 60 and limiter.window == pytest.approx(3.1)  # window + margin
+
+
+def test_the_bound_at_a_stricter_servers_hourly_import_quota() -> None:
+    from dataclasses import replace
+
+    from benchmarks.strict import CASES
+
+    assert CASES == (
+        "other_half_no_retry_after",
+        "imports_tenth_retry_after",
+        "imports_hourly_fixed",
+    )
+    hourly = replace(World(), quota_imports=100, imports_window=3600.0)
+    bound = apply_bound(50, hourly)  # 150 imports at 100 an hour: one reset to wait for
+    assert bound.binding == "imports quota"
+    assert bound.seconds == pytest.approx((5 + 4 * 0.25) + 3600 + 0.25)
+    half = apply_bound(200, replace(World(), quota_other=30))
+    # per-target reads go through the Recipes API: half the "other" quota leaves it with
+    # only the source's and the manifests' calls, so the imports still bind
+    assert half.binding == "max_parallel and job duration"
+    assert half.other_calls == 3 + 9 and half.recipe_calls == 200

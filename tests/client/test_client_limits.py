@@ -12,6 +12,7 @@ import contextvars
 from typing import Any
 
 import httpx
+import pytest
 
 from reconciler.config.desired import RateLimits
 from reconciler.workato.client import ClientSettings, WorkatoClient
@@ -148,3 +149,138 @@ def test_clients_of_one_workspace_share_their_limiters() -> None:
     assert asyncio.run(make(settings("token-b"))) is not a
     assert asyncio.run(make(settings("token-a", "https://other.example"))) is not a
     assert shared_limiters("https://shared.example", "x", RateLimits()) is not a
+
+
+# ---- a belief corrected by Workato: 429s, Retry-After, fixed windows ------------------
+
+
+class _Clock:
+    """One shared fake time for a limiter and its sleeps (the wall clock is the same)."""
+
+    def __init__(self, start: float = 7200.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def _limiter(clock: _Clock, limit: int, window: float = 60.0, **kw: Any) -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(
+        limit, window, clock=clock, sleep=clock.sleep, wall=clock, margin=0.0, **kw
+    )
+
+
+def _starts(limiter: SlidingWindowLimiter, count: int) -> list[Any]:
+    async def go() -> list[Any]:
+        turns = []
+        for _ in range(count):
+            turn = await limiter.turn()
+            await turn.start()
+            turn.answered()  # as far as the test goes: only the one it throttles is refused
+            turns.append(turn)
+        return turns
+
+    return asyncio.run(go())
+
+
+def test_a_429_teaches_the_bucket_the_servers_rate_at_once() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)  # believes 60/min; the server allows 30
+    turns = _starts(limiter, 31)
+    wait = limiter.throttled(turns[-1], None, backoff=0.5)
+    assert limiter.limit == 30  # the 30 the server accepted in the window
+    # the refused start did not count: the next one fits when the first leaves the window
+    assert wait == pytest.approx(turns[0].at + 60 - clock.now)
+    assert limiter.reserve() == pytest.approx(wait)
+
+
+def test_retry_after_closes_the_whole_bucket_for_every_caller() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 1000)
+    turns = _starts(limiter, 5)
+    limiter.throttled(turns[-1], 120.0, backoff=0.5)
+    assert [limiter.reserve() for _ in range(3)] == [120.0, 120.0, 120.0]
+
+
+def test_a_429_no_count_explains_halves_and_backs_off_then_probes() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 8)
+    first = _starts(limiter, 1)[0]  # refused at once: another client spends the quota
+    assert limiter.throttled(first, None, backoff=1.0) == 1.0
+    assert limiter.limit == 4
+    clock.now += 1.0
+    probe = _starts(limiter, 1)[0]  # one request probes; refused again: twice as long
+    assert limiter.throttled(probe, None, backoff=1.0) == 2.0 and limiter.limit == 2
+    waits: list[float] = []
+    for _ in range(8):  # doubling, but never longer than one window
+        clock.now += waits[-1] if waits else 2.0
+        turn = _starts(limiter, 1)[0]
+        waits.append(limiter.throttled(turn, None, backoff=1.0))
+    assert waits == [4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0] and limiter.limit == 1
+
+
+def test_after_a_transient_429_the_rate_doubles_back_then_probes_gently() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    first = _starts(limiter, 3)[-1]  # a 429 while far below our pace: a hiccup?
+    limiter.throttled(first, None, backoff=0.5)
+    assert limiter.limit == 2  # believed, for now
+    seen: list[int] = []
+    for _ in range(5):
+        clock.now += 60.0  # a clean window each
+        limiter.reserve()
+        seen.append(limiter.limit)
+    assert seen == [4, 8, 16, 32, 60]  # doubling back to where it was
+
+
+def test_requests_in_flight_when_the_first_429_came_change_nothing_more() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    turns = _starts(limiter, 34)  # 31..34 were all sent before any answer came back
+    limiter.throttled(turns[30], None, backoff=0.5)
+    for turn in turns[31:]:
+        limiter.throttled(turn, None, backoff=0.5)
+    assert limiter.limit == 30 and limiter.throttles == 4
+
+
+def test_the_rate_climbs_back_after_clean_windows() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    turns = _starts(limiter, 31)
+    limiter.throttled(turns[-1], None, backoff=0.5)
+    assert limiter.limit == 30
+    clock.now += 61.0
+    turn = _starts(limiter, 30)[-1]  # a second 429 soon after: the server's quota speaks
+    limiter.throttled(turn, None, backoff=0.5)
+    assert limiter.limit == 29
+    clock.now += 60.0  # a clean window
+    limiter.reserve()
+    assert limiter.limit == 29
+    clock.now += 60.0  # every second one: + a twentieth of itself, at least one
+    limiter.reserve()
+    assert limiter.limit == 30
+    clock.now += 60 * 60.0
+    limiter.reserve()
+    assert limiter.limit == 60  # never above the configured quota
+
+
+def test_a_fixed_hourly_window_resets_at_the_top_of_the_hour() -> None:
+    clock = _Clock(start=3 * 3600 + 3000)  # 10 minutes before the hour
+    limiter = _limiter(clock, 3, window=3600.0, fixed=True)
+    assert [limiter.reserve() for _ in range(5)] == [0, 0, 0, 600.0, 600.0]
+
+
+def test_a_429_is_told_to_listeners_with_bucket_reason_and_time() -> None:
+    clock = _Clock()
+    rates = RateLimits(imports=10)
+    limiters = QuotaLimiters.from_rates(rates, clock=clock, sleep=clock.sleep)
+    heard: list[Any] = []
+    limiters.listeners.append(heard.append)
+    turn = _starts(limiters.imports, 1)[0]
+    limiters.imports.throttled(turn, 30.0, backoff=0.5)
+    [event] = heard
+    assert (event.bucket, event.reason) == ("imports", "429 with Retry-After 30 s")
+    assert event.seconds == pytest.approx(30.0)

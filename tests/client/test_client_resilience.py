@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.config.desired import PollSettings
+from reconciler.config.desired import PollSettings, RateLimits
 from reconciler.errors import (
     ApiTimeoutError,
     AuthError,
@@ -109,12 +109,20 @@ def test_retry_after_http_date_is_honoured(make_client: MakeClient, fake_time: A
     assert len(fake_time.sleeps) == 1 and 27 <= fake_time.sleeps[0] <= 30
 
 
-def test_persistent_429_becomes_rate_limited_error(make_client: MakeClient) -> None:
+def test_a_429_is_waited_on_within_the_budget_then_fails(
+    make_client: MakeClient, fake_time: Any
+) -> None:
     handler, seen = scripted(httpx.Response(429, json={"message": "Too many requests"}))
-    client = make_client(handler, max_retries=2)
+    rates = RateLimits(other=10_000, imports=10_000, max_wait=600)
+    client = make_client(handler, max_retries=2, rate_limits=rates)
+    started = fake_time.now
     with pytest.raises(RateLimitedError, match="Too many requests"):
         run(_view(client))
-    assert len(seen) == 3 and client.stats.rate_limited == 3
+    # a 429 is "wait", not a failed attempt: far more than max_retries tries, ...
+    assert len(seen) > 3 and client.stats.rate_limited == len(seen)
+    # ... backing off (doubling, then probing once a window) until the budget is spent
+    assert fake_time.now - started <= 600
+    assert sorted(fake_time.sleeps)[-1] == pytest.approx(60.0, abs=1.0)
 
 
 def test_create_manifest_is_not_repeated_once_it_may_have_arrived(make_client: MakeClient) -> None:

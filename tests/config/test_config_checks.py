@@ -360,6 +360,58 @@ def test_unknown_asset_type_is_a_warning(write: Write, base_yaml: str) -> None:
     assert loaded.desired.manifests["crm"].assets is not None
 
 
+def test_a_known_quota_can_be_stated_per_hour_and_as_a_fixed_window(
+    write: Write, base_yaml: str
+) -> None:
+    from reconciler.workato.limits import quota_of
+
+    limits = (
+        "  rate_limits:\n"
+        "    imports: {requests: 500, per: hour, window: fixed}\n"
+        "    other: {requests: 30}\n"
+        "    import_status: 900\n"
+        "    max_wait: 4000\n"
+    )
+    text = base_yaml.replace("  base_url: sim://.rlcm/sim\n", "  base_url: sim://x\n" + limits)
+    rates = load_desired(write(text)).workspaces["partner"].rate_limits
+    assert quota_of(rates, "imports") == (500, 3600.0, True)  # resets at the top of the hour
+    assert quota_of(rates, "other") == (30, 60.0, False)
+    assert quota_of(rates, "import_status") == (900, 60.0, False)  # a number: per minute
+    assert quota_of(rates, "dev_imports") == (500, 3600.0, False)  # Workato's 500/hour
+    assert rates.max_wait == 4000
+
+
+def test_the_buckets_stated_only_per_minute_are_kept_beside_the_stated_quotas(
+    write: Write, base_yaml: str
+) -> None:
+    from reconciler.workato.limits import quota_of
+
+    limits = (
+        "  rate_limits:\n"
+        "    imports: {requests: 500, per: hour}\n"
+        "    folders: 5\n"
+        "    customers: 7\n"
+        "    recipes: 100\n"
+        "    recipe_actions: 50\n"
+        "    dev_recipes: 20\n"
+    )
+    text = base_yaml.replace("  base_url: sim://.rlcm/sim\n", "  base_url: sim://x\n" + limits)
+    rates = load_desired(write(text)).workspaces["partner"].rate_limits
+    assert quota_of(rates, "imports") == (500, 3600.0, False)
+    assert [quota_of(rates, b)[0] for b in ("folders", "customers", "recipes")] == [5, 7, 100]
+    assert (rates.recipe_actions, rates.dev_recipes) == (50, 20)
+
+
+def test_a_stated_quota_with_a_wrong_window_names_the_key(
+    write: Write, errors_of: Errors, base_yaml: str
+) -> None:
+    limits = "  rate_limits:\n    imports: {requests: 500, per: day}\n"
+    text = base_yaml.replace("  base_url: sim://.rlcm/sim\n", "  base_url: sim://x\n" + limits)
+    [line] = errors_of(write(text))
+    assert line.startswith('config.yaml:6:35: workspace "partner": api.rate_limits.imports.per:')
+    assert '"minute" or "hour", got "day"' in line
+
+
 def test_recipes_running_state_on_targets_and_fleets(write: Write, base_yaml: str) -> None:
     path = write(
         base_yaml + "---\nkind: Target\nname: acme\nworkspace: partner\ncustomer: E-acme\n"

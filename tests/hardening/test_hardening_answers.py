@@ -108,12 +108,14 @@ def _client(script: list[tuple[int, dict[str, str], bytes]]) -> WorkatoClient:
         sleep=no_sleep,
         clock=lambda: float(next(ticks)),
         limiters=QuotaLimiters.from_rates(RATES),
+        rate_limits=RATES,
     )
     return WorkatoClient(settings_, transport=httpx.MockTransport(handler))
 
 
 TOKEN = "hypothesis-canary-token"
-RATES = RateLimits(imports=1e9, import_status=1e9, other=1e9, dev_imports=1e9)
+# no wait budget: a 429 in a script is refused at once (typed), never waited out in real time
+RATES = RateLimits(imports=1e9, import_status=1e9, other=1e9, dev_imports=1e9, max_wait=0.0)
 BODY = ManifestBody(name="m", folder_id=1, assets=[{"type": "recipe", "name": "r"}])
 JOB = PackageJob.model_validate({"id": 7, "status": "completed", "download_url": "/p/7.zip"})
 CALLS: dict[str, Callable[[WorkatoClient], Awaitable[Any]]] = {

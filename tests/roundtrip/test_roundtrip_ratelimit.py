@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,23 +46,35 @@ async def scaled_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds / SCALE)
 
 
+def _limiters(limiter: Callable[[int], SlidingWindowLimiter]) -> QuotaLimiters:
+    q = QUOTA
+    return QuotaLimiters(
+        imports=limiter(q["imports"]),
+        import_status=limiter(q["import_status"]),
+        dev_imports=limiter(q["dev_imports"]),
+        other=limiter(q["other"]),
+    )
+
+
 def scaled_limiters() -> QuotaLimiters:
     def limiter(limit: int) -> SlidingWindowLimiter:
         return SlidingWindowLimiter(
             limit, 60.0, clock=scaled_clock, sleep=scaled_sleep, margin=30.0
         )
 
-    return QuotaLimiters(**{bucket: limiter(limit) for bucket, limit in QUOTA.items()})
+    return _limiters(limiter)
 
 
 def make_client(world: World, limiters: QuotaLimiters | None) -> WorkatoClient:
     in_process = world.mode == "sim"
+    unpaced = dataclasses.replace(UNLIMITED, time_scale=SCALE)
     settings = ClientSettings(
         base_url=SIM_BASE_URL if in_process else world.base_url,
         token=TOKEN,
         # time_scale: the simulator's Retry-After is in simulated seconds
-        rate_limits=dataclasses.replace(UNLIMITED, time_scale=SCALE),
-        limiters=limiters or QuotaLimiters.from_rates(UNLIMITED),
+        rate_limits=unpaced,
+        # without our limiters: a belief far above the simulator's quota, on its time scale
+        limiters=limiters or QuotaLimiters.from_rates(unpaced),
         poll=POLL,
     )
     transport = SimTransport(world.sim.directory) if in_process else None
@@ -92,7 +105,9 @@ async def burst(client: WorkatoClient) -> list[ImportJob]:
 @pytest.fixture
 def quota_world(world: World) -> World:
     world.sim.set_time_scale(SCALE)
-    world.sim.set_rate_limits(enabled=True, retry_after=True, **QUOTA)
+    world.sim.set_rate_limits(
+        enabled=True, retry_after=True, imports=8, import_status=16, other=8, dev_imports=8
+    )
     world.sim.set_job_timing(duration=3600, polls=1)  # jobs finish on their first poll
     return world
 
@@ -117,7 +132,9 @@ def test_without_the_limiter_the_simulator_enforces_its_quota(sim: Simulator) ->
     """The control (in process): the same burst unpaced meets 429s, which the client retries."""
     world = World(sim, f"sim://{sim.directory}", "sim")
     world.sim.set_time_scale(SCALE)
-    world.sim.set_rate_limits(enabled=True, retry_after=True, **QUOTA)
+    world.sim.set_rate_limits(
+        enabled=True, retry_after=True, imports=8, import_status=16, other=8, dev_imports=8
+    )
     world.sim.set_job_timing(duration=3600, polls=1)
     client = make_client(world, None)
 
@@ -168,7 +185,7 @@ def test_a_busy_event_loop_does_not_squeeze_calls_into_the_servers_window(sim: S
             limit, 60.0, clock=scaled_clock, sleep=scaled_sleep, margin=margin
         )
 
-    limiters = QuotaLimiters(**{bucket: limiter(limit) for bucket, limit in QUOTA.items()})
+    limiters = _limiters(limiter)
     with running_server(sim.directory) as url:
         client = make_client(World(sim, url, "http"), limiters)
 
@@ -201,7 +218,8 @@ def test_two_in_process_clients_of_one_simulator_spend_one_quota(sim: Simulator)
     settings = ClientSettings(
         base_url=SIM_BASE_URL,
         token=TOKEN,
-        rate_limits=UNLIMITED,
+        # no waiting on a 429: the Retry-After (up to a minute) is beyond the budget
+        rate_limits=dataclasses.replace(UNLIMITED, max_wait=1.0),
         limiters=QuotaLimiters.from_rates(UNLIMITED),  # rlcm does not pace them: the test
         max_retries=0,
     )

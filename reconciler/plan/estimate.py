@@ -1,0 +1,177 @@
+"""How long an apply of a plan will take at least, from the quotas rlcm believes.
+
+Pure arithmetic over the plan's changes and the config (no I/O): `rlcm plan` shows it in
+every format and `rlcm apply` says it before it starts, naming the bucket that binds
+("3,000 imports at 500/hour: at least 6 h"). benchmarks/bound.py builds its lower bound
+from the same `window_bound`.
+
+A quota of q calls per window W lets the first q calls go at once; n calls then need at
+least (ceil(n / q) - 1) * W between the first and the last (`window_bound`). An apply
+makes, per workspace:
+
+- imports: one POST per planned import (bucket `imports`, or `dev_imports` for an own
+  workspace), and at least one status poll each (`import_status`, or `other`);
+- "other" calls: one per manifest change, per export a start and at least one status poll
+  (and the download, on the developer API), and one folder read per target (its drift
+  baseline, after its last import);
+- imports one after another per target folder and per target workspace (one import at a
+  time into a workspace), at most `max_parallel` at once, each taking at least one poll
+  interval to be seen done; exports first, one poll interval.
+
+The estimate is the largest of these terms: a lower bound, reached when every job
+finishes on its first poll. The quotas are the config's (a belief, corrected by 429s while
+the apply runs, see workato/limits.py), so a stricter Workato makes the apply longer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from reconciler.config.desired import DesiredState, QuotaBucket, RateLimits, quota_of
+from reconciler.plan.model import Change
+from reconciler.state.model import LearnedQuota
+
+__all__ = ["Estimate", "Term", "estimate_apply", "format_duration", "window_bound"]
+
+_NOUNS: dict[str, str] = {
+    "imports": "imports",
+    "dev_imports": "developer-API imports",
+    "import_status": "import status polls",
+    "other": '"other" calls',
+}
+
+
+def window_bound(calls: int, limit: int, window: float) -> float:
+    """Seconds between the first and the last of `calls` at `limit` per `window`."""
+    return max(0, math.ceil(calls / limit) - 1) * window
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One reason the apply takes time: `calls` of a bucket at its quota, or the jobs."""
+
+    seconds: float
+    text: str  # "3,000 imports at 500/hour"
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The apply's duration at least, and the term that binds."""
+
+    seconds: float
+    binding: Term
+    terms: tuple[Term, ...]
+
+    @property
+    def text(self) -> str:
+        return f"{self.binding.text}: at least {format_duration(self.seconds)}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "seconds": round(self.seconds, 1),
+            "binding": self.binding.text,
+            "text": self.text,
+            "terms": [{"text": t.text, "seconds": round(t.seconds, 1)} for t in self.terms],
+        }
+
+
+def format_duration(seconds: float) -> str:
+    """`6 h`, `1 h 30 min`, `12 min`, `45 s`."""
+    if seconds < 60:
+        return f"{max(0, math.ceil(seconds))} s"
+    minutes = math.ceil(seconds / 60)
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h" + (f" {rest} min" if rest else "")
+
+
+def _rate_text(rates: RateLimits, bucket: QuotaBucket) -> str:
+    limit, window, fixed = quota_of(rates, bucket)  # the config's own units
+    per = "hour" if window >= 3600 else "minute"
+    return f"{limit:,}/{per}" + (" (fixed window)" if fixed else "")
+
+
+def estimate_apply(
+    desired: DesiredState,
+    changes: Sequence[Change],
+    learned: Mapping[str, LearnedQuota] | None = None,
+) -> Estimate | None:
+    """The estimate of applying `changes` (None when there is nothing to apply).
+
+    `learned`: rates an earlier apply's 429s taught (state's `quotas`); a bucket counts
+    with the lower of its learned and its configured rate."""
+    work = [c for c in changes if c.action != "forget"]
+    if not work:
+        return None
+    calls: Counter[tuple[str, QuotaBucket]] = Counter()
+    source = desired.source.workspace
+    own_source = desired.source.managed_user is None
+    exports = 0
+    per_folder: Counter[str] = Counter()
+    per_workspace: Counter[tuple[str, str | None]] = Counter()
+    for change in work:
+        data = change.data
+        if change.kind == "manifest":
+            calls[(data.get("workspace") or source, "other")] += 1
+        elif change.kind == "export":
+            exports += 1
+            calls[(source, "other")] += 3 if own_source else 2
+        elif change.kind == "import":
+            ws, customer = str(data["workspace"]), data.get("customer")
+            if not data.get("poll_only"):
+                calls[(ws, "imports" if customer else "dev_imports")] += 1
+            calls[(ws, "import_status" if customer else "other")] += 1
+            per_folder[str(change.target)] += 1
+            per_workspace[(ws, customer)] += 1
+    for target in per_folder:
+        ws = next(str(c.data["workspace"]) for c in work if c.target == target)
+        calls[(ws, "other")] += 1  # the baseline read after the target's last import
+    terms = [
+        _quota_term(desired, ws, bucket, n, (learned or {}).get(f"{ws}/{bucket}"))
+        for (ws, bucket), n in sorted(calls.items())
+    ]
+    terms.append(_job_term(desired, exports, per_folder, per_workspace))
+    binding = max(terms, key=lambda t: t.seconds)
+    return Estimate(binding.seconds, binding, tuple(terms))
+
+
+def _quota_term(
+    desired: DesiredState,
+    workspace: str,
+    bucket: QuotaBucket,
+    n: int,
+    learned: LearnedQuota | None,
+) -> Term:
+    spec = desired.workspaces[workspace]
+    rates = spec.rate_limits
+    limit, window, _ = quota_of(rates, bucket, 60.0 / rates.time_scale)
+    where = f" ({workspace})" if len(desired.workspaces) > 1 else ""
+    rate = _rate_text(rates, bucket)
+    if learned is not None and learned.limit / learned.window < limit / (window * rates.time_scale):
+        limit, window = learned.limit, learned.window / rates.time_scale
+        per = "hour" if learned.window >= 3600 else "minute"
+        rate = f"{learned.limit:,}/{per} (learned from Workato's 429s)"
+    return Term(window_bound(n, limit, window), f"{n:,} {_NOUNS[bucket]}{where} at {rate}")
+
+
+def _job_term(
+    desired: DesiredState,
+    exports: int,
+    per_folder: Counter[str],
+    per_workspace: Counter[tuple[str, str | None]],
+) -> Term:
+    imports = sum(per_folder.values())
+    parallel = max(1, desired.rollout.max_parallel)
+    # an import is seen done one poll interval after it starts, at the earliest
+    poll = min((w.poll.interval for w in desired.workspaces.values()), default=2.0)
+    rounds = max(
+        math.ceil(imports / parallel),
+        max(per_folder.values(), default=0),
+        max(per_workspace.values(), default=0),
+    )
+    seconds = (rounds + (1 if exports else 0)) * poll
+    return Term(seconds, f"{imports:,} imports, {parallel} in parallel, each polled done")

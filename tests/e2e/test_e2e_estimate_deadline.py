@@ -1,0 +1,84 @@
+"""The plan says how long the apply will take, and `rlcm apply --max-duration` stops in
+time: exit 4, everything started recorded, and the next apply continues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from apply_fixtures import FAST, World
+
+HOURLY = "{imports: {requests: 10, per: hour}, import_status: 100000, other: 100000}"
+
+
+def _workspace(limits: str) -> str:
+    return (
+        "kind: Workspace\nname: partner\napi:\n"
+        "  base_url: sim://../sim\n  auth: bearer\n  token_env: WORKATO_API_TOKEN\n"
+        f"  rate_limits: {limits}\n  {FAST}\n"
+        "---\nkind: Source\nworkspace: partner\nmanaged_user: E-template\n"
+    )
+
+
+def test_every_plan_format_names_the_binding_quota(tmp_path: Path) -> None:
+    world = World(tmp_path / "world")
+    world.write("workspace.yaml", _workspace(HOURLY))
+    as_json = world.rlcm("plan", "--format", "json")
+    assert as_json.exit_code == 0, as_json.stderr
+    estimate = json.loads(as_json.stdout)["estimate"]
+    # 39 imports at 10 an hour: the first 10 at once, then an hour for each 10 more
+    assert estimate["binding"] == "39 imports at 10/hour"
+    assert estimate["seconds"] == 3 * 3600
+    assert estimate["text"] == "39 imports at 10/hour: at least 3 h"
+    text = world.rlcm("plan")
+    assert "Estimated apply time: 39 imports at 10/hour: at least 3 h" in text.stdout
+    markdown = world.rlcm("plan", "--format", "markdown")
+    assert "Estimated apply time: 39 imports at 10/hour: at least 3 h" in markdown.stdout
+
+
+def test_the_default_quotas_bind_on_the_jobs_and_apply_says_so_first(tmp_path: Path) -> None:
+    world = World(tmp_path / "world")
+    world.sim.stop_recipe("E-umbrella", "Sync accounts")
+    estimate = json.loads(world.rlcm("plan", "--format", "json").stdout)["estimate"]
+    assert estimate["binding"] == "39 imports, 8 in parallel, each polled done"
+    applied = world.apply()
+    assert applied.exit_code == 0, applied.stderr
+    # before any step (only notes, such as the first apply's, may come first)
+    first = next(ln for ln in applied.stderr.splitlines() if not ln.startswith("Note: "))
+    assert first.startswith("Estimated apply time: 39 imports, 8 in parallel"), applied.stderr
+    assert json.loads(world.rlcm("plan", "--format", "json").stdout)["estimate"] is None
+
+
+def test_max_duration_stops_in_time_exits_4_and_the_next_apply_continues(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path / "world")
+    world.sim.stop_recipe("E-umbrella", "Sync accounts")
+    world.sim.set_latency(0.15)  # every answer takes 0.15 s: the apply takes seconds
+    report = tmp_path / "r.json"
+    stopped = world.apply("--max-duration", "1.5s", "--report", report)
+    assert stopped.exit_code == 4, stopped.stdout + stopped.stderr
+    data = json.loads(report.read_text())
+    assert data["exit_code"] == 4 and "stopped at the --max-duration deadline" in data["deadline"]
+    steps = data["steps"]
+    waiting = [s for s in steps if s["status"] == "interrupted"]
+    assert waiting and all("run `rlcm apply` again" in s["message"] for s in waiting)
+    assert not [s for s in steps if s["status"] == "failed"]
+    done = {s["address"] for s in steps if s["status"] == "succeeded"}
+    assert done  # what started before the deadline finished and was recorded
+    # the next plan holds exactly what was not started, and the next apply finishes it
+    again = json.loads(world.rlcm("plan", "--format", "json").stdout)
+    planned = {c["address"] for c in again["changes"]}
+    assert planned and not planned & done
+    world.sim.set_latency(0.0)
+    assert world.apply().exit_code == 0
+    assert world.rlcm("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_bad_max_duration_is_one_clear_error(tmp_path: Path) -> None:
+    world = World(tmp_path / "world")
+    bad = world.apply("--max-duration", "soon")
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == (
+        "Error: --max-duration 'soon': expected a duration such as 5h30m, 90m or 45s"
+    )
