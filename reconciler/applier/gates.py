@@ -21,7 +21,7 @@ from typing import Literal
 
 from reconciler.config.desired import RolloutSpec, WaveSpec
 
-__all__ = ["GateKind", "Gates", "Halt"]
+__all__ = ["GateKind", "Gates", "Halt", "duration_text"]
 
 GateKind = Literal["wave", "batch", "brake", "health"]
 _NAMED = 5  # failed targets named in a halt reason before "and N more"
@@ -127,7 +127,7 @@ class Gates:
         budget = share.budget(size)
         if not unhealthy or len(bad) <= budget or not later_waves:
             return None
-        bake = f" after its {_duration(spec.bake or 0)} bake" if spec.bake else ""
+        bake = f" after its {duration_text(spec.bake or 0)} bake" if spec.bake else ""
         shown = list(unhealthy.items())[:_NAMED]
         named = "; ".join(f"{target}: {', '.join(why)}" for target, why in shown)
         more = len(unhealthy) - len(shown)
@@ -168,7 +168,8 @@ def _stopped(wave: str, number: int, later_batches: int, later_waves: Sequence[s
     return " and ".join(parts)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """A duration as the config writes it: `15m`, `1h`, `1.5s`."""
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{seconds / 3600:g}h"
     if seconds >= 60 and seconds % 60 == 0:

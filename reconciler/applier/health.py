@@ -50,10 +50,11 @@ class HealthTarget:
 
 
 def bake_left(finished_at: str, bake: float, now: float | None = None) -> float:
-    """Seconds of a bake still to wait for a wave that finished at `finished_at` (ISO)."""
+    """Seconds of a bake still to wait for a wave that finished at `finished_at` (ISO).
+    Counted from the end of that second (the record has whole seconds): never shorter."""
     ended = datetime.strptime(finished_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     moment = time.time() if now is None else now
-    return max(0.0, ended.timestamp() + bake - moment)
+    return max(0.0, ended.timestamp() + 1 + bake - moment)
 
 
 async def wait_bake(seconds: float, stop: asyncio.Event) -> bool:

@@ -21,7 +21,12 @@
 - `deadline` (`rlcm apply --max-duration`): a step starts only if steps of its kind have
   so far finished within the time left (their longest duration, none yet: it may start
   while any time is left), so the jobs in flight finish and are recorded before the
-  deadline; the rest are "interrupted" with the reason and the apply exits 4.
+  deadline; the rest are "interrupted" with the reason and the apply exits 4. A bake
+  that would end after the deadline is not waited out: the later waves are not started
+  (exit 4), and the wave's record keeps `baked: false`, so the next apply waits for what
+  is left of it and asks its health gate first (cli/apply.py). A wave the deadline cut
+  short is not recorded (the next apply finishes it). A gate that halts, or a failed
+  step, makes the exit code 3 even when the deadline was reached too (report/model.py).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.applier.gates import Gates, Halt
+from reconciler.applier.gates import Gates, Halt, duration_text
 from reconciler.applier.health import HealthTarget, check_health, wait_bake
 from reconciler.applier.recipes import run_recipes
 from reconciler.applier.recorder import now_iso
@@ -79,6 +84,8 @@ class _Run:
     exports: set[str] = field(default_factory=set)
     halt: Halt | None = None
     deadline_hit: bool = False
+    deadline_note: str | None = None  # why, when not a step's length (a bake)
+    cut_waves: set[str] = field(default_factory=set)  # with steps the deadline stopped
     longest: dict[str, float] = field(default_factory=dict)  # by step kind, seconds
 
     def finish(self, outcome: StepOutcome) -> StepOutcome:
@@ -127,10 +134,10 @@ class _Run:
         return self.deadline_hit
 
     def deadline_reason(self) -> str:
-        return (
-            f"not started: --max-duration {self.settings.max_duration} would pass before it "
-            "finished; run `rlcm apply` again to continue"
+        why = self.deadline_note or (
+            f"--max-duration {self.settings.max_duration} would pass before it finished"
         )
+        return f"not started: {why}; run `rlcm apply` again to continue"
 
     def stop_reason(self) -> str:
         if self.ctx.fatal:
@@ -181,9 +188,10 @@ def _deadline_text(run: _Run) -> str | None:
     if not run.deadline_hit:
         return None
     stopped = sum(1 for o in run.outcomes.values() if o.message == run.deadline_reason())
+    why = f" ({run.deadline_note})" if run.deadline_note else ""
     return (
         f"stopped at the --max-duration deadline ({run.settings.max_duration}): {stopped} "
-        "step(s) not started; run `rlcm apply` again to continue"
+        f"step(s) not started{why}; run `rlcm apply` again to continue"
     )
 
 
@@ -209,6 +217,8 @@ async def _step(run: _Run, change: Change, runner: StepRunner) -> StepOutcome:
     if run.too_late(change.kind):  # as for a stop: not started, the re-run goes on
         if change.kind == "export":
             run.ctx.board.fail(change.manifest, RuntimeError("deadline"))
+        if change.kind in TARGET_KINDS and change.wave:
+            run.cut_waves.add(change.wave)
         return run.skip(change, run.deadline_reason(), "interrupted")
     why = run.blocked_by(change)
     if why is not None:
@@ -284,11 +294,12 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
                 run.halt = gates.after_batch(wave, batch[-1], failed, later, waves[position + 1 :])
         run.progress.wave_finished(wave)
         finished_at = now_iso()
-        # recorded before the bake too: after a kill, `apply --wave` waits for what is left
-        _record_wave(run, wave, chains, finished_at, {})
+        # recorded before the bake too (`baked: false`): after a kill, or a deadline that
+        # comes before the bake's end, the next apply waits for what is left of it
+        _record_wave(run, wave, chains, finished_at, {}, baked=False)
         unhealthy = await _bake(run, wave, chains, waves[position + 1 :])
-        if unhealthy:
-            _record_wave(run, wave, chains, finished_at, unhealthy)
+        if unhealthy is not None:
+            _record_wave(run, wave, chains, finished_at, unhealthy, baked=True)
 
 
 def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
@@ -354,16 +365,30 @@ async def _export_settled(run: _Run, change: Change) -> None:
 
 async def _bake(
     run: _Run, wave: str, chains: Mapping[str, Sequence[Change]], later: Sequence[str]
-) -> dict[str, list[str]]:
+) -> dict[str, list[str]] | None:
     """A wave with a bake, before a later wave of this apply: wait, then check the health
-    of its targets that did not fail (health.py); a failed health gate halts."""
+    of its targets that did not fail (health.py); a failed health gate halts. The targets
+    that failed it; None without a bake, or when it was not waited out."""
     spec = run.settings.gates.spec(wave)
-    if run.halt is not None or spec.bake is None or not later or run.ctx.stop.is_set():
-        return {}
+    if spec.bake is None:
+        return None
+    stopped = run.halt is not None or run.ctx.stop.is_set() or wave in run.cut_waves
+    if stopped or run.deadline_hit or not later:
+        return None
+    deadline = run.settings.deadline
+    if deadline is not None and deadline - time.monotonic() < spec.bake:
+        # waiting would end after the deadline: stop now, the next apply bakes on
+        run.deadline_hit = True
+        run.deadline_note = (
+            f"the {duration_text(spec.bake)} bake of wave {wave} would end after "
+            f"--max-duration {run.settings.max_duration}"
+        )
+        log.info("bake: not waited, it ends after the deadline wave=%s", wave)
+        return None
     log.info("bake: wave=%s seconds=%s", wave, spec.bake)
     run.progress.baking(wave, spec.bake)
     if not await wait_bake(spec.bake, run.ctx.stop):
-        return {}  # interrupted: the later waves' steps say so
+        return None  # interrupted: the later waves' steps say so
     targets = [_health_target(t, steps) for t, steps in chains.items()]
     healthy = [t for t in targets if t.address not in run.failed_targets]
     unhealthy = await check_health(
@@ -385,11 +410,14 @@ def _record_wave(
     chains: Mapping[str, Sequence[Change]],
     finished_at: str,
     unhealthy: Mapping[str, Sequence[str]],
+    *,
+    baked: bool,
 ) -> None:
     """How the wave ended, in state: a later `apply --wave` checks it as the gate of an
     earlier wave. A wave stopped midway (a batch gate, the brake) or by its health gate did
-    not pass; an interrupted one is not recorded (the next apply finishes it)."""
-    if run.ctx.stop.is_set():
+    not pass; an interrupted one, or one the deadline cut short, is not recorded (the next
+    apply finishes it). `baked`: its bake was waited out and its health asked."""
+    if run.ctx.stop.is_set() or wave in run.cut_waves:
         return
     failed = sorted(t for t in chains if t in run.failed_targets or t in unhealthy)
     stopped = run.halt is not None and run.halt.wave == wave
@@ -400,6 +428,7 @@ def _record_wave(
         passed=passed,
         targets=len(chains),
         failed_targets=failed,
+        baked=baked or run.settings.gates.spec(wave).bake is None,
     )
     try:
         run.ctx.recorder.wave_finished(record)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -102,8 +103,6 @@ def apply(
     gates. Exit 0 all succeeded, 3 some imports failed or a gate halted, 4 stopped at
     --max-duration (run again to continue; 3 wins when both apply), 1 error.
     """
-    import time
-
     from reconciler.cli.common import load_checked_inputs, run_async, warn
     from reconciler.render.report_file import prepare_report_paths
     from reconciler.state.identity import check_source
@@ -300,22 +299,36 @@ class _Session:
         self, plan: Plan, clients: dict[str, WorkatoClient]
     ) -> ApplyReport | None:
         """An earlier wave with a bake: wait for what is left of it, then check its health,
-        as one apply would have before starting this wave (applier/health.py)."""
+        as one apply would have before starting this wave (applier/health.py).
+
+        With `--wave`, every earlier wave's bake and health are asked again. Without, the
+        waves before the first one this plan imports into whose bake is still to be done
+        (`baked: false`: its apply was killed or reached --max-duration meanwhile, or ran
+        that wave alone). A bake that would end after --max-duration is not waited out:
+        nothing starts, exit 4."""
         from reconciler.applier.gates import Gates
         from reconciler.applier.health import HealthTarget, bake_left, check_health, wait_bake
         from reconciler.config.desired import HealthSpec
+        from reconciler.plan.estimate import format_duration
 
-        if plan.wave is None:
-            return None
         desired, state = self.inputs.desired, self.inputs.state
         rollout = desired.rollout
+        first = plan.wave or _first_wave(plan, rollout.waves)
+        if first is None or first not in rollout.waves:
+            return None
         members = {w: [t.address for t in desired.targets_in_wave(w)] for w in rollout.waves}
         gates = Gates.of(rollout, members)
-        for earlier in rollout.waves[: rollout.waves.index(plan.wave)]:
+        for earlier in rollout.waves[: rollout.waves.index(first)]:
             spec, record = rollout.gate(earlier), state.waves.get(earlier)
-            if spec.bake is None or record is None:
+            if spec.bake is None or record is None or (plan.wave is None and record.baked):
                 continue
             left = bake_left(record.finished_at, spec.bake)
+            if self.deadline is not None and left > self.deadline - time.monotonic():
+                why = (
+                    f"the bake of wave {earlier} ends in {format_duration(left)}, after "
+                    f"--max-duration {self.max_duration}"
+                )
+                return _deadline_report(plan, rollout.waves, self.max_duration, why)
             if left > 0 and not self.opts.quiet:
                 click.echo(f"Waiting {left:.0f}s for the bake of wave {earlier} to end.", err=True)
             await wait_bake(left, asyncio.Event())
@@ -325,10 +338,12 @@ class _Session:
                 if t.address not in record.failed_targets
             ]
             unhealthy = await check_health(targets, state, clients, spec.health or HealthSpec())
-            halt = gates.after_health(earlier, record.failed_targets, unhealthy, [plan.wave])
+            halt = gates.after_health(earlier, record.failed_targets, unhealthy, [first])
             if halt is not None:
                 skip = halt.skip_message
                 return _blocked_report(plan, rollout.waves, earlier, halt.reason, skip, "health")
+            # written with the apply's first record: the next apply need not ask again
+            state.waves[earlier] = record.model_copy(update={"baked": True})
         return None
 
     def _say_estimate(self, plan: Plan) -> None:
@@ -340,8 +355,6 @@ class _Session:
             return
         line = f"Estimated apply time: {estimate.text} (at the configured quotas)"
         if self.deadline is not None:
-            import time
-
             left = self.deadline - time.monotonic()
             if estimate.seconds > left:
                 line += (
@@ -488,6 +501,43 @@ def check_wave(desired: DesiredState, wave: str | None) -> None:
     waves = desired.rollout.waves
     if wave is not None and wave not in waves:
         raise RlcmError(f"--wave {wave}: the rollout has no such wave (waves: {', '.join(waves)})")
+
+
+def _first_wave(plan: Plan, waves: tuple[str, ...]) -> str | None:
+    """The first wave, in rollout order, that this plan imports into."""
+    kinds = ("import", "recipes")
+    used = {c.wave for c in plan.changes if c.kind in kinds and c.action != "forget"}
+    return next((w for w in waves if w in used), None)
+
+
+def _deadline_report(
+    plan: Plan, waves: tuple[str, ...], max_duration: str, why: str
+) -> ApplyReport:
+    """The report of an apply that could not start before its deadline: each step
+    interrupted, naming why (exit 4: run again to continue)."""
+    from reconciler.applier.recorder import now_iso
+    from reconciler.report import ApplyReport, StepOutcome
+
+    now = now_iso()
+    steps = [
+        StepOutcome(
+            address=c.address,
+            kind=c.kind,
+            action=c.action,
+            status="interrupted",
+            manifest=c.manifest,
+            target=c.target,
+            wave=c.wave,
+            message=f"not started: {why}; run `rlcm apply` again to continue",
+        )
+        for c in plan.changes
+    ]
+    deadline = (
+        f"stopped at the --max-duration deadline ({max_duration}): {len(steps)} step(s) not "
+        f"started ({why}); run `rlcm apply` again to continue"
+    )
+    return ApplyReport(steps=steps, started_at=now, finished_at=now, waves=list(waves),
+                       deadline=deadline)  # fmt: skip
 
 
 def _blocked_report(

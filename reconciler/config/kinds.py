@@ -652,7 +652,8 @@ class WaveModel(ConfigModel):
         None,
         description=(
             "Time to wait after the wave's imports before a later wave starts, e.g. 15m; "
-            "its health conditions are checked at the end. A later `apply --wave` waits "
+            "its health conditions are checked at the end. A later `apply --wave`, and the "
+            "next apply after one stopped at --max-duration before the bake's end, wait "
             "for what is left of it."
         ),
     )

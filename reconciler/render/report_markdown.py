@@ -96,6 +96,8 @@ def _header(report: ApplyReport) -> list[str]:
     if report.halted_after_wave is not None:
         reason = report.halt_reason or f"halted after wave {report.halted_after_wave}"
         lines += [f"**Halted**: {_cell(reason)}.", ""]
+    if report.deadline is not None:
+        lines += [f"**Stopped**: {_cell(report.deadline)}.", ""]
     if report.interrupted:
         lines += ["**Interrupted**: steps not started were not run.", ""]
     return lines

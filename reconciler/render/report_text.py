@@ -160,5 +160,7 @@ def _halt(out: _Writer, report: ApplyReport) -> None:
     if report.halted_after_wave is not None:
         reason = report.halt_reason or f"halted after wave {report.halted_after_wave}"
         out.line(out.paint(f"Halted: {reason}.", "failed"))
+    if report.deadline is not None:
+        out.line(out.paint(f"Stopped: {report.deadline}.", "interrupted"))
     if report.interrupted:
         out.line(out.paint("Interrupted: steps not started were not run.", "interrupted"))

@@ -225,6 +225,10 @@ class WaveRecord(_Record):
     passed: bool  # its failed targets were within max_failures
     targets: int  # targets that ran
     failed_targets: list[str] = Field(default_factory=list)
+    # its bake (if any) was waited out and its health gate asked; false while the bake is
+    # still to be done (a kill, a --max-duration deadline, or no later wave in that apply):
+    # the next apply waits for what is left of it before a later wave starts
+    baked: bool = True
 
 
 class PendingImport(_Record):

@@ -85,3 +85,28 @@ def test_malformed_step_is_a_clear_error() -> None:
     data = {"format_version": 1, "started_at": "a", "finished_at": "b", "steps": [{"kind": 1}]}
     with pytest.raises(RlcmError, match="report: step"):
         ApplyReport.from_dict(data)
+
+
+DEADLINE = "stopped at the --max-duration deadline (1h): 2 step(s) not started; run again"
+
+
+@pytest.mark.parametrize(
+    ("halted", "failed", "code"),
+    [(False, False, 4), (False, True, 3), (True, False, 3), (True, True, 3)],
+    ids=["deadline-only", "deadline-and-a-failure", "deadline-and-a-gate", "all-three"],
+)
+def test_a_gate_or_a_failure_wins_over_the_deadline(halted: bool, failed: bool, code: int) -> None:
+    """Exit 4 means "run again to continue"; a halted gate or a failed step would stop the
+    next run just the same, so they make it 3 (a pipeline re-running on 4 does not loop)."""
+    steps = [_step("failed" if failed else "succeeded"), _step("interrupted")]
+    report = ApplyReport(
+        steps,
+        "a",
+        "b",
+        halted_after_wave="canary" if halted else None,
+        halt_reason="the gate of wave canary stopped wave main" if halted else None,
+        halted_by="wave" if halted else None,
+        deadline=DEADLINE,
+    )
+    assert report.exit_code == code
+    assert ApplyReport.from_dict(report.to_dict()).exit_code == code
