@@ -296,14 +296,21 @@ rlcm corrects the belief from Workato's answers while it runs:
 
 - every task of a Workspace shares one bucket per quota, and rlcm paces its requests so
   that the bucket never starts more than it believes Workato allows;
-- a 429 slows the whole bucket at once: the bucket now believes the number of requests
-  Workato accepted in the window (the server's real quota, in one step); with
-  `Retry-After` (seconds or an HTTP date) nothing of that bucket starts before then, at
-  most an hour and a minute later; without one the bucket backs off (doubling, at most one
-  window) and probes with one request;
+- a 429 slows the whole bucket at once: with `Retry-After` (seconds or an HTTP date)
+  nothing of that bucket starts before then, at most an hour and a minute later; without
+  one the bucket backs off (doubling, at most one window). Then one request probes while
+  the others wait for its answer, and after it the requests in flight may double with each
+  round trip until a window passes without a 429;
+- one 429 alone (none in the ten windows before it) is only waited out: an injected fault,
+  a hiccup or another client's burst draws one too, and the bucket goes on at the rate it
+  believed. A second 429 soon after (the probe refused, or a refusal after it) is the
+  quota speaking: the bucket now believes the number of requests Workato accepted in the
+  window (the server's real quota, in one step; half its rate when Workato accepted none).
+  A `Retry-After` longer than the bucket's window says Workato counts by the hour: that one
+  429 suffices, and the bucket learns the hourly window;
 - after clean windows the rate climbs back towards the configured quota (quickly to where
-  it was before an isolated 429, then by a twentieth every second window), which costs
-  about one 429 per step if the server is stricter;
+  it was before a halving, then by a twentieth every second window), which costs about
+  one 429 per step if the server is stricter;
 - a 429 is "wait", not a failed attempt: it never turns a request into a failure while the
   request's total wait stays within `rate_limits.max_wait` (default 7,200 s, long enough to
   wait out an hourly window). Only then does it fail, as `RateLimitedError`;

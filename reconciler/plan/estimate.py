@@ -12,15 +12,20 @@ makes, per workspace:
 - imports: one POST per planned import (bucket `imports`, or `dev_imports` for an own
   workspace), and at least one status poll each (`import_status`, or `other`);
 - "other" calls: one per manifest change, per export a start and at least one status poll
-  (and the download, on the developer API), and one folder read per target (its drift
-  baseline, after its last import);
+  (and the download, on the developer API);
+- one recipe list per target (its drift baseline, after its last import), in the Recipes
+  API's bucket (`recipes`, or `dev_recipes` for an own workspace);
 - imports one after another per target folder and per target workspace (one import at a
   time into a workspace), at most `max_parallel` at once, each taking at least one poll
   interval to be seen done; exports first, one poll interval.
 
 The estimate is the largest of these terms: a lower bound, reached when every job
-finishes on its first poll. The quotas are the config's (a belief, corrected by 429s while
-the apply runs, see workato/limits.py), so a stricter Workato makes the apply longer.
+finishes on its first poll. When an import quota binds, its term also counts what must
+come before the first import and after the last window opens (`_after_window`): the
+exports (one poll interval), and the imports of that last window, `max_parallel` at a
+time, each at least one poll interval. The quotas are the config's (a belief, corrected by
+429s while the apply runs, see workato/limits.py), so a stricter Workato makes the apply
+longer.
 """
 
 from __future__ import annotations
@@ -34,19 +39,28 @@ from reconciler.config.desired import DesiredState, QuotaBucket, RateLimits, quo
 from reconciler.plan.model import Change
 from reconciler.state.model import LearnedQuota
 
-__all__ = ["Estimate", "Term", "estimate_apply", "format_duration", "window_bound"]
+__all__ = ["Estimate", "Term", "estimate_apply", "format_duration", "last_window", "window_bound"]
 
 _NOUNS: dict[str, str] = {
     "imports": "imports",
     "dev_imports": "developer-API imports",
     "import_status": "import status polls",
     "other": '"other" calls',
+    "recipes": "recipe list reads",
+    "dev_recipes": "developer-API recipe list reads",
 }
+_IMPORT_BUCKETS = ("imports", "dev_imports", "import_status")
 
 
 def window_bound(calls: int, limit: int, window: float) -> float:
     """Seconds between the first and the last of `calls` at `limit` per `window`."""
     return max(0, math.ceil(calls / limit) - 1) * window
+
+
+def last_window(calls: int, limit: int) -> int:
+    """How many of `calls` at `limit` per window start in the last window (all of them
+    start no earlier than `window_bound` after the first)."""
+    return calls - max(0, math.ceil(calls / limit) - 1) * limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +69,7 @@ class Term:
 
     seconds: float
     text: str  # "3,000 imports at 500/hour"
+    last: int = 0  # of a quota's calls: those in its last window (`last_window`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +97,7 @@ def format_duration(seconds: float) -> str:
     """`6 h`, `1 h 30 min`, `12 min`, `45 s`."""
     if seconds < 60:
         return f"{max(0, math.ceil(seconds))} s"
-    minutes = math.ceil(seconds / 60)
+    minutes = math.ceil(round(seconds) / 60)  # "at least 3 h", not "3 h 1 min", for 3 h 0.1 s
     hours, rest = divmod(minutes, 60)
     if not hours:
         return f"{minutes} min"
@@ -128,12 +143,20 @@ def estimate_apply(
             per_folder[str(change.target)] += 1
             per_workspace[(ws, customer)] += 1
     for target in per_folder:
-        ws = next(str(c.data["workspace"]) for c in work if c.target == target)
-        calls[(ws, "other")] += 1  # the baseline read after the target's last import
-    terms = [
-        _quota_term(desired, ws, bucket, n, (learned or {}).get(f"{ws}/{bucket}"))
-        for (ws, bucket), n in sorted(calls.items())
-    ]
+        change = next(c for c in work if c.target == target)
+        ws, customer = str(change.data["workspace"]), change.data.get("customer")
+        # the baseline read after the target's last import: the Recipes API's list
+        calls[(ws, "recipes" if customer else "dev_recipes")] += 1
+    parallel = max(1, desired.rollout.max_parallel)
+    # an import is seen done one poll interval after it starts, at the earliest
+    poll = min((w.poll.interval for w in desired.workspaces.values()), default=2.0)
+    lead = poll if exports else 0.0  # the exports run before the first import
+    terms = []
+    for (ws, bucket), n in sorted(calls.items()):
+        term = _quota_term(desired, ws, bucket, n, (learned or {}).get(f"{ws}/{bucket}"))
+        if bucket in _IMPORT_BUCKETS and term.seconds > 0:
+            term = Term(term.seconds + _after_window(term, lead, poll, parallel), term.text)
+        terms.append(term)
     terms.append(_job_term(desired, exports, per_folder, per_workspace))
     binding = max(terms, key=lambda t: t.seconds)
     return Estimate(binding.seconds, binding, tuple(terms))
@@ -155,7 +178,14 @@ def _quota_term(
         limit, window = learned.limit, learned.window / rates.time_scale
         per = "hour" if learned.window >= 3600 else "minute"
         rate = f"{learned.limit:,}/{per} (learned from Workato's 429s)"
-    return Term(window_bound(n, limit, window), f"{n:,} {_NOUNS[bucket]}{where} at {rate}")
+    text = f"{n:,} {_NOUNS[bucket]}{where} at {rate}"
+    return Term(window_bound(n, limit, window), text, last_window(n, limit))
+
+
+def _after_window(term: Term, lead: float, poll: float, parallel: int) -> float:
+    """What an import quota's term leaves out: the exports before the first import, and
+    the imports of the last window, `parallel` at a time, each seen done a poll later."""
+    return lead + math.ceil(term.last / parallel) * poll
 
 
 def _job_term(
@@ -166,7 +196,6 @@ def _job_term(
 ) -> Term:
     imports = sum(per_folder.values())
     parallel = max(1, desired.rollout.max_parallel)
-    # an import is seen done one poll interval after it starts, at the earliest
     poll = min((w.poll.interval for w in desired.workspaces.values()), default=2.0)
     rounds = max(
         math.ceil(imports / parallel),

@@ -614,6 +614,8 @@ class WorkatoClient:
             try:
                 response = await self._send_within(call, request, stream=stream)
             except httpx.TransportError as exc:
+                if turn is not None:
+                    turn.lost()  # a probe without an answer: the next start probes
                 if attempt >= self.settings.max_retries or not call.rule.retries_error(exc):
                     raise self._transport_error(exc, call.method, call.where) from exc
                 await self._retry_wait(call, attempt, None, type(exc).__name__)

@@ -20,29 +20,42 @@ threads.
 
 The configured quota is a belief (Workato's own pages disagree, and quotas differ by
 plan). A 429 corrects it for the whole bucket at once (`throttled`), never just for the
-request that drew it:
+request that drew it, but one 429 alone is not taken as proof of a lower quota (an
+injected fault, a hiccup, another client's burst all draw one):
 
-- the refused start is taken out of the log (the server did not count it), and the
-  bucket's `limit` drops to the starts the server did accept within the window: with a
-  sliding window that is the server's quota, learned in one step, and the log itself
-  then says when the next start fits. A 429 no count explains
-  (the very first call, or one more after that) halves `limit`, and without `Retry-After`
-  the bucket is blocked for a backoff that doubles, up to one window: then one request
-  probes;
+- the refused start is taken out of the log (the server did not count it);
 - `Retry-After` (seconds or an HTTP date, in the server's seconds) blocks the bucket until
   then (at most `MAX_RETRY_AFTER`), which waits out a fixed hourly window in one sleep;
-- after a clean window (no 429 for a whole window) `limit` doubles back up to where it was
-  before an isolated 429 (one with none in the ten windows before: a hiccup, another
-  client's burst), as TCP's slow start does; beyond that, or after a 429 that followed
-  another, it climbs by a twentieth of itself (at least 1) every second clean window, up
-  to the configured quota.
+  without one the bucket is blocked for a backoff that doubles, up to one window;
+- the first 429 after a quiet spell (none in the ten windows of sending before it) only
+  waits: when the bucket opens, one request probes while the others hold back. Answered,
+  the bucket goes on at the rate it believed, but lets only one more request wait for its
+  answer per answer that came (the number in flight doubles each round trip, as in TCP's
+  slow start) until a window passes without a 429: a quota that is really lower then
+  draws one more 429 and a few in flight, not a burst. Refused, that is a second 429;
+- a second 429 soon after the first (the probe refused, or more calls refused after the
+  probe passed) is the server's quota speaking: the bucket's `limit` drops to the starts
+  the server did accept within the window (with a sliding window that is the server's
+  quota, learned in one step, and the log itself then says when the next start fits). A
+  429 no count explains (nothing accepted in the window) halves `limit` instead, backs
+  off and probes again;
+- a `Retry-After` longer than the bucket's window says the server counts by a longer
+  window (an hourly one): that one 429 suffices, the bucket learns what the window
+  accepted and the hourly window (state's `quotas`);
+- after a clean window (no 429 for a whole window) a halved `limit` doubles back up to
+  where it was, as TCP's slow start does; beyond that, and after a measured decrease, it
+  climbs by a twentieth of itself (at least 1) every second clean window, up to the
+  configured quota.
 
 This is additive increase, multiplicative (here: measured) decrease, as TCP does: a
 measured decrease lands on the server's real rate at once instead of halving below it,
 and the slow, small increase probes for a quota that was raised (or a burst of another
 client that ended) at a cost of about one 429 per probe, a few per cent of the calls.
-Requests already in flight when the first 429 arrives may draw their own; they are
-counted but change nothing more (`Turn.at` before the penalty).
+Waiting out the first 429 before believing it costs a stricter server one more 429 (the
+probe's), and spares a transient one a cut to a few calls per window, which would make
+every later call of the run wait out whole windows. Requests already in flight when a
+429 arrives may draw their own; they are counted but change nothing more (`Turn.at`
+before the 429 that was acted on).
 """
 
 from __future__ import annotations
@@ -62,6 +75,7 @@ from reconciler.config.desired import RateLimits, quota_of, window_for_rate
 
 __all__ = [
     "MAX_RETRY_AFTER",
+    "PROBE_POLL",
     "Bucket",
     "Clock",
     "QuotaLimiters",
@@ -109,6 +123,12 @@ MIN_MARGIN = 0.1  # seconds, for a time-scaled simulator's short windows
 # A Retry-After longer than an hour and a minute is not believed: an hourly window resets
 # within the hour (the minute covers clock skew).
 MAX_RETRY_AFTER = 3660.0
+# A 429 within this many windows (of sending: a block's time does not count) of the one
+# before it is the quota speaking; the first one after a longer quiet spell only waits.
+REPEAT_WINDOWS = 10
+# Callers held back for the answers of a probe (or of the requests after it) look this
+# often (seconds) whether one came.
+PROBE_POLL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +173,16 @@ class Turn:
     def answered(self) -> None:
         """Workato answered this request with anything but 429: it counted it. Only such
         starts teach a bucket the server's quota (`throttled`); a request still in flight
-        may yet be refused."""
+        may yet be refused. A probe answered opens its bucket again."""
         self.accepted = True
+        if self._limiter._cap is not None:
+            self._limiter._landed(self, answered=True)
+
+    def lost(self) -> None:
+        """This request got no answer (a dropped connection, a timeout): it no longer
+        holds a place among the requests a bucket lets wait for their answer."""
+        if self._limiter._cap is not None:
+            self._limiter._landed(self, answered=False)
 
     def sent(self) -> None:
         """The request has really left (its headers are written): count the start from
@@ -203,9 +231,15 @@ class SlidingWindowLimiter:
         self._started: deque[Turn] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self.blocked_until = -math.inf  # no start before this (a Retry-After, a backoff)
-        self._penalized_at = -math.inf  # the last 429 that changed the belief
+        self._penalized_at = -math.inf  # the last 429 acted on (waited out, or believed)
+        self._opened_at = -math.inf  # when the bucket opened again after it
+        # after a 429: at most `_cap` requests may wait for their answer at once (one
+        # probe first; one more for each answered, as TCP's slow start), until the cap
+        # reaches `limit` or a window passes without a 429
+        self._cap: int | None = None
+        self._flight: set[Turn] = set()
         self._calm_since = clock()  # start of the current window without a 429
-        self._strikes = 0  # 429s in a row that no count explained
+        self._strikes = 0  # backoffs in a row without an answer between them
         self._threshold = limit  # below this, a clean window doubles `limit` (slow start)
         self._clean = 0  # clean windows counted towards the next gentle step
         self.throttles = 0  # 429s seen
@@ -268,53 +302,100 @@ class SlidingWindowLimiter:
             now = self._clock()
             self.throttles += 1
             if turn is not None and turn.started:
-                _discard(self._started, turn)  # the server did not count a refused request
+                # the server did not count a refused request: neither its start nor its
+                # plan holds back the next one
+                _discard(self._started, turn)
+                _discard(self._planned, turn)
+            if turn is not None:
+                self._flight.discard(turn)
             # the server let through what arrived before the refused request (a refused
             # one among them is taken out when its own 429 comes); of what left after it
             # only answered requests are known
             accepted = self._accepted(now, before=None if turn is None else turn.at)
-            in_flight = turn is not None and turn.at < self._penalized_at
+            in_flight = turn is not None and turn.at <= self._penalized_at
             reason = "429 without Retry-After"
             if retry_after is not None:
                 retry_after = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
                 self.blocked_until = max(self.blocked_until, now + retry_after)
                 reason = f"429 with Retry-After {retry_after:.0f} s"
             if not in_flight:
-                # an isolated 429 (none for ten windows) may be a hiccup or another
-                # client's burst: after a clean window the bucket doubles back towards the
-                # belief it had; a 429 soon after another one is the server's quota speaking
-                isolated = now - self._penalized_at > 10 * self.window
-                before = self.limit
+                # a 429 soon after another one is the server's quota speaking; so is a
+                # Retry-After longer than our window (the server's is an hour); the first
+                # one after a quiet spell may be a hiccup or another client's burst
+                repeated = now - self._opened_at <= REPEAT_WINDOWS * self.window
+                hourly = retry_after is not None and retry_after > self.period
                 self._penalized_at = now
-                measured = 1 <= accepted < self.limit
-                if measured:
-                    self.limit = accepted  # what the server let through: its quota
-                    self._strikes = 0
-                    reason += f"; Workato took {accepted} in {self.period:g} s: believed now"
+                if repeated or hourly:
+                    reason += self._believe_429(now, accepted, retry_after, backoff, hourly)
                 else:
-                    self.limit = max(1, self.limit // 2)
                     if retry_after is None:
-                        delay = min(backoff * 2**self._strikes, self.period)
-                        self._strikes += 1
-                        self.blocked_until = max(self.blocked_until, now + delay)
-                        reason += f": backing off {delay:.1f} s, then probing"
-                self._threshold = before if isolated else self.limit
-                # what to remember of this server (state's `quotas`, for the next run):
-                # only a measured rate, never a halving's guess; a Retry-After longer than
-                # our window says the server's window is an hour
-                hourly = retry_after is not None and retry_after > self.period < 3600
-                if measured or hourly:
-                    window = self.period * 60 if hourly else self.period
-                    since = now - window
-                    counted = sum(1 for t in self._started if t.at >= since and t.accepted)
-                    self.learned = (max(1, counted, accepted if measured else 0), window)
-                self._calm_since = max(now, self.blocked_until)
+                        reason += self._back_off(now, backoff)
+                    self._probe_first()
+                self._opened_at = self._calm_since = max(now, self.blocked_until)
                 self._clean = 0
             wait = max(0.0, self._free_at() - now)
             event = QuotaWait(self.name, wait, time.time() + wait, reason, self.limit, self.period)
         if not in_flight:
             self._tell(event)
         return wait
+
+    def _believe_429(
+        self, now: float, accepted: int, retry_after: float | None, backoff: float, hourly: bool
+    ) -> str:
+        """Lower `limit` after a 429 that was not the first (or an hourly Retry-After):
+        to what the server accepted in the window, else by half (under the lock). The
+        reason's tail."""
+        before = self.limit
+        measured = 1 <= accepted < self.limit
+        if measured:
+            self.limit = self._threshold = accepted  # what the server let through: its quota
+            self._strikes = 0
+            self._cap = None  # the log says when the next start fits
+            reason = f"; Workato took {accepted} in {self.period:g} s: believed now"
+        else:
+            # a guess: after clean windows it doubles back to where it was
+            self.limit = max(1, self.limit // 2)
+            self._threshold = max(self._threshold, before)
+            self._probe_first()
+            reason = f"; limit halved to {self.limit}"
+            if retry_after is None:
+                reason += self._back_off(now, backoff)
+        # what to remember of this server (state's `quotas`, for the next run): only a
+        # measured rate, never a halving's guess; a Retry-After longer than our window
+        # says the server's window is an hour
+        if measured or hourly:
+            window = self.period * 60 if hourly and self.period < 3600 else self.period
+            since = now - window
+            counted = sum(1 for t in self._started if t.at >= since and t.accepted)
+            self.learned = (max(1, counted, accepted if measured else 0), window)
+        return reason
+
+    def _back_off(self, now: float, backoff: float) -> str:
+        """Block the bucket for a backoff that doubles with each one in a row, at most one
+        window (under the lock). The reason's tail."""
+        delay = min(backoff * 2**self._strikes, self.period)
+        self._strikes += 1
+        self.blocked_until = max(self.blocked_until, now + delay)
+        return f": backing off {delay:.1f} s, then probing"
+
+    def _probe_first(self) -> None:
+        """When the bucket opens, one request probes; the others wait for its answer
+        (under the lock)."""
+        self._cap = 1
+        self._flight.clear()
+
+    def _landed(self, turn: Turn, *, answered: bool) -> None:
+        """A request of the capped bucket got its answer (not a 429: one more may go, so
+        the cap doubles each round trip), or none (its place is free)."""
+        with self._lock:
+            if self._cap is None or turn not in self._flight:
+                return
+            self._flight.discard(turn)
+            if answered:
+                self._strikes = 0
+                self._cap += 1
+                if self._cap >= self.limit:
+                    self._cap = None
 
     def _tell(self, event: QuotaWait) -> None:
         log.warning(
@@ -348,7 +429,10 @@ class SlidingWindowLimiter:
 
     def _grow(self, now: float) -> None:
         """After each clean window, climb back towards the ceiling (call under the lock)."""
-        if self.limit >= self.ceiling or now - self._calm_since < self.window:
+        if now - self._calm_since < self.window:
+            return
+        self._cap = None  # no 429 for a window: no more holding back for answers
+        if self.limit >= self.ceiling:
             return
         steps = self._clean
         for _ in range(min(int((now - self._calm_since) // self.window), 100)):
@@ -394,9 +478,11 @@ class SlidingWindowLimiter:
                     turn.at = max(turn.at, now)  # later plans count from the real start
                     self._started.append(turn)
                     turn.started = True
+                    if self._cap is not None:
+                        self._flight.add(turn)  # the others wait for its answer
                     return
-            # a late start before ours moved the window on, or a 429 closed the bucket:
-            # wait for the room it left
+            # a late start before ours moved the window on, a 429 closed the bucket, or
+            # a probe's answer is awaited: wait for the room it left
             await self._sleep(free - now)
             turn.waited += free - now
 
@@ -409,8 +495,13 @@ class SlidingWindowLimiter:
         """When the started log (and any block) next allows a start (call under the lock)."""
         free = self.blocked_until
         limit = self.limit
+        now = self._clock()
+        if self._cap is not None and len(self._flight) >= self._cap:
+            # a request without an answer for a window is taken for lost
+            self._flight = {t for t in self._flight if now < t.at + self.window}
+            if len(self._flight) >= self._cap:  # answers are awaited: look again shortly
+                free = max(free, now + PROBE_POLL)
         if self.fixed:
-            now = self._clock()
             if self._accepted(now) >= limit:
                 free = max(free, self._window_start(now) + self.period + self.margin)
             return free

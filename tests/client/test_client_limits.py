@@ -17,6 +17,7 @@ import pytest
 from reconciler.config.desired import RateLimits
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import (
+    PROBE_POLL,
     QuotaLimiters,
     SlidingWindowLimiter,
     shared_limiters,
@@ -179,30 +180,122 @@ def _starts(limiter: SlidingWindowLimiter, count: int) -> list[Any]:
         for _ in range(count):
             turn = await limiter.turn()
             await turn.start()
-            turn.answered()  # as far as the test goes: only the one it throttles is refused
             turns.append(turn)
+        for turn in turns[:-1]:
+            turn.answered()  # the last one's answer is the test's: answered, lost or 429
         return turns
 
     return asyncio.run(go())
 
 
-def test_a_429_teaches_the_bucket_the_servers_rate_at_once() -> None:
+def test_one_429_with_a_short_retry_after_only_waits_then_goes_on_at_its_rate() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 100_000)  # a generous belief; one 429 from a hiccup
+    turns = _starts(limiter, 6)
+    assert limiter.throttled(turns[-1], 1.0, backoff=0.5) == 1.0
+    assert limiter.limit == 100_000 and limiter.learned is None  # nothing to remember
+    clock.now += 1.0
+    probe = _starts(limiter, 1)[0]  # after the wait, one request probes; it passes
+    probe.answered()
+    assert [limiter.reserve() for _ in range(50)] == [0.0] * 50  # not a window's wait
+
+
+def test_the_probe_holds_the_others_back_until_it_is_answered() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    limiter.throttled(_starts(limiter, 3)[-1], 2.0, backoff=0.5)
+    assert limiter.reserve() == 2.0  # the whole bucket waits out the Retry-After
+    clock.now += 2.0
+    probe = _starts(limiter, 1)[0]
+    assert limiter.reserve() == pytest.approx(PROBE_POLL)  # looks again shortly
+    probe.answered()
+    assert limiter.reserve() == 0.0
+
+
+def test_after_the_probe_the_requests_in_flight_double_each_round_trip() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    limiter.throttled(_starts(limiter, 3)[-1], 1.0, backoff=0.5)
+    clock.now += 1.0
+
+    async def round_trip() -> int:
+        """Start callers until the bucket holds the next one back; answer them all."""
+        sent = []
+        while limiter.reserve() == 0.0:
+            turn = await limiter.turn()
+            await turn.start()
+            sent.append(turn)
+        for turn in sent:
+            turn.answered()
+        return len(sent)
+
+    async def go() -> list[int]:
+        return [await round_trip() for _ in range(4)]
+
+    # a quota that is really lower meets at most a round trip's requests, not a burst
+    assert asyncio.run(go()) == [1, 2, 4, 8]
+    clock.now += 60.0  # a window without a 429: the bucket goes on as before
+    assert [limiter.reserve() for _ in range(20)] == [0.0] * 20
+
+
+def test_a_probe_without_an_answer_lets_the_next_start_probe() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    limiter.throttled(_starts(limiter, 1)[0], 1.0, backoff=0.5)
+    clock.now += 1.0
+    _starts(limiter, 1)[0].lost()  # a dropped connection
+    second = _starts(limiter, 1)[0]
+    assert limiter.reserve() == pytest.approx(PROBE_POLL)  # the second one is the probe
+    second.answered()
+    assert limiter.reserve() == 0.0
+
+
+def test_a_second_429_soon_after_teaches_the_servers_rate() -> None:
     clock = _Clock()
     limiter = _limiter(clock, 60)  # believes 60/min; the server allows 30
     turns = _starts(limiter, 31)
-    wait = limiter.throttled(turns[-1], None, backoff=0.5)
+    assert limiter.throttled(turns[-1], None, backoff=0.5) == 0.5  # back off, then probe
+    assert limiter.limit == 60
+    clock.now += 0.5
+    probe = _starts(limiter, 1)[0]
+    wait = limiter.throttled(probe, None, backoff=0.5)  # the probe is refused too
     assert limiter.limit == 30  # the 30 the server accepted in the window
-    # the refused start did not count: the next one fits when the first leaves the window
+    assert limiter.learned == (30, 60.0)
+    # the refused starts did not count: the next one fits when the first leaves the window
     assert wait == pytest.approx(turns[0].at + 60 - clock.now)
     assert limiter.reserve() == pytest.approx(wait)
+
+
+def test_a_429_after_a_quiet_spell_only_waits_again() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 60)
+    limiter.throttled(_starts(limiter, 5)[-1], 1.0, backoff=0.5)
+    clock.now += 1.0
+    _starts(limiter, 1)[0].answered()
+    clock.now += 11 * 60.0  # more than ten windows without a 429
+    limiter.throttled(_starts(limiter, 5)[-1], 1.0, backoff=0.5)
+    assert limiter.limit == 60
+    clock.now += 1.0
+    probe = _starts(limiter, 1)[0]
+    limiter.throttled(probe, 1.0, backoff=0.5)  # but this one follows it at once
+    assert limiter.limit == 4
+
+
+def test_a_retry_after_longer_than_the_window_teaches_an_hourly_window_at_once() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 1000)  # believes 1,000/min; the server allows 100 an hour
+    turns = _starts(limiter, 101)
+    assert limiter.throttled(turns[-1], 3000.0, backoff=0.5) == 3000.0
+    assert limiter.limit == 100 and limiter.learned == (100, 3600.0)
 
 
 def test_retry_after_closes_the_whole_bucket_for_every_caller() -> None:
     clock = _Clock()
     limiter = _limiter(clock, 1000)
     turns = _starts(limiter, 5)
-    limiter.throttled(turns[-1], 120.0, backoff=0.5)
-    assert [limiter.reserve() for _ in range(3)] == [120.0, 120.0, 120.0]
+    limiter.throttled(turns[-1], 30.0, backoff=0.5)
+    assert [limiter.reserve() for _ in range(3)] == [30.0, 30.0, 30.0]
+    assert limiter.limit == 1000
 
 
 def test_a_429_no_count_explains_halves_and_backs_off_then_probes() -> None:
@@ -210,40 +303,48 @@ def test_a_429_no_count_explains_halves_and_backs_off_then_probes() -> None:
     limiter = _limiter(clock, 8)
     first = _starts(limiter, 1)[0]  # refused at once: another client spends the quota
     assert limiter.throttled(first, None, backoff=1.0) == 1.0
-    assert limiter.limit == 4
+    assert limiter.limit == 8  # one 429: wait and see
     clock.now += 1.0
     probe = _starts(limiter, 1)[0]  # one request probes; refused again: twice as long
-    assert limiter.throttled(probe, None, backoff=1.0) == 2.0 and limiter.limit == 2
+    assert limiter.throttled(probe, None, backoff=1.0) == 2.0 and limiter.limit == 4
     waits: list[float] = []
     for _ in range(8):  # doubling, but never longer than one window
         clock.now += waits[-1] if waits else 2.0
         turn = _starts(limiter, 1)[0]
         waits.append(limiter.throttled(turn, None, backoff=1.0))
     assert waits == [4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0] and limiter.limit == 1
+    assert limiter.learned is None  # a halving is a guess, never remembered
 
 
-def test_after_a_transient_429_the_rate_doubles_back_then_probes_gently() -> None:
+def test_a_halved_rate_doubles_back_after_clean_windows() -> None:
     clock = _Clock()
     limiter = _limiter(clock, 60)
-    first = _starts(limiter, 3)[-1]  # a 429 while far below our pace: a hiccup?
-    limiter.throttled(first, None, backoff=0.5)
-    assert limiter.limit == 2  # believed, for now
+    limiter.throttled(_starts(limiter, 1)[0], None, backoff=0.5)
+    for _ in range(2):  # two probes refused: nothing the server accepted explains them
+        clock.now = limiter.blocked_until
+        limiter.throttled(_starts(limiter, 1)[0], None, backoff=0.5)
+    assert limiter.limit == 15
+    clock.now = limiter.blocked_until
+    _starts(limiter, 1)[0].answered()  # the next probe passes
     seen: list[int] = []
-    for _ in range(5):
+    for _ in range(3):
         clock.now += 60.0  # a clean window each
         limiter.reserve()
         seen.append(limiter.limit)
-    assert seen == [4, 8, 16, 32, 60]  # doubling back to where it was
+    assert seen == [30, 60, 60]  # doubling back to where it was
 
 
-def test_requests_in_flight_when_the_first_429_came_change_nothing_more() -> None:
+def test_requests_in_flight_when_a_429_came_change_nothing_more() -> None:
     clock = _Clock()
     limiter = _limiter(clock, 60)
     turns = _starts(limiter, 34)  # 31..34 were all sent before any answer came back
     limiter.throttled(turns[30], None, backoff=0.5)
     for turn in turns[31:]:
         limiter.throttled(turn, None, backoff=0.5)
-    assert limiter.limit == 30 and limiter.throttles == 4
+    assert limiter.limit == 60 and limiter.throttles == 4  # no second 429 of its own
+    clock.now = limiter.blocked_until
+    limiter.throttled(_starts(limiter, 1)[0], None, backoff=0.5)  # the probe's is one
+    assert limiter.limit == 30
 
 
 def test_the_rate_climbs_back_after_clean_windows() -> None:
@@ -251,9 +352,11 @@ def test_the_rate_climbs_back_after_clean_windows() -> None:
     limiter = _limiter(clock, 60)
     turns = _starts(limiter, 31)
     limiter.throttled(turns[-1], None, backoff=0.5)
+    clock.now = limiter.blocked_until
+    limiter.throttled(_starts(limiter, 1)[0], None, backoff=0.5)
     assert limiter.limit == 30
     clock.now += 61.0
-    turn = _starts(limiter, 30)[-1]  # a second 429 soon after: the server's quota speaks
+    turn = _starts(limiter, 30)[-1]  # another 429 soon after: the server's quota speaks
     limiter.throttled(turn, None, backoff=0.5)
     assert limiter.limit == 29
     clock.now += 60.0  # a clean window

@@ -36,6 +36,33 @@ def test_every_plan_format_names_the_binding_quota(tmp_path: Path) -> None:
     assert "Estimated apply time: 39 imports at 10/hour: at least 3 h" in markdown.stdout
 
 
+def test_the_targets_baseline_reads_count_in_the_recipes_bucket(tmp_path: Path) -> None:
+    world = World(tmp_path / "world")
+    world.write("workspace.yaml", _workspace("{other: 4, imports: 100000, import_status: 100000}"))
+    estimate = json.loads(world.rlcm("plan", "--format", "json").stdout)["estimate"]
+    terms = [t["text"] for t in estimate["terms"]]
+    # 3 manifest creates and 3 exports (a start and a status poll each) in "other"; the
+    # 13 targets' baseline reads go to the Recipes API, not to the scarce "other" quota
+    assert '9 "other" calls at 4/minute' in terms
+    assert "13 recipe list reads at 2,000/minute" in terms
+    assert estimate["text"] == '9 "other" calls at 4/minute: at least 2 min'
+
+
+def test_a_binding_import_quota_counts_the_exports_and_the_last_window(tmp_path: Path) -> None:
+    world = World(tmp_path / "world")
+    limits = "{imports: 10, import_status: 100000, other: 100000}"
+    world.write(
+        "workspace.yaml", _workspace(limits).replace(FAST, "poll: {interval: 30, max_interval: 30}")
+    )
+    planned = world.rlcm("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    estimate = json.loads(planned.stdout)["estimate"]
+    # exports first (a poll interval), 39 imports at 10 a minute (three windows after the
+    # first), then the last window's 9 imports, 8 at a time, each seen done a poll later
+    assert estimate["binding"] == "39 imports at 10/minute"
+    assert estimate["seconds"] == 30 + 3 * 60 + 2 * 30
+
+
 def test_the_default_quotas_bind_on_the_jobs_and_apply_says_so_first(tmp_path: Path) -> None:
     world = World(tmp_path / "world")
     world.sim.stop_recipe("E-umbrella", "Sync accounts")
