@@ -34,3 +34,26 @@ def test_help_does_not_import_heavy_libraries() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+LATE_SIGNALS = """
+import atexit, os, signal, sys, time
+
+def late_signals():  # what a second Ctrl-C or a CI cancel does while rlcm exits
+    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.05)
+
+atexit.register(late_signals)
+from reconciler.cli import main
+sys.argv = ["rlcm", "--version"]
+main()
+"""
+
+
+def test_a_signal_while_the_finished_command_exits_keeps_its_exit_code_and_prints_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_SIGNALS], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "rlcm, version" in done.stdout

@@ -7,8 +7,10 @@ Each command module owns one command (or group) named in COMMANDS.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import signal
 
 import click
 
@@ -68,4 +70,17 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="rlcm")
+    try:
+        cli(prog_name="rlcm")  # click's standalone mode ends in SystemExit
+    finally:
+        _quiet_exit()
+
+
+def _quiet_exit() -> None:
+    """The command is over (its state recorded, its lock released, its output written):
+    a Ctrl-C or SIGTERM from now on has nothing left to stop. Without this, a second
+    Ctrl-C that lands while the interpreter shuts down prints a traceback from an atexit
+    hook, or (once Python has reset its handlers) kills the process with no exit code."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(sig, signal.SIG_IGN)

@@ -356,18 +356,22 @@ def _interrupts() -> Iterator[asyncio.Event]:
         elif task is not None:
             task.cancel()
 
+    from reconciler.state.critical import signals_deferred
+
     try:
-        for sig in SIGNALS:
-            loop.add_signal_handler(sig, on_signal, sig.name)
+        with signals_deferred():  # no moment with SIGTERM's default disposition (death)
+            for sig in SIGNALS:
+                loop.add_signal_handler(sig, on_signal, sig.name)
     except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
         yield stop
         return
     try:
         yield stop
     finally:
-        for sig in SIGNALS:
-            loop.remove_signal_handler(sig)
-        _sigterm_interrupts()  # removing the handler restored SIGTERM's default (death)
+        with signals_deferred():
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
+            _sigterm_interrupts()  # removing the handler restored SIGTERM's default
 
 
 @contextlib.contextmanager

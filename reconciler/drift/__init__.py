@@ -2,20 +2,6 @@
 render/ writes it as text, JSON and Markdown.
 """
 
-from reconciler.drift.detect import (
-    DRIFT_FORMAT_VERSION,
-    DRIFT_KINDS,
-    DriftFinding,
-    DriftKind,
-    DriftReport,
-    detect_drift,
-)
-
-__all__ = [
-    "DRIFT_FORMAT_VERSION",
-    "DRIFT_KINDS",
-    "DriftFinding",
-    "DriftKind",
-    "DriftReport",
-    "detect_drift",
-]
+# the model's own __all__ is the one list of what this package offers
+from reconciler.drift.detect import *  # noqa: F403
+from reconciler.drift.detect import __all__ as __all__

@@ -4,24 +4,6 @@ quotas (refresh.py), and adopting a live manifest into state (adopt.py).
 This file re-exports only the data model, so importing it stays cheap.
 """
 
-from reconciler.live.model import (
-    MANIFEST_ARCHIVED,
-    MANIFEST_GONE,
-    MANIFEST_WORKING,
-    LiveAsset,
-    LiveManifest,
-    LiveRecipe,
-    LiveState,
-    asset_key,
-)
-
-__all__ = [
-    "MANIFEST_ARCHIVED",
-    "MANIFEST_GONE",
-    "MANIFEST_WORKING",
-    "LiveAsset",
-    "LiveManifest",
-    "LiveRecipe",
-    "LiveState",
-    "asset_key",
-]
+# the model's own __all__ is the one list of what this package offers
+from reconciler.live.model import *  # noqa: F403
+from reconciler.live.model import __all__ as __all__

@@ -10,28 +10,6 @@
 This file re-exports only the data model, so importing it stays cheap.
 """
 
-from reconciler.plan.model import (
-    ACTIONS,
-    FORMAT_VERSION,
-    KINDS,
-    PLAN_KIND,
-    Action,
-    Change,
-    ContentPreview,
-    Kind,
-    Plan,
-    PlanSummary,
-)
-
-__all__ = [
-    "ACTIONS",
-    "FORMAT_VERSION",
-    "KINDS",
-    "PLAN_KIND",
-    "Action",
-    "Change",
-    "ContentPreview",
-    "Kind",
-    "Plan",
-    "PlanSummary",
-]
+# the model's own __all__ is the one list of what this package offers
+from reconciler.plan.model import *  # noqa: F403
+from reconciler.plan.model import __all__ as __all__

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import LockError, StateError
+from reconciler.state.critical import signals_deferred
 
 __all__ = [
     "DEFAULT_LOCK_TTL",
@@ -90,7 +91,11 @@ class HeldLock:
         """Remove the lock file, but only if it is still ours (it may have been broken)."""
         if self.released:
             return
-        self.released = True
+        with signals_deferred():  # a Ctrl-C now must not leave the lock half released
+            self.released = True
+            self._remove_if_ours()
+
+    def _remove_if_ours(self) -> None:
         try:
             current = read_lock(self.path)
         except StateError:
@@ -147,7 +152,15 @@ def remove_lock(path: Path) -> None:
 
 
 def acquire_lock(path: Path, command: str) -> HeldLock:
-    """Take the lock for `command`, taking over a dead holder's lock; else LockError."""
+    """Take the lock for `command`, taking over a dead holder's lock; else LockError.
+
+    A Ctrl-C or SIGTERM that arrives meanwhile is delivered once the lock is taken (or
+    refused), never between creating the file and returning its holder."""
+    with signals_deferred():
+        return _acquire(path, command)
+
+
+def _acquire(path: Path, command: str) -> HeldLock:
     info = _our_info(command)
     if _create(path, info):
         return HeldLock(path, info)
@@ -239,8 +252,13 @@ def _create_exclusive(path: Path, data: bytes) -> bool:
         return False
     except OSError as exc:
         raise StateError(f"cannot create lock file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:  # never leave an empty or partial lock file behind
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
     return True
 
 

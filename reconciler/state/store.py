@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.errors import StateError
+from reconciler.state.critical import signals_deferred
 from reconciler.state.encode import StateEncoder
 from reconciler.state.lock import HeldLock, acquire_lock
 from reconciler.state.migrate import migrate
@@ -204,11 +205,14 @@ class StateStore:
     @contextlib.contextmanager
     def lock(self, command: str) -> Iterator[HeldLock]:
         """Hold `<state>.lock` for `command`; `HeldLock.warning` tells of a takeover."""
-        held = acquire_lock(self.lock_path, command)
+        held: HeldLock | None = None
         try:
+            with signals_deferred():  # a Ctrl-C meanwhile lands after `held` is set, so
+                held = acquire_lock(self.lock_path, command)  # the finally releases it
             yield held
         finally:
-            held.release()
+            if held is not None:
+                held.release()
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner
+from pytest import MonkeyPatch
 
 from reconciler.cli import cli
 from reconciler.simulator import Simulator
@@ -28,6 +29,7 @@ __all__ = [
     "create_ui_manifest",
     "invoke",
     "make_demo",
+    "one_manifest_world",
 ]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
@@ -91,6 +93,29 @@ def make_demo(root: Path) -> DemoWorld:
     workspace.write_text("".join([*kept[:at], FAST_API, *kept[at:]]), encoding="utf-8")
     Simulator(root / ".rlcm" / "sim").seed_demo()
     return DemoWorld(root)
+
+
+ONE_MANIFEST = (
+    "kind: Workspace\nname: partner\napi:\n  base_url: sim://sim\n  token_env: WORKATO_API_TOKEN\n"
+    + FAST_API
+    + "---\nkind: Source\nworkspace: partner\nmanaged_user: E-template\n"
+    "---\nkind: Manifest\nname: crm\nfolder_id: 112\nauto_generate: {}\n---\n"
+)
+
+
+def one_manifest_world(
+    root: Path, monkeypatch: MonkeyPatch, customers: int, fleet: str
+) -> Simulator:
+    """A simulator seeded with `customers` demo customers at ROOT/sim, and ROOT/rlcm.yaml (the
+    config every command reads, through RLCM_CONFIG) with one manifest, `crm` (template
+    folder 112), followed by `fleet` (YAML of the Fleet under test)."""
+    root.mkdir(parents=True)
+    sim = Simulator(root / "sim")
+    sim.seed_demo(customers=customers)
+    (root / "rlcm.yaml").write_text(ONE_MANIFEST + fleet, encoding="utf-8")
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.setenv("RLCM_CONFIG", str(root / "rlcm.yaml"))
+    return sim
 
 
 def add_source_asset(world: DemoWorld, asset_type: str, name: str, folder_id: int) -> None:

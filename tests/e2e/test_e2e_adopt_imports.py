@@ -6,28 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e_world import FAST_API, TOKEN, TOKEN_ENV, RunCli
+from e2e_world import RunCli, one_manifest_world
 
 from reconciler.simulator import Simulator
 from reconciler.simulator.seed import add_asset
 from reconciler.state.store import StateStore
 
-CONFIG = """\
-kind: Workspace
-name: partner
-api:
-  base_url: sim://sim
-  token_env: WORKATO_API_TOKEN
-{fast}---
-kind: Source
-workspace: partner
-managed_user: E-template
----
-kind: Manifest
-name: crm
-folder_id: 112
-auto_generate: {{}}
----
+FLEET = """\
 kind: Fleet
 name: script-imported
 workspace: partner
@@ -47,17 +32,10 @@ def _address(i: int) -> str:
 
 def _world(root: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> Simulator:
     """`count` demo customers in a Fleet, the manifest exported, every folder seeded."""
-    root.mkdir(parents=True)
-    sim = Simulator(root / "sim")
-    sim.seed_demo(customers=count)
     entries = "".join(
         f"  - {{customer: {_customer(i)}, folder_id: {50_000 + i}}}\n" for i in range(1, count + 1)
     )
-    text = CONFIG.format(fast=FAST_API, customers=entries)
-    (root / "rlcm.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    monkeypatch.setenv("RLCM_CONFIG", str(root / "rlcm.yaml"))
-    return sim
+    return one_manifest_world(root, monkeypatch, count, FLEET.format(customers=entries))
 
 
 def _export_and_seed(run_cli: RunCli, sim: Simulator, count: int) -> None:

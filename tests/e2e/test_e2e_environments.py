@@ -8,26 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_world import FAST_API, TOKEN, TOKEN_ENV, RunCli
+from e2e_world import RunCli, one_manifest_world
 
 from reconciler.simulator import Simulator
 
-CONFIG = """\
-kind: Workspace
-name: partner
-api:
-  base_url: sim://sim
-  token_env: WORKATO_API_TOKEN
-{fast}---
-kind: Source
-workspace: partner
-managed_user: E-template
----
-kind: Manifest
-name: crm
-folder_id: 112
-auto_generate: {{}}
----
+FLEET = """\
 kind: Fleet
 name: envs
 workspace: partner
@@ -43,14 +28,9 @@ customers:
 
 
 def _world(root: Path, monkeypatch: pytest.MonkeyPatch, provision: tuple[str, ...]) -> Simulator:
-    root.mkdir(parents=True)
-    sim = Simulator(root / "sim")
-    sim.seed_demo(customers=2)
+    sim = one_manifest_world(root, monkeypatch, 2, FLEET.format())
     for customer in provision:
         sim.provision_environments(customer)
-    (root / "rlcm.yaml").write_text(CONFIG.format(fast=FAST_API), encoding="utf-8")
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    monkeypatch.setenv("RLCM_CONFIG", str(root / "rlcm.yaml"))
     return sim
 
 

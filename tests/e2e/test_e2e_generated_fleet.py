@@ -8,27 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_world import FAST_API, TOKEN, TOKEN_ENV, RunCli
+from e2e_world import RunCli, one_manifest_world
 
 from reconciler.simulator import Simulator
 from reconciler.state.store import StateStore
 
-CONFIG = """\
-kind: Workspace
-name: partner
-api:
-  base_url: sim://sim
-  token_env: WORKATO_API_TOKEN
-{fast}---
-kind: Source
-workspace: partner
-managed_user: E-template
----
-kind: Manifest
-name: crm
-folder_id: 112
-auto_generate: {{}}
----
+FLEET = """\
 kind: Fleet
 name: generated
 workspace: partner
@@ -42,14 +27,7 @@ folder: Integrations/CRM
 
 
 def _world(root: Path, monkeypatch: pytest.MonkeyPatch, fleet_extra: str = "") -> Simulator:
-    root.mkdir(parents=True)
-    sim = Simulator(root / "sim")
-    sim.seed_demo(customers=5)
-    text = CONFIG.format(fast=FAST_API, fleet_extra=fleet_extra)
-    (root / "rlcm.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    monkeypatch.setenv("RLCM_CONFIG", str(root / "rlcm.yaml"))
-    return sim
+    return one_manifest_world(root, monkeypatch, 5, FLEET.format(fleet_extra=fleet_extra))
 
 
 def _plan(run_cli: RunCli, *args: str) -> dict[str, Any]:

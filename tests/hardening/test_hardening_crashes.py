@@ -47,6 +47,7 @@ from reconciler.simulator.core import Simulator
 from reconciler.simulator.serve import running_server
 from reconciler.state.backends import FileBackend, StateBackend
 from reconciler.state.backends.postgres import PostgresBackend
+from reconciler.state.lock import read_lock
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
@@ -394,18 +395,19 @@ def _wait_and_kill(world: CrashWorld, proc: subprocess.Popen[str], kill: Kill) -
 
 
 def _lock_released(world: CrashWorld, pid: int) -> bool:
-    """No lock left, or one of the dead run itself: a signal that lands while the lock is
-    being taken can leave it, and the next run takes a dead process's lock over (as after
-    a kill; docs/state.md)."""
+    """No lock left, or one the next run takes over: the dead run's own (a SIGKILL, or an
+    abort past the lock's release) or an earlier killed run's, when this run was signalled
+    before it took that lock over (docs/state.md). A lock of a live process, or one that
+    does not parse, would block the next run."""
     lock = world.state_path.with_name(world.state_path.name + ".lock")
     try:
-        holder = json.loads(lock.read_text())
-    except FileNotFoundError:
-        return True
-    except ValueError:
+        holder = read_lock(lock)
+    except RlcmError:
         return False
+    if holder is None:
+        return True
     record("crash_locks_left_to_take_over")
-    return bool(holder.get("pid") == pid)
+    return holder.pid == pid or holder.holder_is_gone()
 
 
 def _serving() -> bool:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -136,3 +139,41 @@ def test_bad_lock_ttl_setting_is_a_clear_error(
     monkeypatch.setenv("RLCM_LOCK_TTL", "60")
     with StateStore(state_path).lock("apply") as held:
         assert held.info.ttl == 60
+
+
+SPINNER = """
+import sys
+from pathlib import Path
+from reconciler.state.store import StateStore
+
+store = StateStore(Path(sys.argv[1]))
+print("ready", flush=True)
+try:
+    while True:
+        with store.lock("apply"):
+            pass
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_a_ctrl_c_at_any_moment_of_taking_or_releasing_the_lock_leaves_none(
+    state_path: Path,
+) -> None:
+    """A process that does nothing but take and release the lock, interrupted at random
+    moments: the KeyboardInterrupt lands inside the body (the lock is released on the way
+    out) or outside (there is none), never between creating the file and owning it."""
+    rng = random.Random(7)
+    for trial in range(12):
+        spinner = subprocess.Popen(
+            [sys.executable, "-c", SPINNER, str(state_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert spinner.stdout is not None and spinner.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.001, 0.03))
+        spinner.send_signal(signal.SIGINT)
+        _out, err = spinner.communicate(timeout=30)
+        assert spinner.returncode == 130, err
+        assert not state_path.with_name(state_path.name + ".lock").exists(), f"trial {trial}"
