@@ -307,7 +307,9 @@ rlcm corrects the belief from Workato's answers while it runs:
   quota speaking: the bucket now believes the number of requests Workato accepted in the
   window (the server's real quota, in one step; half its rate when Workato accepted none).
   A `Retry-After` longer than the bucket's window says Workato counts by the hour: that one
-  429 suffices, and the bucket learns the hourly window;
+  429 suffices, and the bucket learns the hourly window. So does a `Retry-After` that
+  agrees with the count (the window frees the oldest request Workato accepted about then);
+  `Retry-After: 1`, the least a server can say, confirms nothing;
 - after clean windows the rate climbs back towards the configured quota (quickly to where
   it was before a halving, then by a twentieth every second window), which costs about
   one 429 per step if the server is stricter;
@@ -329,8 +331,11 @@ api:
 ```
 
 `rlcm plan` and the start of `rlcm apply` estimate the apply's duration from these quotas
-and name the one that binds (`3,000 imports at 500/hour (fixed window): at least 5 h`:
-the first 500 go at once, then one hour for each further 500); a Workato stricter than the
+and name the one that binds (`3,000 imports at 500/hour (fixed window): at least 5 h 3 min`:
+the first 500 go at once, then one hour for each further 500, then the jobs of the last
+500, `max_parallel` at a time, each at least one poll interval; the exports come first).
+When no quota binds, the job rounds do: targets run their imports one after another, at
+most `max_parallel` at once, a target under way served first. A Workato stricter than the
 config makes the apply longer than the estimate.
 """
 

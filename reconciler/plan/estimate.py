@@ -17,7 +17,10 @@ makes, per workspace:
   API's bucket (`recipes`, or `dev_recipes` for an own workspace);
 - imports one after another per target folder and per target workspace (one import at a
   time into a workspace), at most `max_parallel` at once, each taking at least one poll
-  interval to be seen done; exports first, one poll interval.
+  interval to be seen done; exports first, one poll interval. Waves run one after another,
+  and inside one the runner gives a free slot to a target under way before a new one
+  (applier/runner.py): 50 targets of 3 imports at 32 in parallel take 3 rounds for the
+  first 32 and 3 more for the other 18 (`_rounds`), not the 5 that 150 / 32 would give.
 
 The estimate is the largest of these terms: a lower bound, reached when every job
 finishes on its first poll. When an import quota binds, its term also counts what must
@@ -128,6 +131,7 @@ def estimate_apply(
     exports = 0
     per_folder: Counter[str] = Counter()
     per_workspace: Counter[tuple[str, str | None]] = Counter()
+    per_wave: dict[str, Counter[str]] = {}
     for change in work:
         data = change.data
         if change.kind == "manifest":
@@ -142,6 +146,7 @@ def estimate_apply(
             calls[(ws, "import_status" if customer else "other")] += 1
             per_folder[str(change.target)] += 1
             per_workspace[(ws, customer)] += 1
+            per_wave.setdefault(change.wave or "", Counter())[str(change.target)] += 1
     for target in per_folder:
         change = next(c for c in work if c.target == target)
         ws, customer = str(change.data["workspace"]), change.data.get("customer")
@@ -157,7 +162,7 @@ def estimate_apply(
         if bucket in _IMPORT_BUCKETS and term.seconds > 0:
             term = Term(term.seconds + _after_window(term, lead, poll, parallel), term.text)
         terms.append(term)
-    terms.append(_job_term(desired, exports, per_folder, per_workspace))
+    terms.append(_job_term(desired, exports, per_folder, per_workspace, per_wave))
     binding = max(terms, key=lambda t: t.seconds)
     return Estimate(binding.seconds, binding, tuple(terms))
 
@@ -193,14 +198,33 @@ def _job_term(
     exports: int,
     per_folder: Counter[str],
     per_workspace: Counter[tuple[str, str | None]],
+    per_wave: Mapping[str, Counter[str]],
 ) -> Term:
     imports = sum(per_folder.values())
     parallel = max(1, desired.rollout.max_parallel)
     poll = min((w.poll.interval for w in desired.workspaces.values()), default=2.0)
     rounds = max(
-        math.ceil(imports / parallel),
-        max(per_folder.values(), default=0),
+        sum(_rounds(list(chains.values()), parallel) for chains in per_wave.values()),
         max(per_workspace.values(), default=0),
     )
     seconds = (rounds + (1 if exports else 0)) * poll
     return Term(seconds, f"{imports:,} imports, {parallel} in parallel, each polled done")
+
+
+def _rounds(chains: Sequence[int], parallel: int) -> int:
+    """Rounds of one poll interval for targets with `chains` imports each (one after
+    another), at most `parallel` at once, a target under way served first (the runner's
+    `_Slots`): each round every target under way does its next import, and the slots left
+    go to targets not started yet, in plan order."""
+    waiting = iter(chains)
+    under_way: list[int] = []  # imports left, of each target that holds a slot
+    rounds = 0
+    while True:
+        while len(under_way) < parallel and (chain := next(waiting, None)) is not None:
+            under_way.append(chain)
+        if not under_way:
+            return rounds
+        # the rounds until the next target finishes are alike: take them at once
+        step = min(under_way)
+        rounds += step
+        under_way = [left - step for left in under_way if left > step]

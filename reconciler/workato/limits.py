@@ -41,7 +41,10 @@ injected fault, a hiccup, another client's burst all draw one):
   off and probes again;
 - a `Retry-After` longer than the bucket's window says the server counts by a longer
   window (an hourly one): that one 429 suffices, the bucket learns what the window
-  accepted and the hourly window (state's `quotas`);
+  accepted and the hourly window (state's `quotas`). So does a `Retry-After` that says
+  what a quota of the accepted starts would (the window frees its oldest one then, within
+  a quarter): the server's count and ours agree. `Retry-After: 1`, the least a server
+  can say, confirms nothing;
 - after a clean window (no 429 for a whole window) a halved `limit` doubles back up to
   where it was, as TCP's slow start does; beyond that, and after a measured decrease, it
   climbs by a twentieth of itself (at least 1) every second clean window, up to the
@@ -324,8 +327,9 @@ class SlidingWindowLimiter:
                 # one after a quiet spell may be a hiccup or another client's burst
                 repeated = now - self._opened_at <= REPEAT_WINDOWS * self.window
                 hourly = retry_after is not None and retry_after > self.period
+                confirms = retry_after is not None and self._confirms(now, retry_after, turn)
                 self._penalized_at = now
-                if repeated or hourly:
+                if repeated or hourly or confirms:
                     reason += self._believe_429(now, accepted, retry_after, backoff, hourly)
                 else:
                     if retry_after is None:
@@ -369,6 +373,26 @@ class SlidingWindowLimiter:
             counted = sum(1 for t in self._started if t.at >= since and t.accepted)
             self.learned = (max(1, counted, accepted if measured else 0), window)
         return reason
+
+    def _confirms(self, now: float, retry_after: float, turn: Turn | None) -> bool:
+        """Does `retry_after` say what a quota of the starts accepted in the window would
+        (the window frees its oldest one about then)? Then one 429 is evidence enough. The
+        least a server can say (a second) says nothing (call under the lock)."""
+        if retry_after <= 1.5 * self.margin:
+            return False
+        if self.fixed:
+            predicted = self._window_start(now) + self.period - now
+        else:
+            since = now - self.period
+            before = -math.inf if turn is None else turn.at
+            oldest = next(
+                (t.at for t in self._started if t.at >= since and (t.accepted or t.at < before)),
+                None,
+            )
+            if oldest is None:
+                return False
+            predicted = oldest + self.period - now
+        return abs(retry_after - predicted) <= max(0.25 * predicted, 2 * self.margin)
 
     def _back_off(self, now: float, backoff: float) -> str:
         """Block the bucket for a backoff that doubles with each one in a row, at most one

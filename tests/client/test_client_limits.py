@@ -289,6 +289,19 @@ def test_a_retry_after_longer_than_the_window_teaches_an_hourly_window_at_once()
     assert limiter.limit == 100 and limiter.learned == (100, 3600.0)
 
 
+def test_a_retry_after_that_matches_the_count_teaches_the_rate_at_once() -> None:
+    clock = _Clock()
+    limiter = _limiter(clock, 1000)  # believes 1,000/min; the server allows 100
+    turns = _starts(limiter, 100)
+    clock.now += 10.0
+    refused = _starts(limiter, 1)[0]
+    for turn in turns:
+        turn.answered()
+    # "retry in 50 s": just when the first of the 100 leaves the window
+    assert limiter.throttled(refused, 50.0, backoff=0.5) == 50.0
+    assert limiter.limit == 100 and limiter.learned == (100, 60.0)
+
+
 def test_retry_after_closes_the_whole_bucket_for_every_caller() -> None:
     clock = _Clock()
     limiter = _limiter(clock, 1000)

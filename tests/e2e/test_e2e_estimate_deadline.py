@@ -50,17 +50,32 @@ def test_the_targets_baseline_reads_count_in_the_recipes_bucket(tmp_path: Path) 
 
 def test_a_binding_import_quota_counts_the_exports_and_the_last_window(tmp_path: Path) -> None:
     world = World(tmp_path / "world")
-    limits = "{imports: 10, import_status: 100000, other: 100000}"
+    limits = "{imports: 5, import_status: 100000, other: 100000}"
     world.write(
         "workspace.yaml", _workspace(limits).replace(FAST, "poll: {interval: 30, max_interval: 30}")
     )
     planned = world.rlcm("plan", "--format", "json")
     assert planned.exit_code == 0, planned.stderr
     estimate = json.loads(planned.stdout)["estimate"]
-    # exports first (a poll interval), 39 imports at 10 a minute (three windows after the
-    # first), then the last window's 9 imports, 8 at a time, each seen done a poll later
-    assert estimate["binding"] == "39 imports at 10/minute"
-    assert estimate["seconds"] == 30 + 3 * 60 + 2 * 30
+    # exports first (a poll interval), 39 imports at 5 a minute (seven windows after the
+    # first), then the last window's 4 imports, seen done a poll later
+    assert estimate["binding"] == "39 imports at 5/minute"
+    assert estimate["seconds"] == 30 + 7 * 60 + 30
+
+
+def test_the_job_rounds_follow_the_runners_slots(tmp_path: Path) -> None:
+    world = World(tmp_path / "world", customers=20)
+    world.generic_fleet(20)
+    limits = "{imports: 100000, import_status: 100000, other: 100000}"
+    poll = "poll: {interval: 30, max_interval: 30}"
+    world.write("workspace.yaml", _workspace(limits).replace(FAST, poll))
+    planned = world.rlcm("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    estimate = json.loads(planned.stdout)["estimate"]
+    # 20 targets of 3 imports, 8 slots, a target under way served first: 3 rounds for
+    # each 8 targets and 3 for the last 4 (not 60 / 8 = 8), after the exports' round
+    assert estimate["binding"] == "60 imports, 8 in parallel, each polled done"
+    assert estimate["seconds"] == (1 + 9) * 30
 
 
 def test_the_default_quotas_bind_on_the_jobs_and_apply_says_so_first(tmp_path: Path) -> None:

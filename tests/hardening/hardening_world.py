@@ -82,6 +82,12 @@ restart_recipes: true
 """
 
 
+# how long a step waits on one job, and on a lost import answer showing up in the target
+# folder: the simulator's jobs end after a few polls, so only a lost answer whose import never
+# happened (the fault matrix's import faults) waits this out
+POLL_TIMEOUT = 5.0
+
+
 def workspace_yaml(auth: str = "bearer", timeout: float = 2.0) -> str:
     email = f"\n  email_env: {EMAIL_ENV}" if auth == "legacy" else ""
     return f"""\
@@ -93,7 +99,7 @@ api:
   token_env: {TOKEN_ENV}{email}
   timeout: {timeout}
   rate_limits: {{other: 100000, imports: 100000, import_status: 100000, dev_imports: 100000}}
-  poll: {{interval: 0.01, max_interval: 0.05, timeout: 30}}
+  poll: {{interval: 0.01, max_interval: 0.05, timeout: {POLL_TIMEOUT:g}}}
   retry: {{attempts: 2, backoff: 0.01, max_backoff: 0.05}}
 ---
 kind: Source

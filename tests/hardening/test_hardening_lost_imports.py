@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hardening_world import World, check_result, record
+from hardening_world import POLL_TIMEOUT, World, check_result, record
 
 from reconciler.applier.session import COMMIT_WINDOW, apply_plan
 from reconciler.cli.connect import SIM_BASE_URL
@@ -69,7 +69,9 @@ def test_a_lost_answer_not_yet_visible_is_checked_by_the_next_run(world: World) 
     """The folder does not show the import within the run (a long job): the step fails
     naming what happened, and the next run checks the folder before sending again."""
     workspace = world.config / "workspace.yaml"
-    workspace.write_text(workspace.read_text().replace("timeout: 30", "timeout: 0.5"))
+    poll_timeout = f"timeout: {POLL_TIMEOUT:g}}}"
+    assert poll_timeout in workspace.read_text()
+    workspace.write_text(workspace.read_text().replace(poll_timeout, "timeout: 0.5}"))
     world.sim.set_job_timing(duration=1.5, polls=2)
     world.sim.inject_fault("import", "504", processed=True)
     first = world.run("apply", "--auto-approve")
