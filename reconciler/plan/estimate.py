@@ -20,7 +20,9 @@ makes, per workspace:
   interval to be seen done; exports first, one poll interval. Waves run one after another,
   and inside one the runner gives a free slot to a target under way before a new one
   (applier/runner.py): 50 targets of 3 imports at 32 in parallel take 3 rounds for the
-  first 32 and 3 more for the other 18 (`_rounds`), not the 5 that 150 / 32 would give.
+  first 32 and 3 more for the other 18 (`_rounds`), not the 5 that 150 / 32 would give;
+- a wave's `bake:` before a later wave of the plan: waited out between their jobs, so it
+  adds to the jobs' term (`_bake_term`).
 
 The estimate is the largest of these terms: a lower bound, reached when every job
 finishes on its first poll. When an import quota binds, its term also counts what must
@@ -162,9 +164,27 @@ def estimate_apply(
         if bucket in _IMPORT_BUCKETS and term.seconds > 0:
             term = Term(term.seconds + _after_window(term, lead, poll, parallel), term.text)
         terms.append(term)
-    terms.append(_job_term(desired, exports, per_folder, per_workspace, per_wave))
+    jobs = _job_term(desired, exports, per_folder, per_workspace, per_wave)
+    terms.append(jobs)
+    terms.extend(_bake_term(desired, jobs, per_wave))
     binding = max(terms, key=lambda t: t.seconds)
     return Estimate(binding.seconds, binding, tuple(terms))
+
+
+def _bake_term(
+    desired: DesiredState, jobs: Term, per_wave: Mapping[str, Counter[str]]
+) -> list[Term]:
+    """The bakes the apply waits out (a wave's, before a later wave it imports into:
+    applier/runner.py), on top of the jobs: the waves run one after another around them."""
+    rollout = desired.rollout
+    used = [w for w in rollout.waves if per_wave.get(w)]
+    baking = [(w, rollout.gate(w).bake or 0.0) for w in used[:-1] if rollout.gate(w).bake]
+    if not baking:
+        return []
+    named = ", ".join(f"wave {w} ({format_duration(b)})" for w, b in baking)
+    noun = "bake of" if len(baking) == 1 else "bakes of"
+    seconds = jobs.seconds + sum(b for _, b in baking)
+    return [Term(seconds, f"{jobs.text}, and the {noun} {named}")]
 
 
 def _quota_term(

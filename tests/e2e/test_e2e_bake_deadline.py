@@ -35,6 +35,9 @@ def test_a_bake_past_the_deadline_stops_at_once_and_the_next_apply_finishes_it(
 
     assert stopped.exit_code == 4, stopped.stdout + stopped.stderr
     assert time.monotonic() - started < 5  # did not sleep into the deadline
+    # said before it started: the estimate counts the bake
+    assert "and the bake of wave canary (6 s)" in stopped.stderr
+    assert "more than --max-duration 5s leaves" in stopped.stderr
     assert main_imports(world) == []
     data = _report(report)
     assert data["halted_by"] is None
@@ -116,3 +119,18 @@ def test_a_failed_gate_wins_over_the_deadline(tmp_path: Path) -> None:
     data = _report(tmp_path / "r.json")
     assert data["halted_by"] == "wave" and data["exit_code"] == 3
     assert "the gate of wave canary stopped wave main" in str(data["halt_reason"])
+
+
+def test_the_estimate_counts_a_bake_before_a_later_wave(tmp_path: Path) -> None:
+    world = fixed_world(tmp_path)
+    baked(world, "15m")
+
+    whole = json.loads(world.rlcm("plan", "--format", "json").stdout)["estimate"]
+    canary = json.loads(world.rlcm("plan", "--wave", "canary", "--format", "json").stdout)
+
+    assert whole["binding"].endswith(", and the bake of wave canary (15 min)"), whole
+    assert 900 <= whole["seconds"] < 960
+    assert whole["text"].endswith("at least 16 min") or whole["text"].endswith("at least 15 min")
+    # the canary's job alone waits no bake (the main job waits what is left of it)
+    assert "bake" not in canary["estimate"]["binding"]
+    assert canary["estimate"]["seconds"] < 60
