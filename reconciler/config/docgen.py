@@ -315,7 +315,8 @@ rlcm corrects the belief from Workato's answers while it runs:
   one 429 per step if the server is stricter;
 - a 429 is "wait", not a failed attempt: it never turns a request into a failure while the
   request's total wait stays within `rate_limits.max_wait` (default 7,200 s, long enough to
-  wait out an hourly window). Only then does it fail, as `RateLimitedError`;
+  wait out an hourly window). Only then does it fail, as `RateLimitedError`, and at once
+  when Workato's `Retry-After` alone asks for longer (a daily quota spent), saying so;
 - while a bucket waits, the apply's progress line says so (`waiting on Workato: bucket
   imports until 14:00:05 UTC (429 with Retry-After 3400 s)`) and the log has a WARNING
   line `quota: waiting on Workato bucket=imports until=... reason=...`.

@@ -113,7 +113,7 @@ class _WaitBudget:
 
     def __init__(self, settings: ClientSettings) -> None:
         self._clock = settings.clock
-        self._budget = settings.rate_limits.max_wait / settings.rate_limits.time_scale
+        self.budget = settings.rate_limits.max_wait / settings.rate_limits.time_scale
         self._since: float | None = None
         self.count = 0
 
@@ -122,7 +122,7 @@ class _WaitBudget:
         if self._since is None:
             self._since = now
         self.count += 1
-        return bool(now - self._since + wait <= self._budget)
+        return bool(now - self._since + wait <= self.budget)
 
 
 PAGE_SIZE = 100  # the documented maximum of Embedded list endpoints
@@ -710,12 +710,22 @@ class WorkatoClient:
         """A refusal that means "not now": slow the whole bucket (limits.py) and wait
         until it opens, or, with no bucket (the storage host, a busy import), back off."""
         s = self.settings
-        delay = retry_after_seconds(response.headers.get("retry-after"))
-        if delay is not None:
+        asked = retry_after_seconds(response.headers.get("retry-after"))
+        delay = None
+        if asked is not None:
             # Retry-After is in the server's seconds (never believed beyond an hour and a
             # minute): a simulator played F times faster (`rate_limits.time_scale`) means
             # F times fewer of ours
-            delay = min(delay, MAX_RETRY_AFTER) / s.rate_limits.time_scale
+            delay = min(asked, MAX_RETRY_AFTER) / s.rate_limits.time_scale
+            if asked / s.rate_limits.time_scale > waiting.budget:
+                # a daily quota spent: waiting out what rlcm may would change nothing
+                error = error_for_response(response, call.method, call.where)
+                error.message = (
+                    f"{error.message}; the server asks to wait {asked:g} s before retrying, "
+                    f"longer than rlcm waits on a 429 (rate_limits.max_wait: "
+                    f"{s.rate_limits.max_wait:g} s): run again after that"
+                )
+                raise error
         status = response.status_code
         if limiter is not None and status == 429:
             wait = limiter.throttled(turn, delay, backoff=s.backoff_base)

@@ -14,7 +14,7 @@ from hardening_world import World, check_result, record
 
 from reconciler.config.desired import PollSettings
 from reconciler.content.package import inspect_package
-from reconciler.errors import PackageError, RateLimitedError, StateError
+from reconciler.errors import PackageError, RateLimitedError, ServerError, StateError
 from reconciler.state.store import StateStore
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import QuotaLimiters
@@ -35,14 +35,19 @@ def test_an_at_sign_in_a_manifest_name_is_refused(world: World) -> None:
 
 
 def _client(handler: httpx.MockTransport, slept: list[float]) -> WorkatoClient:
+    now = [1000.0]  # fake time for the client and its quota buckets (a 429 waits there)
+
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
+        now[0] += seconds
 
+    rates = ClientSettings(base_url="x", token="t").rate_limits
     settings = ClientSettings(
         base_url="https://www.workato.com",
         token="t0k",
-        limiters=QuotaLimiters.from_rates(ClientSettings(base_url="x", token="t").rate_limits),
+        limiters=QuotaLimiters.from_rates(rates, clock=lambda: now[0], sleep=sleep),
         poll=PollSettings(interval=0.01, max_interval=0.01, timeout=5),
+        clock=lambda: now[0],
         sleep=sleep,
         rand=lambda: 0.5,
     )
@@ -69,15 +74,30 @@ def test_a_negative_retry_after_backs_off_instead_of_not_waiting() -> None:
 
 def test_a_retry_after_of_a_day_is_waited_out_capped_once_then_fails_saying_so() -> None:
     slept: list[float] = []
+    unavailable = httpx.Response(503, headers={"retry-after": "86400"}, json={"message": "down"})
+
+    async def go() -> None:
+        async with _client(_answers(unavailable), slept) as client:
+            await client.export_status("E-x", 7)
+
+    with pytest.raises(ServerError, match=r"asks to wait 86400 s before retrying"):
+        asyncio.run(go())
+    assert slept == [300.0]  # retry_after_max, once (it used to be 300 s x 5)
+
+
+def test_a_429_asking_for_more_than_the_wait_budget_fails_at_once_saying_so() -> None:
+    slept: list[float] = []
     too_many = httpx.Response(429, headers={"retry-after": "86400"}, json={"message": "slow"})
 
     async def go() -> None:
         async with _client(_answers(too_many), slept) as client:
             await client.export_status("E-x", 7)
 
-    with pytest.raises(RateLimitedError, match=r"asks to wait 86400 s before retrying"):
+    # a day's quota spent: waiting out the budget (rate_limits.max_wait, 7,200 s) first
+    # would change nothing
+    with pytest.raises(RateLimitedError, match=r"asks to wait 86400 s .*max_wait: 7200 s"):
         asyncio.run(go())
-    assert slept == [300.0]  # retry_after_max, once (it used to be 300 s x 5)
+    assert slept == []
 
 
 def test_an_unreadable_export_status_answer_is_polled_again(world: World) -> None:
