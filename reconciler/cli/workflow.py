@@ -136,10 +136,19 @@ async def refresh_and_plan(
 
         then = inputs.store.read_serial(rollback_to)
         desired, notes = rollback_desired(desired, then, rollback_to)
-    (live, counts), checked = await asyncio.gather(
-        refresh(desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read),
-        check_new_targets(desired, inputs.state, clients) if preflight else _no_preflight(),
+    refreshing = asyncio.ensure_future(
+        refresh(desired, inputs.state, clients, refresh_targets=refresh_targets, on_read=on_read)
     )
+    checking = asyncio.ensure_future(
+        check_new_targets(desired, inputs.state, clients) if preflight else _no_preflight()
+    )
+    try:
+        (live, counts), checked = await asyncio.gather(refreshing, checking)
+    except BaseException:  # the other one sends nothing more once the command failed
+        for task in (refreshing, checking):
+            task.cancel()
+        await asyncio.gather(refreshing, checking, return_exceptions=True)
+        raise
     if checked.errors:
         raise ConfigErrors(checked.errors)  # every missing customer and folder, at once
     plan = build_plan(

@@ -27,8 +27,9 @@ retries) is a warning, not an error: the import would tell.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,10 @@ async def check_new_targets(
         }
     )
     known = await asyncio.gather(
-        *(_ask(out, clients[ws].customer_exists(c), f"customer {c}") for ws, c in customers)
+        *(
+            _ask(out, functools.partial(clients[ws].customer_exists, c), f"customer {c}")
+            for ws, c in customers
+        )
     )
     exists: dict[tuple[str, str | None], bool | None] = dict(zip(customers, known, strict=True))
     for target in targets:
@@ -93,7 +97,7 @@ async def check_new_targets(
         *(
             _ask(
                 out,
-                clients[t.workspace].folder_exists(t.customer, t.folder_id),
+                functools.partial(clients[t.workspace].folder_exists, t.customer, t.folder_id),
                 f"folder {t.folder_id} of target {t.address}",
             )
             for t in checked
@@ -137,11 +141,13 @@ def _within_a_minute(
     return kept
 
 
-async def _ask(out: Preflight, check: Awaitable[bool], what: str) -> bool | None:
-    """True or False as Workato answered; None (with a warning) when it could not say."""
+async def _ask(out: Preflight, check: Callable[[], Awaitable[bool]], what: str) -> bool | None:
+    """True or False as Workato answered; None (with a warning) when it could not say.
+    `check` makes the read only once this runs: cancelled before (the refresh beside it
+    failed), no coroutine is left never awaited."""
     out.reads += 1
     try:
-        return await check
+        return await check()
     except ApiError as exc:
         out.warnings.append(f"could not check that {what} exists: {exc}")
         return None
