@@ -128,12 +128,15 @@ class _WaitBudget:
 PAGE_SIZE = 100  # the documented maximum of Embedded list endpoints
 # At most this many requests in flight, over as many pooled connections. httpcore's pool
 # (1.0.9, `_assign_requests_to_connections`) matches every queued request against every
-# connection each time a request starts or ends, and closes idle connections as soon as more
-# than max_keepalive exist: a thousand recipe reads handed to it at once (they fit one
-# 2,000/minute window) cost a 1,000-target `rlcm plan` 38 CPU seconds and new connections
-# throughout. Queued here instead, they wait in a semaphore, and 32 connections at Workato's
-# 0.25 s answers carry 128 calls/s, twice every quota together.
-MAX_IN_FLIGHT = 32
+# connection each time a request starts or ends, and asks each idle connection's socket
+# whether it is readable (a select and, through anyio, a getpeername): a thousand recipe
+# reads handed to it at once (they fit one 2,000/minute window) cost a 1,000-target
+# `rlcm plan` 38 CPU seconds, and the pool's checks grow with its idle connections. Queued
+# here instead, they wait in a semaphore. 16 connections at Workato's 0.25 s answers carry
+# 64 calls/s, more than an apply draws at max_parallel 100 (about 43/s: imports, their
+# status polls and recipe reads); at 1,000 targets that apply took 48 s with 16, 85 s with
+# 32 and 65 s with httpx's default pool of 100 (benchmark world, F = 5, loaded machine).
+MAX_IN_FLIGHT = 16
 MAX_PAGES = 10_000  # a million customers: beyond that, a server that never ends its list
 
 

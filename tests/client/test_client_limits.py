@@ -152,6 +152,39 @@ def test_clients_of_one_workspace_share_their_limiters() -> None:
     assert shared_limiters("https://shared.example", "x", RateLimits()) is not a
 
 
+def test_no_more_requests_in_flight_than_pooled_connections() -> None:
+    """A fleet's worth of calls allowed at once (a quota with room for all of them) waits
+    in the client, not in httpcore's pool, whose cost grows with its queue times its
+    connections: at most MAX_IN_FLIGHT requests are with the server at any moment."""
+    from reconciler.workato.client import MAX_IN_FLIGHT
+
+    with_server = most = 0
+
+    async def workato(request: httpx.Request) -> httpx.Response:
+        nonlocal with_server, most
+        with_server += 1
+        most = max(most, with_server)
+        await asyncio.sleep(0.001)
+        with_server -= 1
+        return httpx.Response(200, json={"id": 1, "name": "m", "status": "working"})
+
+    rates = RateLimits(other=100_000)
+    settings = ClientSettings(
+        base_url="https://in-flight.example",
+        token="t-in-flight",
+        rate_limits=rates,
+        limiters=QuotaLimiters.from_rates(rates),
+        max_retries=0,
+    )
+
+    async def fleet() -> None:
+        async with WorkatoClient(settings, transport=httpx.MockTransport(workato)) as client:
+            await asyncio.gather(*(client.view_manifest(f"E-c{i}", 1) for i in range(500)))
+
+    asyncio.run(fleet())
+    assert most == MAX_IN_FLIGHT
+
+
 # ---- a belief corrected by Workato: 429s, Retry-After, fixed windows ------------------
 
 
@@ -400,36 +433,3 @@ def test_a_429_is_told_to_listeners_with_bucket_reason_and_time() -> None:
     [event] = heard
     assert (event.bucket, event.reason) == ("imports", "429 with Retry-After 30 s")
     assert event.seconds == pytest.approx(30.0)
-
-
-def test_no_more_requests_in_flight_than_pooled_connections() -> None:
-    """A fleet's worth of calls allowed at once (a quota with room for all of them) waits
-    in the client, not in httpcore's pool, whose cost grows with its queue times its
-    connections: at most MAX_IN_FLIGHT requests are with the server at any moment."""
-    from reconciler.workato.client import MAX_IN_FLIGHT
-
-    with_server = most = 0
-
-    async def workato(request: httpx.Request) -> httpx.Response:
-        nonlocal with_server, most
-        with_server += 1
-        most = max(most, with_server)
-        await asyncio.sleep(0.001)
-        with_server -= 1
-        return httpx.Response(200, json={"id": 1, "name": "m", "status": "working"})
-
-    rates = RateLimits(other=100_000)
-    settings = ClientSettings(
-        base_url="https://in-flight.example",
-        token="t-in-flight",
-        rate_limits=rates,
-        limiters=QuotaLimiters.from_rates(rates),
-        max_retries=0,
-    )
-
-    async def fleet() -> None:
-        async with WorkatoClient(settings, transport=httpx.MockTransport(workato)) as client:
-            await asyncio.gather(*(client.view_manifest(f"E-c{i}", 1) for i in range(500)))
-
-    asyncio.run(fleet())
-    assert most == MAX_IN_FLIGHT

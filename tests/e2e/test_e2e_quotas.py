@@ -97,8 +97,9 @@ def test_a_tenth_of_the_import_quota_with_retry_after(tmp_path: Path) -> None:
 
 
 def test_a_fixed_hourly_import_window_is_waited_out(tmp_path: Path) -> None:
-    # an hour lasts 2.4 s; the server takes 25 imports an hour, reset at the top of it
-    world = _world(tmp_path, 1500.0, "{time_scale: 1500, other: 100000, import_status: 100000}")
+    # an hour lasts 6 s (long enough for the first 26 imports to meet one even on a loaded
+    # machine); the server takes 25 imports an hour, reset at the top of it
+    world = _world(tmp_path, 600.0, "{time_scale: 600, other: 100000, import_status: 100000}")
     world.sim.set_rate_limits(
         imports=25, other=100000, import_status=100000, per={"imports": "hour"}, fixed=["imports"]
     )
