@@ -214,7 +214,8 @@ class _Session:
                 message = f"No changes{where}. Live Workato matches the config."
                 click.echo(message, file=self.plan_stream)
                 return None
-            blocked = self._earlier_waves(plan) or await self._earlier_bakes(plan, clients)
+            # bakes first: a health gate asked again and passed now lets the wave gate pass
+            blocked = await self._earlier_bakes(plan, clients) or self._earlier_waves(plan)
             if blocked is not None:
                 return blocked
             self._check_safety(plan, allowed)
@@ -305,7 +306,12 @@ class _Session:
         waves before the first one this plan imports into whose bake is still to be done
         (`baked: false`: its apply was killed or reached --max-duration meanwhile, or ran
         that wave alone). A bake that would end after --max-duration is not waited out:
-        nothing starts, exit 4."""
+        nothing starts, exit 4.
+
+        An earlier wave whose health gate failed (`passed: false`) with nothing left to
+        import has its health asked again, by every apply: the recipes may have been fixed
+        since. Healthy now, the wave passes (recorded); still unhealthy, nothing starts
+        (exit 3). A wave with imports still planned is left to the wave gate."""
         from reconciler.applier.gates import Gates
         from reconciler.applier.health import HealthTarget, bake_left, check_health, wait_bake
         from reconciler.config.desired import HealthSpec
@@ -318,9 +324,13 @@ class _Session:
             return None
         members = {w: [t.address for t in desired.targets_in_wave(w)] for w in rollout.waves}
         gates = Gates.of(rollout, members)
+        full = self.full or plan
         for earlier in rollout.waves[: rollout.waves.index(first)]:
             spec, record = rollout.gate(earlier), state.waves.get(earlier)
-            if spec.bake is None or record is None or (plan.wave is None and record.baked):
+            if spec.bake is None or record is None or _imports_in(full, earlier):
+                continue
+            again = not record.passed  # its health gate failed: ask it again
+            if not again and plan.wave is None and record.baked:
                 continue
             left = bake_left(record.finished_at, spec.bake)
             if self.deadline is not None and left > self.deadline - time.monotonic():
@@ -335,15 +345,19 @@ class _Session:
             targets = [
                 HealthTarget(t.address, t.workspace, t.customer, t.folder_id)
                 for t in desired.targets_in_wave(earlier)
-                if t.address not in record.failed_targets
+                if again or t.address not in record.failed_targets
             ]
             unhealthy = await check_health(targets, state, clients, spec.health or HealthSpec())
-            halt = gates.after_health(earlier, record.failed_targets, unhealthy, [first])
+            failed = [] if again else record.failed_targets
+            halt = gates.after_health(earlier, failed, unhealthy, [first])
             if halt is not None:
                 skip = halt.skip_message
                 return _blocked_report(plan, rollout.waves, earlier, halt.reason, skip, "health")
             # written with the apply's first record: the next apply need not ask again
-            state.waves[earlier] = record.model_copy(update={"baked": True})
+            update: dict[str, object] = {"baked": True}
+            if again:
+                update |= {"passed": True, "failed_targets": sorted(unhealthy)}
+            state.waves[earlier] = record.model_copy(update=update)
         return None
 
     def _say_estimate(self, plan: Plan) -> None:
@@ -505,6 +519,12 @@ def check_wave(desired: DesiredState, wave: str | None) -> None:
     waves = desired.rollout.waves
     if wave is not None and wave not in waves:
         raise RlcmError(f"--wave {wave}: the rollout has no such wave (waves: {', '.join(waves)})")
+
+
+def _imports_in(plan: Plan, wave: str) -> bool:
+    """Whether the plan still imports into (or starts recipes in) `wave`."""
+    kinds = ("import", "recipes")
+    return any(c.kind in kinds and c.action != "forget" and c.wave == wave for c in plan.changes)
 
 
 def _first_wave(plan: Plan, waves: tuple[str, ...]) -> str | None:

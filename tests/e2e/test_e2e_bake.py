@@ -105,6 +105,38 @@ def test_new_failed_jobs_over_the_limit_fail_the_health_gate(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.parametrize("jobs", ["one apply", "wave jobs"])
+def test_a_failed_health_gate_holds_the_next_wave_until_its_recipes_are_fixed(
+    tmp_path: Path, jobs: str
+) -> None:
+    """The canary's health gate failed (its imports all succeeded, so a re-run has nothing
+    to import there): every later run asks the canary's health again before main starts,
+    and main runs once the recipe runs again."""
+    world = fixed_world(tmp_path)
+    baked(world, "3s")
+    proc = world.popen("apply", "--auto-approve", "-q")
+    wait_for_wave(world, "canary")
+    world.sim.stop_recipe("E-acme-001", "Sync accounts", cause="trigger_errors_limit")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert json.loads(world.state_path.read_text())["waves"]["canary"]["passed"] is False
+
+    main = ("--wave", "main") if jobs == "wave jobs" else ()
+    if jobs == "wave jobs":
+        assert "No changes in wave canary" in world.apply("--wave", "canary").stdout
+    again = world.apply(*main, "--report", tmp_path / "again.json")
+    assert again.exit_code == 3, again.stdout + again.stderr
+    assert main_imports(world) == []
+    reason = json.loads((tmp_path / "again.json").read_text())["halt_reason"]
+    assert "the health gate of wave canary" in reason and "Sync accounts" in reason
+
+    world.sim.start_recipe("E-acme-001", "Sync accounts")
+    fixed = world.apply(*main)
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert len(main_imports(world)) == 36
+    assert json.loads(world.state_path.read_text())["waves"]["canary"]["passed"] is True
+
+
 @pytest.mark.parametrize("mode", ["sim", "http"])
 def test_the_main_job_waits_out_the_canary_bake_then_checks_health(
     tmp_path: Path, mode: str
