@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
@@ -57,3 +59,26 @@ def test_a_signal_while_the_finished_command_exits_keeps_its_exit_code_and_print
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "rlcm, version" in done.stdout
+
+
+def test_a_ctrl_c_that_python_wrapped_while_a_module_loaded_is_an_interrupt(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A KeyboardInterrupt landing while a class is created reaches rlcm as the RuntimeError
+    of `__set_name__`: still "interrupted" (130), not an internal error."""
+    from reconciler.cli.options import GlobalOptions, _run
+
+    def loading() -> None:
+        class Hit:
+            def __set_name__(self, owner: type, name: str) -> None:
+                raise KeyboardInterrupt
+
+        type("LiveState", (), {"source_folders": Hit()})
+
+    def command(opts: GlobalOptions) -> None:
+        loading()
+
+    with pytest.raises(SystemExit) as stopped:
+        _run(GlobalOptions(config=Path(".")), command, {})
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "Error: interrupted\n"

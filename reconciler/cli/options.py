@@ -102,10 +102,26 @@ def _run(opts: GlobalOptions, func: Callable[..., Any], kwargs: dict[str, Any]) 
     except (click.exceptions.Exit, click.ClickException, SystemExit):
         raise
     except Exception as exc:
+        if _from_interrupt(exc):  # a Ctrl-C wrapped on its way (RuntimeError of __set_name__)
+            echo_error("Error: interrupted")
+            sys.exit(130)
         if opts.debug:
             raise
         echo_error(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
         sys.exit(1)
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt caused `exc`: Python wraps one that lands while a class
+    is being created (say, a Ctrl-C while rlcm's modules load) in a RuntimeError."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def common_options(func: F) -> F:
