@@ -30,7 +30,10 @@ TOKEN_ENV = {"WORKATO_API_TOKEN": "demo-token"}
 DEMO_CANARY = "acme"
 DEMO_MANIFESTS = ("shared-connections", "crm-sync", "billing-alerts")
 FAST = "poll: {interval: 0.01, max_interval: 0.05}"
-LIMITS = "rate_limits: {imports: 100000, import_status: 100000, other: 100000}"
+LIMITS = (
+    "rate_limits: {imports: 100000, import_status: 100000, other: 100000, folders: 100000, "
+    "customers: 100000}"
+)
 
 
 def workspace_yaml(base_url: str, poll: str = FAST) -> str:

@@ -37,7 +37,8 @@ TOKEN = "demo-token"
 TOKEN_ENV = "WORKATO_API_TOKEN"
 TEMPLATE = "E-template"
 FAST_API = (
-    "  rate_limits: {imports: 100000, import_status: 100000, other: 100000}\n"
+    "  rate_limits: {imports: 100000, import_status: 100000, other: 100000, folders: 100000,"
+    " customers: 100000}\n"
     "  poll: {interval: 0.01, max_interval: 0.05}\n"
 )
 
