@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reconciler.config.desired import DesiredState
     from reconciler.plan import Plan
     from reconciler.render.progress import ApplyProgress
-    from reconciler.report import ApplyReport
+    from reconciler.report import ApplyReport, StepOutcome, StepStatus
     from reconciler.state.inputs import Inputs
     from reconciler.workato.client import WorkatoClient
 
@@ -534,28 +534,37 @@ def _first_wave(plan: Plan, waves: tuple[str, ...]) -> str | None:
     return next((w for w in waves if w in used), None)
 
 
+def _unstarted(plan: Plan, status: StepStatus, message: str) -> list[StepOutcome]:
+    """Every step of the plan, not started: `status` and why."""
+    from reconciler.report import StepOutcome
+
+    return [
+        StepOutcome(
+            address=c.address,
+            kind=c.kind,
+            action=c.action,
+            status=status,
+            manifest=c.manifest,
+            target=c.target,
+            wave=c.wave,
+            message=message,
+        )
+        for c in plan.changes
+    ]
+
+
 def _deadline_report(
     plan: Plan, waves: tuple[str, ...], max_duration: str, why: str
 ) -> ApplyReport:
     """The report of an apply that could not start before its deadline: each step
     interrupted, naming why (exit 4: run again to continue)."""
     from reconciler.applier.recorder import now_iso
-    from reconciler.report import ApplyReport, StepOutcome
+    from reconciler.report import ApplyReport
 
     now = now_iso()
-    steps = [
-        StepOutcome(
-            address=c.address,
-            kind=c.kind,
-            action=c.action,
-            status="interrupted",
-            manifest=c.manifest,
-            target=c.target,
-            wave=c.wave,
-            message=f"not started: {why}; run `rlcm apply` again to continue",
-        )
-        for c in plan.changes
-    ]
+    steps = _unstarted(
+        plan, "interrupted", f"not started: {why}; run `rlcm apply` again to continue"
+    )
     deadline = (
         f"stopped at the --max-duration deadline ({max_duration}): {len(steps)} step(s) not "
         f"started ({why}); run `rlcm apply` again to continue"
@@ -569,22 +578,10 @@ def _blocked_report(
 ) -> ApplyReport:
     """The report of a wave that did not start: each of its steps skipped, naming why."""
     from reconciler.applier.recorder import now_iso
-    from reconciler.report import ApplyReport, StepOutcome
+    from reconciler.report import ApplyReport
 
     now = now_iso()
-    steps = [
-        StepOutcome(
-            address=c.address,
-            kind=c.kind,
-            action=c.action,
-            status="skipped",
-            manifest=c.manifest,
-            target=c.target,
-            wave=c.wave,
-            message=skip,
-        )
-        for c in plan.changes
-    ]
+    steps = _unstarted(plan, "skipped", skip)
     return ApplyReport(
         steps=steps,
         started_at=now,

@@ -72,9 +72,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import get_args
 
-from reconciler.config.desired import RateLimits, quota_of, window_for_rate
+from reconciler.config.desired import QuotaBucket, RateLimits, quota_of, window_for_rate
 
 __all__ = [
     "MAX_RETRY_AFTER",
@@ -94,28 +94,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Bucket = Literal[
-    "imports",
-    "import_status",
-    "dev_imports",
-    "other",
-    "recipes",
-    "recipe_actions",
-    "dev_recipes",
-    "customers",
-    "folders",
-]
-BUCKETS: tuple[Bucket, ...] = (
-    "imports",
-    "import_status",
-    "dev_imports",
-    "other",
-    "recipes",
-    "recipe_actions",
-    "dev_recipes",
-    "customers",
-    "folders",
-)
+Bucket = QuotaBucket  # one list of buckets: config/desired.py
+BUCKETS: tuple[Bucket, ...] = get_args(QuotaBucket)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
