@@ -134,6 +134,7 @@ def estimate_apply(
     per_folder: Counter[str] = Counter()
     per_workspace: Counter[tuple[str, str | None]] = Counter()
     per_wave: dict[str, Counter[str]] = {}
+    first_import: dict[str, Change] = {}  # each target's first import: its workspace
     for change in work:
         data = change.data
         if change.kind == "manifest":
@@ -147,10 +148,10 @@ def estimate_apply(
                 calls[(ws, "imports" if customer else "dev_imports")] += 1
             calls[(ws, "import_status" if customer else "other")] += 1
             per_folder[str(change.target)] += 1
+            first_import.setdefault(str(change.target), change)
             per_workspace[(ws, customer)] += 1
             per_wave.setdefault(change.wave or "", Counter())[str(change.target)] += 1
-    for target in per_folder:
-        change = next(c for c in work if c.target == target)
+    for change in first_import.values():
         ws, customer = str(change.data["workspace"]), change.data.get("customer")
         # the baseline read after the target's last import: the Recipes API's list
         calls[(ws, "recipes" if customer else "dev_recipes")] += 1
