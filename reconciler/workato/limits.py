@@ -18,6 +18,13 @@ the planned time, and a start recorded early would let the next window open too 
 The lock is a threading lock so that limiters may be shared by event loops in different
 threads.
 
+A bucket also lets only a few started requests wait for their answers at once
+(`in_flight_for`: as many as it could start in a tenth of its window at Workato's usual
+answer time, 5 for 60 a minute), on top of the client's pool of connections: a window's
+worth still goes out in seconds, and when a server stricter than the belief refuses its
+first request, only those few are already on their way behind it (each draws its own 429:
+with 16 in flight, a first apply of 20 manifests against half the "other" quota drew 10).
+
 The configured quota is a belief (Workato's own pages disagree, and quotas differ by
 plan). A 429 corrects it for the whole bucket at once (`throttled`), never just for the
 request that drew it, but one 429 alone is not taken as proof of a lower quota (an
@@ -87,6 +94,7 @@ __all__ = [
     "Sleep",
     "SlidingWindowLimiter",
     "Turn",
+    "in_flight_for",
     "quota_of",
     "shared_limiters",
     "window_for_rate",
@@ -112,6 +120,11 @@ REPEAT_WINDOWS = 10
 # Callers held back for the answers of a probe (or of the requests after it) look this
 # often (seconds) whether one came.
 PROBE_POLL = 0.1
+# A bucket lets wait for their answers only as many requests as it could start in a tenth
+# of its window at Workato's usual answer time (`in_flight_for`): 5 for 60 a minute.
+ANSWER_TIME = 0.5  # seconds, Workato's (unscaled)
+WINDOW_SHARE = 0.1
+MIN_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +171,13 @@ class Turn:
         starts teach a bucket the server's quota (`throttled`); a request still in flight
         may yet be refused. A probe answered opens its bucket again."""
         self.accepted = True
-        if self._limiter._cap is not None:
+        if self._limiter._tracks_flight():
             self._limiter._landed(self, answered=True)
 
     def lost(self) -> None:
         """This request got no answer (a dropped connection, a timeout): it no longer
         holds a place among the requests a bucket lets wait for their answer."""
-        if self._limiter._cap is not None:
+        if self._limiter._tracks_flight():
             self._limiter._landed(self, answered=False)
 
     def sent(self) -> None:
@@ -196,10 +209,13 @@ class SlidingWindowLimiter:
         fixed: bool = False,
         wall: Clock = time.time,
         name: str = "bucket",
+        in_flight: int | None = None,
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit and window must be positive")
         self.name = name
+        # at most this many started requests wait for their answer at once (None: any)
+        self.in_flight = in_flight
         self.ceiling = limit
         self.limit = limit
         self.period = window  # the quota's own window (a fixed window's length)
@@ -392,14 +408,15 @@ class SlidingWindowLimiter:
         """A request of the capped bucket got its answer (not a 429: one more may go, so
         the cap doubles each round trip), or none (its place is free)."""
         with self._lock:
-            if self._cap is None or turn not in self._flight:
+            if turn not in self._flight:
                 return
             self._flight.discard(turn)
             if answered:
                 self._strikes = 0
-                self._cap += 1
-                if self._cap >= self.limit:
-                    self._cap = None
+                if self._cap is not None:
+                    self._cap += 1
+                    if self._cap >= self.limit:
+                        self._cap = None
 
     def _tell(self, event: QuotaWait) -> None:
         log.warning(
@@ -482,7 +499,7 @@ class SlidingWindowLimiter:
                     turn.at = max(turn.at, now)  # later plans count from the real start
                     self._started.append(turn)
                     turn.started = True
-                    if self._cap is not None:
+                    if self._tracks_flight():
                         self._flight.add(turn)  # the others wait for its answer
                     return
             # a late start before ours moved the window on, a 429 closed the bucket, or
@@ -495,15 +512,19 @@ class SlidingWindowLimiter:
             if turn.started:
                 turn.at = max(turn.at, self._clock())
 
+    def _tracks_flight(self) -> bool:
+        return self._cap is not None or self.in_flight is not None
+
     def _free_at(self) -> float:
         """When the started log (and any block) next allows a start (call under the lock)."""
         free = self.blocked_until
         limit = self.limit
         now = self._clock()
-        if self._cap is not None and len(self._flight) >= self._cap:
+        caps = [c for c in (self._cap, self.in_flight) if c is not None]
+        if caps and len(self._flight) >= min(caps):
             # a request without an answer for a window is taken for lost
             self._flight = {t for t in self._flight if now < t.at + self.window}
-            if len(self._flight) >= self._cap:  # answers are awaited: look again shortly
+            if len(self._flight) >= min(caps):  # answers are awaited: look again shortly
                 free = max(free, now + PROBE_POLL)
         if self.fixed:
             if self._accepted(now) >= limit:
@@ -514,6 +535,16 @@ class SlidingWindowLimiter:
             # this errs on the safe side (a later free time)
             free = max(free, self._started[-limit].at + self.window)
         return free
+
+
+def in_flight_for(limit: int, window: float) -> int:
+    """How many requests of a bucket of `limit` per `window` (Workato's seconds) may wait
+    for their answers at once: as many as start in a tenth of the window at Workato's
+    usual answer time, at least 2 (5 for 60 a minute; a thousand a minute is bound by the
+    client's connections first). Enough to send a window's worth well within the window,
+    few enough that when a stricter server starts refusing, few requests are already on
+    their way behind the first refused one: each of those draws its own 429."""
+    return max(MIN_IN_FLIGHT, math.ceil(limit * ANSWER_TIME / (WINDOW_SHARE * window)))
 
 
 def _margin(time_scale: float) -> float:
@@ -567,6 +598,7 @@ class QuotaLimiters:
                 margin=_margin(rates.time_scale),
                 fixed=fixed,
                 name=name,
+                in_flight=in_flight_for(limit, window * rates.time_scale),
             )
 
         return cls(

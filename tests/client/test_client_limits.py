@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextvars
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from reconciler.workato.limits import (
     PROBE_POLL,
     QuotaLimiters,
     SlidingWindowLimiter,
+    in_flight_for,
     shared_limiters,
     window_for_rate,
 )
@@ -183,6 +185,80 @@ def test_no_more_requests_in_flight_than_pooled_connections() -> None:
 
     asyncio.run(fleet())
     assert most == MAX_IN_FLIGHT
+
+
+def test_a_scarce_bucket_lets_only_a_few_requests_wait_for_their_answers() -> None:
+    """A first apply's 20 manifest creates go out a few at a time, not 16 at once: when a
+    server stricter than the belief refuses the first one, few are already on their way
+    behind it, each to draw its own 429. A bucket of a thousand a minute is bound by the
+    client's connections only."""
+    from reconciler.workato.client import MAX_IN_FLIGHT
+
+    assert in_flight_for(60, 60.0) == 5 and in_flight_for(1000, 60.0) > MAX_IN_FLIGHT
+    assert in_flight_for(500, 3600.0) == 2  # an hourly quota: at least two
+    with_server: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+
+    async def workato(request: httpx.Request) -> httpx.Response:
+        posted = request.method == "POST" and request.url.path.endswith("/imports")
+        kind = "import" if posted else "other"
+        with_server[kind] += 1
+        most[kind] = max(most[kind], with_server[kind])
+        await asyncio.sleep(0.005)
+        with_server[kind] -= 1
+        if kind == "import":
+            return httpx.Response(200, json={"id": 7, "status": "in_progress"})
+        return httpx.Response(200, json={"id": 1, "name": "m", "status": "working"})
+
+    rates = RateLimits()  # Workato's published quotas: 60 "other" calls a minute
+    settings = ClientSettings(
+        base_url="https://scarce.example",
+        token="t-scarce",
+        rate_limits=rates,
+        limiters=QuotaLimiters.from_rates(rates),
+        max_retries=0,
+    )
+
+    async def apply() -> None:
+        async with WorkatoClient(settings, transport=httpx.MockTransport(workato)) as client:
+            await asyncio.gather(
+                *(client.view_manifest("E-template", i) for i in range(20)),
+                *(
+                    client.start_import(
+                        f"E-c{i}",
+                        50_000 + i,
+                        b"zip",
+                        restart_recipes=False,
+                        include_tags=False,
+                        folder_id_for_home_assets=None,
+                    )
+                    for i in range(40)
+                ),
+            )
+
+    asyncio.run(apply())
+    assert most["other"] == in_flight_for(60, 60.0)
+    assert most["import"] > in_flight_for(60, 60.0)
+
+
+def test_a_request_of_a_scarce_bucket_waits_for_an_answer_not_a_window() -> None:
+    clock = _Clock()
+    limiters = QuotaLimiters.from_rates(RateLimits(), clock=clock, sleep=clock.sleep)
+    other = limiters.other
+    assert other.in_flight == 5
+
+    async def start() -> Any:
+        turn = await other.turn()
+        await turn.start()
+        return turn
+
+    async def go() -> list[Any]:
+        return [await start() for _ in range(5)]
+
+    turns = asyncio.run(go())
+    assert other.reserve() == pytest.approx(PROBE_POLL)  # looks again shortly
+    turns[0].answered()
+    assert other.reserve() == 0.0  # one answer frees one place, within the same window
 
 
 # ---- a belief corrected by Workato: 429s, Retry-After, fixed windows ------------------
