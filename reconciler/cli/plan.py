@@ -13,6 +13,7 @@ from reconciler.cli.common import format_option
 from reconciler.cli.options import GlobalOptions, common_options
 
 if TYPE_CHECKING:  # imported lazily at run time: `rlcm --help` stays fast
+    from reconciler.live import LiveState
     from reconciler.plan import Plan
     from reconciler.state.inputs import Inputs
 
@@ -90,7 +91,7 @@ def plan(
     with locked as held:
         if held is not None and held.warning:
             warn(opts, held.warning)
-        the_plan, _live, _counts = run_async(
+        the_plan, live, _counts = run_async(
             plan_now(
                 inputs,
                 prune=prune,
@@ -102,7 +103,7 @@ def plan(
         )
         end_progress_line()
         if wave is not None:
-            the_plan = _one_wave(the_plan, inputs, wave)
+            the_plan = _one_wave(the_plan, inputs, wave, live)
         the_plan = _with_safety_warnings(the_plan, inputs)
         if out is not None:
             write_text_atomic(out, dumps_plan(the_plan))
@@ -121,15 +122,17 @@ def plan(
         raise SystemExit(2)
 
 
-def _one_wave(full: Plan, inputs: Inputs, wave: str) -> Plan:
+def _one_wave(full: Plan, inputs: Inputs, wave: str, live: LiveState) -> Plan:
     """The plan of one wave, warning now when the earlier waves would stop it at apply."""
     import dataclasses
 
+    from reconciler.live.refresh import refresh_reads
     from reconciler.plan.estimate import estimate_apply
     from reconciler.plan.wave_gate import earlier_wave_block
 
     narrowed = full.for_wave(wave)
-    estimate = estimate_apply(inputs.desired, narrowed.changes, inputs.state.quotas)
+    reads = refresh_reads(inputs.desired, inputs.state, live)  # apply --wave refreshes too
+    estimate = estimate_apply(inputs.desired, narrowed.changes, inputs.state.quotas, reads)
     narrowed = dataclasses.replace(
         narrowed, estimate=None if estimate is None else estimate.to_dict()
     )  # the wave's own, not the whole rollout's

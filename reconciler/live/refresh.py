@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from reconciler.config.desired import DesiredState, TargetSpec
+from reconciler.config.desired import DesiredState, QuotaBucket, TargetSpec
 from reconciler.errors import ApiError, NotFoundError
 from reconciler.live import MANIFEST_GONE, LiveAsset, LiveManifest, LiveState
 from reconciler.live.recipes import TargetRecipes, read_target_recipes
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from reconciler.workato.client import WorkatoClient
     from reconciler.workato.models import Asset, ManifestView
 
-__all__ = ["RefreshCounts", "live_asset", "live_manifest", "refresh"]
+__all__ = ["RefreshCounts", "live_asset", "live_manifest", "refresh", "refresh_reads"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -220,3 +221,24 @@ def _targets_to_read(desired: DesiredState, state: State) -> list[TargetSpec]:
     """Targets that have a recorded import: only they have a baseline to compare with."""
     imported = {record.target for record in state.imports.values()}
     return [t for t in desired.targets.values() if t.address in imported]
+
+
+def refresh_reads(
+    desired: DesiredState, state: State, live: LiveState
+) -> Counter[tuple[str, QuotaBucket]]:
+    """The calls a refresh like the one that read `live` makes, per (workspace, quota
+    bucket): `rlcm apply` refreshes again before its first step, so its estimate counts
+    them (plan/estimate.py). One folder_assets per source folder and one view per manifest
+    in state ("other"), one recipe list per refreshed target (its Recipes API bucket)."""
+    source = desired.source.workspace
+    reads: Counter[tuple[str, QuotaBucket]] = Counter()
+    reads[(source, "other")] += len(live.source_folders)
+    for name in live.manifests:
+        record = state.manifests.get(name)
+        where = record.workspace if record and record.workspace in desired.workspaces else source
+        reads[(where, "other")] += 1
+    for address in live.target_recipes or {}:
+        target = desired.targets.get(address)
+        if target is not None:
+            reads[(target.workspace, "recipes" if target.customer else "dev_recipes")] += 1
+    return +reads  # no zero entries

@@ -22,7 +22,13 @@ makes, per workspace:
   (applier/runner.py): 50 targets of 3 imports at 32 in parallel take 3 rounds for the
   first 32 and 3 more for the other 18 (`_rounds`), not the 5 that 150 / 32 would give;
 - a wave's `bake:` before a later wave of the plan: waited out between their jobs, so it
-  adds to the jobs' term (`_bake_term`).
+  adds to the jobs' term (`_bake_term`);
+- the refresh `rlcm apply` makes before its first step (`reads`: a folder read per source
+  folder and a view per manifest in state, "other"; a recipe list per refreshed target):
+  no step starts before it is done, so its slowest bucket's term comes before the jobs
+  and before every other bucket's calls, and a bucket it reads in (the scarce "other")
+  counts its reads and the steps' calls together (`_quota_terms`). `rlcm plan` counts
+  them; `rlcm apply` says its estimate once its refresh is done, so it does not.
 
 The estimate is the largest of these terms: a lower bound, reached when every job
 finishes on its first poll. When an import quota binds, its term also counts what must
@@ -119,14 +125,19 @@ def estimate_apply(
     desired: DesiredState,
     changes: Sequence[Change],
     learned: Mapping[str, LearnedQuota] | None = None,
+    reads: Mapping[tuple[str, QuotaBucket], int] | None = None,
 ) -> Estimate | None:
     """The estimate of applying `changes` (None when there is nothing to apply).
 
     `learned`: rates an earlier apply's 429s taught (state's `quotas`); a bucket counts
-    with the lower of its learned and its configured rate."""
+    with the lower of its learned and its configured rate. `reads`: the calls of the
+    refresh `rlcm apply` makes before its first step, per (workspace, bucket)
+    (live/refresh.py `refresh_reads`; none when the refresh is already done)."""
     work = [c for c in changes if c.action != "forget"]
     if not work:
         return None
+    reads = {key: n for key, n in (reads or {}).items() if n}
+    learned = learned or {}
     calls: Counter[tuple[str, QuotaBucket]] = Counter()
     source = desired.source.workspace
     own_source = desired.source.managed_user is None
@@ -159,17 +170,50 @@ def estimate_apply(
     # an import is seen done one poll interval after it starts, at the earliest
     poll = min((w.poll.interval for w in desired.workspaces.values()), default=2.0)
     lead = poll if exports else 0.0  # the exports run before the first import
-    terms = []
-    for (ws, bucket), n in sorted(calls.items()):
-        term = _quota_term(desired, ws, bucket, n, (learned or {}).get(f"{ws}/{bucket}"))
-        if bucket in _IMPORT_BUCKETS and term.seconds > 0:
-            term = Term(term.seconds + _after_window(term, lead, poll, parallel), term.text)
-        terms.append(term)
+    refresh, terms = _quota_terms(desired, calls, reads, learned, (lead, poll, parallel))
     jobs = _job_term(desired, exports, per_folder, per_workspace, per_wave)
+    if refresh.seconds:  # the refresh comes first
+        jobs = Term(refresh.seconds + jobs.seconds, f"{jobs.text}, after {refresh.text}")
     terms.append(jobs)
     terms.extend(_bake_term(desired, jobs, per_wave))
     binding = max(terms, key=lambda t: t.seconds)
     return Estimate(binding.seconds, binding, tuple(terms))
+
+
+def _quota_terms(
+    desired: DesiredState,
+    calls: Mapping[tuple[str, QuotaBucket], int],
+    reads: Mapping[tuple[str, QuotaBucket], int],
+    learned: Mapping[str, LearnedQuota],
+    timing: tuple[float, float, int],
+) -> tuple[Term, list[Term]]:
+    """The refresh's term (its slowest bucket; zero without reads) and each bucket's term
+    for the steps' calls. The refresh comes first: a bucket it reads in goes on from its
+    reads, every other one starts after it. `timing`: (lead, poll, parallel)."""
+    lead, poll, parallel = timing
+    refresh = max(
+        (
+            _quota_term(desired, ws, b, n, learned.get(f"{ws}/{b}"), " (the refresh's reads)")
+            for (ws, b), n in reads.items()
+        ),
+        key=lambda t: t.seconds,
+        default=Term(0.0, ""),
+    )
+    terms = []
+    for (ws, bucket), n in sorted(calls.items()):
+        rate = learned.get(f"{ws}/{bucket}")
+        term = _quota_term(desired, ws, bucket, n, rate)
+        if bucket in _IMPORT_BUCKETS and term.seconds > 0:
+            term = Term(term.seconds + _after_window(term, lead, poll, parallel), term.text)
+        first = reads.get((ws, bucket), 0)
+        if first:
+            note = f" ({first:,} of them the refresh's reads)"
+            shared = _quota_term(desired, ws, bucket, first + n, rate, note)
+            term = Term(max(shared.seconds, refresh.seconds + term.seconds), shared.text)
+        elif term.seconds > 0 and refresh.seconds:
+            term = Term(refresh.seconds + term.seconds, f"{term.text}, after {refresh.text}")
+        terms.append(term)
+    return refresh, terms
 
 
 def _bake_term(
@@ -194,6 +238,7 @@ def _quota_term(
     bucket: QuotaBucket,
     n: int,
     learned: LearnedQuota | None,
+    note: str = "",
 ) -> Term:
     spec = desired.workspaces[workspace]
     rates = spec.rate_limits
@@ -204,7 +249,7 @@ def _quota_term(
         limit, window = learned.limit, learned.window / rates.time_scale
         per = "hour" if learned.window >= 3600 else "minute"
         rate = f"{learned.limit:,}/{per} (learned from Workato's 429s)"
-    text = f"{n:,} {_NOUNS[bucket]}{where} at {rate}"
+    text = f"{n:,} {_NOUNS[bucket]}{where}{note} at {rate}"
     return Term(window_bound(n, limit, window), text, last_window(n, limit))
 
 

@@ -16,6 +16,7 @@ from reconciler.config.desired import DesiredState
 from reconciler.errors import PlanError
 from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.live.recipes import health_row
+from reconciler.live.refresh import refresh_reads
 from reconciler.plan import Action, Change, Plan
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
 from reconciler.plan.estimate import estimate_apply
@@ -87,7 +88,8 @@ def build_plan(
     if targets:
         _check_patterns(desired, state, targets)
         changes = _narrow(changes, targets, warnings)
-    estimate = estimate_apply(desired, changes, state.quotas)
+    # `rlcm apply` refreshes again before its first step: the same reads
+    estimate = estimate_apply(desired, changes, state.quotas, refresh_reads(desired, state, live))
     return Plan(
         changes=tuple(changes),
         waves=desired.rollout.waves,

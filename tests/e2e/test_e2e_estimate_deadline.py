@@ -41,11 +41,38 @@ def test_the_targets_baseline_reads_count_in_the_recipes_bucket(tmp_path: Path) 
     world.write("workspace.yaml", _workspace("{other: 4, imports: 100000, import_status: 100000}"))
     estimate = json.loads(world.rlcm("plan", "--format", "json").stdout)["estimate"]
     terms = [t["text"] for t in estimate["terms"]]
-    # 3 manifest creates and 3 exports (a start and a status poll each) in "other"; the
-    # 13 targets' baseline reads go to the Recipes API, not to the scarce "other" quota
-    assert '9 "other" calls at 4/minute' in terms
+    # the apply's own refresh (3 source folders), then 3 manifest creates and 3 exports
+    # (a start and a status poll each) in "other"; the 13 targets' baseline reads go to
+    # the Recipes API, not to the scarce "other" quota
+    other = '12 "other" calls (3 of them the refresh\'s reads) at 4/minute'
+    assert other in terms
     assert "13 recipe list reads at 2,000/minute" in terms
-    assert estimate["text"] == '9 "other" calls at 4/minute: at least 2 min'
+    assert estimate["text"] == f"{other}: at least 2 min"
+
+
+def test_the_plan_counts_the_reads_the_apply_makes_before_its_first_step(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path / "world", customers=8)
+    world.generic_fleet(4)
+    assert world.apply().exit_code == 0
+    # four more customers; the scarce quota is now 2 "other" calls a minute (a minute
+    # lasting one second: the plan's own reads wait out two of them)
+    world.generic_fleet(8)
+    limits = "{other: 2, imports: 100000, import_status: 100000, time_scale: 60}"
+    poll = "poll: {interval: 10, max_interval: 10}"
+    world.write("workspace.yaml", _workspace(limits).replace(FAST, poll))
+    planned = world.rlcm("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    estimate = json.loads(planned.stdout)["estimate"]
+    # no manifest change and no export: apply's refresh (3 source folders and 3 manifest
+    # views at 2 a minute: two windows after the first) comes before the 12 imports
+    # (3 rounds of a 10 s poll: each new target's 3 one after another)
+    assert estimate["seconds"] == 2 * 1 + 3 * 10
+    assert estimate["binding"] == (
+        "12 imports, 8 in parallel, each polled done, after "
+        '6 "other" calls (the refresh\'s reads) at 2/minute'
+    )
 
 
 def test_a_binding_import_quota_counts_the_exports_and_the_last_window(tmp_path: Path) -> None:
