@@ -4,6 +4,7 @@ python -m benchmarks [--time-scale F] [--sizes 10,100,1000] [--baseline-sizes 10
                     [--max-parallel-cases 100]
 python -m benchmarks --strict [--strict-targets 100]   # only the stricter-server cases,
                                                         # results/strict.json (strict.py)
+python -m benchmarks --strict --strict-cases other_half_no_retry_after   # just these
 
 The largest size is also applied at each `--max-parallel-cases` value (the world's own
 max_parallel is 32): with no per-target call in the 60/minute bucket, the bound is then
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="only the stricter-server cases (strict.py)"
     )
     parser.add_argument("--strict-targets", type=int, default=100)
+    parser.add_argument(
+        "--strict-cases",
+        default="",
+        metavar="NAMES",
+        help="with --strict: only these cases (comma-separated; default every one)",
+    )
     return parser
 
 
@@ -78,7 +85,8 @@ def _strict(world: World, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="rlcm-bench-strict-"))
-    results = strict.run_strict(world, args.strict_targets, work)
+    only = [name for name in args.strict_cases.split(",") if name]
+    results = strict.run_strict(world, args.strict_targets, work, only)
     results["machine"] = {"python": platform.python_version(), "cpus": _cpus()}
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
     out = Path(args.out)

@@ -5,24 +5,37 @@ need at least (ceil(n / q) - 1) * W between the first and the last:
 
     window_bound(n, q) = (ceil(n / q) - 1) * W            (0 when n <= q)
 
-Apply of M manifests to N targets (d = job duration, L = latency of one answer):
+Apply of M manifests to N targets, each target importing K of them (K = M, or a product's
+K in a catalogue world of M = products x K manifests: benchmarks/world.py); d = job
+duration, L = latency of one answer:
 
     T_src   = d + 4L          read source folders, create manifests, export, poll it done,
                               download the package
     T_imp   = d + L           one import: POST, job runs d, one status poll answers
-    B_slots = max(ceil(N*M / P), M) * T_imp     P = max_parallel; a target's M imports
-                                                 run one after another (depends_on)
-    B_imp   = window_bound(N*M, 1000) + ceil(r / P) * T_imp
-                              imports quota: the r = last_window(N*M, 1000) imports of the
+    B_slots = max(ceil(N*K / P), K) * T_imp     P = max_parallel; a target's K imports
+                                                 run one after another (depends_on, and
+                                                 one import at a time per workspace)
+    B_imp   = window_bound(N*K, 1000) + ceil(r / P) * T_imp
+                              imports quota: the r = last_window(N*K, 1000) imports of the
                               last window start no earlier than window_bound after the
                               first, at most P at a time, and each runs T_imp
-    B_stat  = window_bound(N*M, 1000)            >= one status poll per import
-    O       = S + 3M          "other" calls: S source folder reads, per manifest create,
-                              export, export status: O(manifests), whatever N
+    B_stat  = window_bound(N*K, 1000)            >= one status poll per import
+    B_jobs  = max(B_slots, B_imp, B_stat)
+    O_r     = S + V           the apply's own refresh in the "other" bucket: S source folder
+                              reads, V manifest views (the manifests state records)
+    O_e     = 3M              its steps' "other" calls: per manifest create, export, export
+                              status (a first apply; none when the packages are current):
+                              O(manifests), whatever N
+    B_oth   = window_bound(O_r + O_e, 60) + L + (T_imp + L   if O_e else   B_jobs + L)
+                              the last "other" call starts no earlier than window_bound;
+                              an apply refreshes first and creates, exports and polls in
+                              that order per manifest, so that last call is an export's
+                              status poll (after it, that manifest's imports run, T_imp,
+                              then the target's baseline read) or, without exports, a
+                              refresh read (the plan, and so every import, waits for it)
     R       = N               Recipes API reads: one list per target after its last import
                               (the drift baseline), in its own 2,000/minute bucket
-    LB      = max(T_src + max(B_slots, B_imp, B_stat) + L,  window_bound(O, 60) + L,
-                  window_bound(R, 2000) + L)
+    LB      = max(T_src + B_jobs + L,  B_oth,  window_bound(R, 2000) + L)
 
 The package download goes to the storage host (no quota) and is taken as instantaneous.
 A plan reads S source folders and V manifest views (by id in state) in the "other" bucket
@@ -64,30 +77,39 @@ def apply_bound(targets: int, world: World, *, refreshed: int = 0, first: bool =
     """`refreshed`: targets the apply's own plan reads first (imported before: one recipe
     list each, in the recipes bucket); `first=False`: the manifests exist and their
     packages too (no create, no export: the plan reads each manifest once)."""
-    n, m, d, lat, w = targets, world.manifests, world.job_duration, world.latency, world.window
+    n, k, d, lat, w = targets, world.manifests, world.job_duration, world.latency, world.window
+    m = world.exported
     t_src = d + 4 * lat if first else lat
     t_imp = d + lat
-    imports = n * m
+    imports = n * k
     terms = {
-        "max_parallel and job duration": max(math.ceil(imports / world.max_parallel), m) * t_imp,
+        "max_parallel and job duration": max(math.ceil(imports / world.max_parallel), k) * t_imp,
         "imports quota": window_bound(imports, world.quota_imports, world.imports_window)
         + math.ceil(last_window(imports, world.quota_imports) / world.max_parallel) * t_imp
         if imports > world.quota_imports
         else 0.0,
         "import status quota": window_bound(imports, world.quota_import_status, w),
     }
-    binding = max(terms, key=lambda k: terms[k])
+    binding = max(terms, key=lambda key: terms[key])
+    jobs = terms[binding]
     # per-target reads (the plan's refresh, the baseline after the imports) go through the
-    # Recipes API: the "other" bucket carries only the source's and the manifests' calls
-    other = world.source_folders + (3 * m if first else m)
+    # Recipes API: the "other" bucket carries only the source's and the manifests' calls,
+    # the refresh's reads before the steps' creates, exports and status polls
+    reads = world.source_folders + (0 if first else m)
+    steps = 3 * m if first else 0
+    after = t_imp + lat if steps else jobs + lat  # what follows the last "other" call
     recipes = n + refreshed
     whole = {
-        binding: t_src + terms[binding] + lat,
-        f'"other" quota ({world.quota_other}/min)': window_bound(other, world.quota_other, w) + lat,
+        binding: t_src + jobs + lat,
+        f'"other" quota ({world.quota_other}/min)': window_bound(
+            reads + steps, world.quota_other, w
+        )
+        + lat
+        + after,
         "recipes quota (2,000/min)": window_bound(recipes, world.quota_recipes, w) + lat,
     }
-    binding = max(whole, key=lambda k: whole[k])
-    return Bound(whole[binding], binding, other, recipes)
+    binding = max(whole, key=lambda key: whole[key])
+    return Bound(whole[binding], binding, reads + steps, recipes)
 
 
 def plan_bound(targets: int, world: World, *, views: int, refresh_targets: bool) -> Bound:

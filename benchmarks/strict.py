@@ -11,13 +11,16 @@ apply time: from the config's belief the first time, from the rate the first app
 learned (state's `quotas`) the second.
 
     python -m benchmarks --strict [--strict-targets 100] [--time-scale 2] [--out DIR]
+                         [--strict-cases other_half_no_retry_after,...]
 
 The time scale is low (2 by default with --strict) so that the server's quota, not the
 shared machine's throughput, decides the run: at 20, a loaded 2-core machine cannot send
 30 calls in the 3 s a simulated minute lasts, and the quota never binds.
 
 Cases (`CASES`):
-- `other_half_no_retry_after`: "other" calls at 30/minute, 429 without Retry-After;
+- `other_half_no_retry_after`: "other" calls at 30/minute, 429 without Retry-After, on a
+  catalogue of 10 products x 2 manifests (each in its own source folder; each target
+  imports its product's two), so that the apply's 80 "other" calls need three windows;
 - `imports_tenth_retry_after`: imports at 100/minute, 429 with Retry-After;
 - `imports_hourly_fixed`: imports at 100 per clock hour ("denied until the following
   hour"), with Retry-After, time-scaled so that an hour lasts seconds; the apply starts at
@@ -30,6 +33,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -62,12 +66,18 @@ class StrictCase:
 def _cases(world: World) -> list[StrictCase]:
     # an hour lasts 30 s: the imports of one window take the machine some seconds
     hourly = replace(world, time_scale=120.0)
+    # a catalogue of 10 products x 2 manifests, each in its own folder: a first apply makes
+    # 80 "other" calls (20 folder reads, then per manifest a create, an export and its
+    # status poll), three windows at 30/minute; the second one's refresh reads 20 folders
+    # and 20 manifests, two windows. Each target imports only its product's two manifests,
+    # so the "other" quota binds, not the jobs
+    catalogue = replace(world, products=10, manifests=2, source_folders=20)
     return [
         StrictCase(
             "other_half_no_retry_after",
             "other",
             {"other": world.quota_other // 2, "retry_after": False},
-            replace(world, quota_other=world.quota_other // 2),
+            replace(catalogue, quota_other=world.quota_other // 2),
         ),
         StrictCase(
             "imports_tenth_retry_after",
@@ -108,7 +118,7 @@ def strict_case(case: StrictCase, targets: int, work: Path) -> dict[str, Any]:
     phases = {}
     with served(root / "sim", world) as url:
         for phase, size in (("first", half), ("second", targets)):
-            cfg = str(write_config(root / "config", url, size, world))
+            cfg = str(write_config(root / "config", url, size, world, sim))
             phases[phase] = _apply(case, world, root, cfg, sim, phase)
             phases[phase]["targets"] = size - (0 if phase == "first" else half)
     shutil.rmtree(root / "sim" / "packages", ignore_errors=True)
@@ -166,9 +176,13 @@ def _top_of_window(window: float) -> None:
     time.sleep(window - math.fmod(time.time(), window) + 0.05)
 
 
-def run_strict(world: World, targets: int, work: Path) -> dict[str, Any]:
+def run_strict(world: World, targets: int, work: Path, only: Sequence[str] = ()) -> dict[str, Any]:
+    """Every case, or the ones named in `only` (`--strict-cases`)."""
+    unknown = sorted(set(only) - set(CASES))
+    if unknown:
+        raise ValueError(f"unknown strict case {', '.join(unknown)}; one of {', '.join(CASES)}")
     results = []
-    for case in _cases(world):
+    for case in [c for c in _cases(world) if not only or c.name in only]:
         n = case.targets or targets
         print(f"stricter server: {case.name}, {n} targets", flush=True)
         results.append(strict_case(case, n, work))

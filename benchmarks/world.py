@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,8 +40,23 @@ class World:
     # duration sees it done (rlcm's defaults, 2 s growing 1.5x to 15 s, suit unknown jobs)
     poll_interval: float = 5.0
     poll_max_interval: float = 5.0
-    manifests: int = 3
+    manifests: int = 3  # imported into every target, one after another
     source_folders: int = 3  # distinct source folders read to resolve assets (110, 112, 114)
+    # 1: the demo's three manifests, every target imports them all. More: a catalogue of
+    # `products` x `manifests` manifests, each in its own source folder (source_folders
+    # must say so), and target i imports the `manifests` of product i mod `products`
+    # (one Fleet per product): many "other" calls (a folder read, a create, an export and
+    # its status poll per manifest) and a short chain of imports per target
+    products: int = 1
+
+    def __post_init__(self) -> None:
+        if self.products > 1 and self.source_folders != self.products * self.manifests:
+            raise ValueError("a catalogue has one source folder per manifest")
+
+    @property
+    def exported(self) -> int:
+        """Manifests in the source (created and exported by a first apply)."""
+        return self.products * self.manifests
 
     def real(self, simulated: float) -> float:
         return simulated / self.time_scale
@@ -50,8 +65,24 @@ class World:
         return asdict(self)
 
 
-def write_config(directory: Path, base_url: str, customers: int, world: World) -> Path:
-    """A config dir: the demo's manifests, a Fleet of E-cust-0001.. and one wave."""
+TEMPLATE = "E-template"  # the source: the simulator's template managed user
+
+
+def catalogue(world: World) -> list[tuple[str, list[str]]]:
+    """(product, its manifests) of a catalogue world; each manifest's source folder and
+    its one lookup table are named after it."""
+    width = len(str(world.products))
+    return [
+        (f"p{p:0{width}d}", [f"p{p:0{width}d}-m{j}" for j in range(1, world.manifests + 1)])
+        for p in range(1, world.products + 1)
+    ]
+
+
+def write_config(
+    directory: Path, base_url: str, customers: int, world: World, sim: Simulator | None = None
+) -> Path:
+    """A config dir: the demo's manifests, a Fleet of E-cust-0001.. and one wave (or, in a
+    catalogue world, its manifests and one Fleet per product: `sim` tells their folders)."""
     directory.mkdir(parents=True, exist_ok=True)
     f = world.time_scale
     (directory / "workspace.yaml").write_text(
@@ -62,30 +93,58 @@ def write_config(directory: Path, base_url: str, customers: int, world: World) -
         f"max_interval: {world.poll_max_interval / f:.6g}}}\n"
         "---\nkind: Source\nworkspace: partner\nmanaged_user: E-template\n"
     )
-    (directory / "manifests.yaml").write_text(MANIFESTS_YAML.read_text())
-    lines = [
-        "kind: Fleet",
-        "name: bench",
-        "workspace: partner",
-        "manifests: [shared-connections, crm-sync, billing-alerts]",
-        "restart_recipes: true",
-        "wave: main",
-        "customers:",
-    ]
-    lines += [
-        f"  - {{customer: E-cust-{i:04d}, folder_id: {50_000 + i}}}"
-        for i in range(1, customers + 1)
-    ]
-    (directory / "fleet.yaml").write_text("\n".join(lines) + "\n")
+    if world.products > 1:
+        if sim is None:
+            raise ValueError("a catalogue world's config needs the simulator (its folders)")
+        _write_catalogue(directory, customers, world, sim)
+    else:
+        (directory / "manifests.yaml").write_text(MANIFESTS_YAML.read_text())
+        names = ["shared-connections", "crm-sync", "billing-alerts"]
+        (directory / "fleet.yaml").write_text(_fleet("bench", names, range(1, customers + 1)))
     (directory / "rollout.yaml").write_text(
         f"kind: Rollout\nwaves: [main]\nmax_parallel: {world.max_parallel}\n"
     )  # one wave and no emergency brake: every target runs, whatever fails
     return directory
 
 
+def _fleet(name: str, manifests: list[str], customers: Iterable[int]) -> str:
+    lines = [
+        "kind: Fleet",
+        f"name: {name}",
+        "workspace: partner",
+        f"manifests: [{', '.join(manifests)}]",
+        "restart_recipes: true",
+        "wave: main",
+        "customers:",
+    ]
+    lines += [f"  - {{customer: E-cust-{i:04d}, folder_id: {50_000 + i}}}" for i in customers]
+    return "\n".join(lines) + "\n"
+
+
+def _write_catalogue(directory: Path, customers: int, world: World, sim: Simulator) -> None:
+    folders = {f["name"]: int(f["id"]) for f in sim.folders(TEMPLATE).values()}
+    docs, fleets = [], []
+    for index, (product, names) in enumerate(catalogue(world)):
+        for name in names:
+            docs.append(
+                f"kind: Manifest\nname: {name}\nfolder_id: {folders[name]}\n"
+                f"assets:\n  - {{type: lookup_table, name: {name} codes}}\n"
+            )
+        mine = range(index + 1, customers + 1, world.products)  # target i: product i mod P
+        if mine:
+            fleets.append(_fleet(product, names, mine))
+    (directory / "manifests.yaml").write_text("---\n".join(docs))
+    (directory / "fleet.yaml").write_text("---\n".join(fleets))
+
+
 def seed(directory: Path, customers: int, world: World) -> Simulator:
     sim = Simulator(directory)
     sim.seed_demo(customers=customers)
+    for _, names in catalogue(world) if world.products > 1 else []:
+        for name in names:
+            folder = sim.add_folder(TEMPLATE, name)
+            table = {"schema": [{"label": "Code", "name": "code"}], "rows": [{"code": name}]}
+            sim.add_asset(TEMPLATE, "lookup_table", name + " codes", folder, table)
     # jobs finish by time alone (not after N polls), as Workato's do
     sim.set_job_timing(duration=world.job_duration, polls=10**9)
     sim.set_rate_limits(

@@ -22,7 +22,7 @@ from reconciler.simulator.engine import DEFAULT_AUTH, Engine
 from reconciler.simulator.faults import CUSTOMER_KINDS, ENDPOINT_KINDS, FAULTS, RECIPE_KINDS
 from reconciler.simulator.imports import FAILURE_RESULTS, SUCCESS_RESULTS
 from reconciler.simulator.messages import Reply, Request
-from reconciler.simulator.seed import seed_demo
+from reconciler.simulator.seed import add_asset, seed_demo
 from reconciler.simulator.store import OWN, workspace_key
 
 __all__ = ["Owner", "RequestRecord", "Simulator"]
@@ -470,6 +470,18 @@ class Simulator:
             return int(
                 model.add_folder(ws, self.engine.store.next_id("folder"), name, parent_id)["id"]
             )
+
+    def add_asset(
+        self, owner: Owner, asset_type: str, name: str, folder_id: int, body: Json | None = None
+    ) -> int:
+        """An asset made in the UI in folder `folder_id` (a connection, a lookup table...:
+        `body` as its export holds it, by default just its name); returns its id."""
+        with self._workspace(owner) as ws:
+            if str(folder_id) not in ws["folders"]:
+                raise KeyError(f"no folder {folder_id} in workspace {ws['key']}")
+            content = {"name": name, **(body or {})}
+            store = self.engine.store
+            return int(add_asset(store, ws, asset_type, name, folder_id, content)["id"])
 
     def folders(self, owner: Owner) -> dict[int, Json]:
         """Id -> {id, name, parent_id} of every folder of the owner's workspace."""

@@ -105,3 +105,44 @@ def test_the_bound_at_a_stricter_servers_hourly_import_quota() -> None:
     # only the source's and the manifests' calls, so the imports still bind
     assert half.binding == "max_parallel and job duration"
     assert half.other_calls == 3 + 9 and half.recipe_calls == 200
+
+
+def test_the_bound_of_a_catalogue_at_half_the_other_quota() -> None:
+    from benchmarks.strict import _cases
+
+    [case] = [c for c in _cases(World()) if c.name == "other_half_no_retry_after"]
+    world = case.real
+    assert (world.products, world.manifests, world.exported, world.quota_other) == (10, 2, 20, 30)
+    first = apply_bound(50, world)
+    # 20 folder reads, then per manifest a create, an export and its status poll: 80 calls
+    # at 30 a minute, the last two windows after the first; then the last manifest's
+    # imports (a job and its poll) and the target's baseline read
+    assert first.binding == '"other" quota (30/min)' and first.other_calls == 80
+    assert first.seconds == pytest.approx(2 * 60 + 0.25 + (5 + 0.25) + 0.25)
+    second = apply_bound(50, world, refreshed=50, first=False)
+    # the refresh's 20 folder reads and 20 manifest views (one window after the first),
+    # then the plan's 100 imports: 4 rounds of 32, each target's 2 one after another
+    assert second.binding == '"other" quota (30/min)' and second.other_calls == 40
+    assert second.seconds == pytest.approx(60 + 0.25 + 4 * (5 + 0.25) + 0.25)
+    # the 1,000-target fleet keeps its bound: its "other" calls fit in one window
+    assert apply_bound(1000, World()).seconds == pytest.approx(6 + 94 * 5.25 + 0.25)
+    with pytest.raises(ValueError, match="one source folder per manifest"):
+        replace(world, source_folders=3)
+
+
+def test_a_catalogue_case_runs_end_to_end(tmp_path: Path) -> None:
+    from benchmarks.strict import _cases, run_strict, strict_case
+
+    [case] = [c for c in _cases(FAST) if c.name == "other_half_no_retry_after"]
+    small = replace(case, real=replace(case.real, products=2, source_folders=4))
+    result = strict_case(small, 8, tmp_path)
+    first, second = result, result["second"]
+    assert (first["exit_code"], second["exit_code"]) == (0, 0)
+    assert first["failed_imports"] == second["failed_imports"] == 0
+    # 4 targets each time, each importing only its product's 2 manifests
+    assert first["imports"] == second["imports"] == 4 * 2
+    # 4 folder reads, then per manifest a create, an export and at least one status poll
+    assert first["bucket_calls"] >= 4 + 3 * 4 and first["lower_bound"]["other_calls"] == 16
+    assert second["lower_bound"]["other_calls"] == 4 + 4  # the refresh: folders, manifests
+    with pytest.raises(ValueError, match="unknown strict case nope"):
+        run_strict(FAST, 8, tmp_path, ["nope"])
