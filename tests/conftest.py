@@ -62,6 +62,9 @@ _NOTES = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # every state write that names its changed records is compared with the reference
+    # encoding (state/encode.py), in this process and in every rlcm the tests start
+    os.environ["RLCM_STATE_SELFCHECK"] = "1"
     if hasattr(config, "workerinput") or os.environ.get(FIGURES_ENV):
         return  # an xdist worker: the controller already chose the file (inherited env)
     fd, name = tempfile.mkstemp(prefix="rlcm-hardening-", suffix=".jsonl")
