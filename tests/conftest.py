@@ -9,10 +9,11 @@ files of subdirectories.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,23 @@ _NOTES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _reconciler_logger_restored() -> Iterator[None]:
+    """An `rlcm` run in-process (CliRunner) points the "reconciler" logger at its stderr
+    and stops it propagating (cli/options.py); undone after each test, so that `caplog`
+    in a later test on the same worker still sees the records."""
+    logger = logging.getLogger("reconciler")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # every state write that names its changed records is compared with the reference
+    # encoding (state/encode.py), in this process and in every rlcm the tests start
+    os.environ["RLCM_STATE_SELFCHECK"] = "1"
     if hasattr(config, "workerinput") or os.environ.get(FIGURES_ENV):
         return  # an xdist worker: the controller already chose the file (inherited env)
     fd, name = tempfile.mkstemp(prefix="rlcm-hardening-", suffix=".jsonl")

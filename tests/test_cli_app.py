@@ -82,3 +82,57 @@ def test_a_ctrl_c_that_python_wrapped_while_a_module_loaded_is_an_interrupt(
         _run(GlobalOptions(config=Path(".")), command, {})
     assert stopped.value.code == 130
     assert capsys.readouterr().err == "Error: interrupted\n"
+
+
+CTRL_C_WHILE_LOADING = """
+import os, signal, sys
+
+WHERE = sys.argv[1]
+fired = []
+
+def loading(frame):  # the frame runs inside the import of the command's module
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals["__name__"] == COMMAND:
+            return True
+        frame = frame.f_back
+    return False
+
+def ctrl_c(frame, event, arg):  # a real SIGINT, landing at the next bytecode
+    if fired or event != "call" or not loading(frame):
+        return None
+    if WHERE == "module" or frame.f_code.co_name == "__set_name__":
+        fired.append(frame.f_code.co_name)
+        os.kill(os.getpid(), signal.SIGINT)
+    return None
+
+COMMAND = "reconciler.cli.validate"
+from reconciler.cli import main
+sys.argv = ["rlcm", "validate", "-c", "."]
+sys.settrace(ctrl_c)
+try:
+    main()
+finally:
+    sys.settrace(None)
+    print("FIRED:" + ",".join(fired))
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "fired"),
+    [("module", "<module>"), ("set_name", "__set_name__")],
+    ids=["plain", "wrapped-in-a-runtime-error"],
+)
+def test_a_ctrl_c_while_click_loads_the_command_module_is_an_interrupt(
+    where: str, fired: str, tmp_path: Path
+) -> None:
+    """A Ctrl-C as `rlcm validate`'s module loads, before rlcm's error handling runs: as
+    the module starts (click alone says "Aborted!", exit 1), or while a class of its
+    imports is created, which Python 3.11 wraps in a RuntimeError (a traceback)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_LOADING, where],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert f"FIRED:{fired}" in done.stdout, (
+        "the signal did not land while the command's module loaded: " + done.stderr
+    )
+    assert (done.returncode, done.stderr) == (130, "Error: interrupted\n")

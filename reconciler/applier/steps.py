@@ -337,8 +337,8 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             )
             raise StepFailed(f"{error}; the next apply exports again") from None
     else:
-        started = await _atomic(ctx, _start_export(ctx, change, int(manifest_id)))
-        job = await ctx.source.wait_export(owner, started.id)
+        started, answered = await _atomic(ctx, _start_export(ctx, change, int(manifest_id)))
+        job = await ctx.source.wait_export(owner, started.id, since=answered)
     if job.status != "completed":
         error = job.error or f"export ended with status {job.status}"
         ctx.recorder.package_saved(
@@ -367,11 +367,16 @@ async def _export(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
     return timer.outcome(change, "succeeded", package_id=job.id, manifest_id=int(manifest_id))
 
 
-async def _start_export(ctx: StepContext, change: Change, manifest_id: int) -> PackageJob:
+async def _start_export(
+    ctx: StepContext, change: Change, manifest_id: int
+) -> tuple[PackageJob, float]:
+    """The started job, and the clock when Workato answered (its first poll counts from
+    there: the state write of its id below is part of that wait, not added to it)."""
     started = await ctx.source.start_export(ctx.source_owner, manifest_id)
+    answered = ctx.source.settings.clock()
     ctx.recorder.package_saved(_package_record(change, manifest_id, started.id))
     await ctx.recorder.durable()  # the job id is on disk before anything else happens
-    return started
+    return started, answered
 
 
 def _package_record(
@@ -504,7 +509,9 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
             if found is not None:
                 return found
         try:
-            started = await _atomic(ctx, _start_import(ctx, change, client, package, folder_id))
+            started, answered = await _atomic(
+                ctx, _start_import(ctx, change, client, package, folder_id)
+            )
         except _LostAnswer as lost:
             found = await _found_out(ctx, change, client, package, timer, folder_id, wait=True)
             if found is not None:
@@ -515,7 +522,7 @@ async def _import(ctx: StepContext, change: Change, timer: _Timer) -> StepOutcom
                 f"{client.settings.poll.timeout:g} s: the next apply checks the folder "
                 "again before sending it"
             ) from None
-        job = await client.wait_import(owner, started.id)
+        job = await client.wait_import(owner, started.id, since=answered)
     status = "completed" if job.status == "completed" else "failed"
     # A clean import's recipe read (recipe names, drift baseline) waits for the end of the
     # target's chain: `record_baseline` reads the target once for all of them. A failure
@@ -579,7 +586,8 @@ def _folder_of(ctx: StepContext, change: Change) -> int:
 
 async def _start_import(
     ctx: StepContext, change: Change, client: WorkatoClient, package: Package, folder_id: int
-) -> ImportJob:
+) -> tuple[ImportJob, float]:
+    """The started job, and the clock when Workato answered (as `_start_export`)."""
     data, target = change.data, str(change.target)
     # the marker is on disk before the POST (a write that fails stops here: nothing sent)
     ctx.recorder.import_pending(
@@ -607,11 +615,12 @@ async def _start_import(
             raise
         ctx.recorder.import_answer_lost(change.manifest, target, str(exc))
         raise _LostAnswer(exc) from exc
+    answered = client.settings.clock()
     ctx.recorder.import_saved(
         _import_record(change, started.id, package.id, package.digest, "in_progress")
     )
     await ctx.recorder.durable()  # the job id is on disk before anything else happens
-    return started
+    return started, answered
 
 
 class _LostAnswer(RlcmError):

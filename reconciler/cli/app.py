@@ -42,7 +42,17 @@ class LazyGroup(click.Group):
         if entry is None or not _available(cmd_name):
             return None
         module_name, attr = entry[0].split(":")
-        command = getattr(importlib.import_module(module_name), attr)
+        try:
+            module = importlib.import_module(module_name)
+        except (KeyboardInterrupt, Exception) as exc:
+            # a Ctrl-C while the module loads, before rlcm's error handling (options._run)
+            # runs: click would say "Aborted!" (exit 1), or print a traceback of the
+            # RuntimeError Python wraps it in when it lands while a class is created
+            from reconciler.cli.options import exit_if_interrupted
+
+            exit_if_interrupted(exc)
+            raise
+        command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
 

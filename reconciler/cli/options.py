@@ -16,7 +16,13 @@ import click
 from reconciler.errors import ConfigErrors, RlcmError
 from reconciler.redact import RedactingFilter, redact
 
-__all__ = ["DEFAULT_STATE_NAME", "GlobalOptions", "common_options", "echo_error"]
+__all__ = [
+    "DEFAULT_STATE_NAME",
+    "GlobalOptions",
+    "common_options",
+    "echo_error",
+    "exit_if_interrupted",
+]
 
 DEFAULT_STATE_NAME = "rlcm.state.json"
 MAX_ERROR_LINES = 50  # config errors printed; the rest are counted
@@ -96,19 +102,25 @@ def _run(opts: GlobalOptions, func: Callable[..., Any], kwargs: dict[str, Any]) 
         # the reader (e.g. `| head`) went away: not an error of ours, and nothing to say
         sys.stderr.close()
         sys.exit(1)
-    except KeyboardInterrupt:
-        echo_error("Error: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        exit_if_interrupted(exc)
+        raise
     except (click.exceptions.Exit, click.ClickException, SystemExit):
         raise
     except Exception as exc:
-        if _from_interrupt(exc):  # a Ctrl-C wrapped on its way (RuntimeError of __set_name__)
-            echo_error("Error: interrupted")
-            sys.exit(130)
+        exit_if_interrupted(exc)  # a Ctrl-C wrapped on its way (RuntimeError of __set_name__)
         if opts.debug:
             raise
         echo_error(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
         sys.exit(1)
+
+
+def exit_if_interrupted(exc: BaseException) -> None:
+    """A Ctrl-C, or an error one caused, ends rlcm as `Error: interrupted`, exit 130: in a
+    command (`_run`) and while click loads the command's module (cli/app.py) alike."""
+    if _from_interrupt(exc):
+        echo_error("Error: interrupted")
+        sys.exit(130)
 
 
 def _from_interrupt(exc: BaseException) -> bool:

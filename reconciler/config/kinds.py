@@ -395,6 +395,53 @@ class ManifestDoc(ConfigModel):
     )
 
 
+# Settings of a Target that a Fleet gives all its customers, each defined once here. Each
+# class declares them where its keys stand: inherited from a base class they would come
+# first, and so move in the schema, the configuration reference and the order of errors.
+FolderByPath = Annotated[
+    FolderPath | None,
+    Field(
+        description=(
+            "Folder by path in the customer's workspace (`Integrations/CRM`), resolved through "
+            "the Embedded folders API and cached in state; instead of folder_id."
+        ),
+    ),
+]
+CreateFolders = Annotated[
+    StrictBool,
+    Field(description="Create the folders of `folder` that are missing, during apply."),
+]
+EnvironmentOrList = Annotated[
+    Environment | Annotated[list[Environment], Field(min_length=1)] | None,
+    Field(
+        description=(
+            "Embedded Environment(s) to import into: dev, test or prod, or a list: one target "
+            "per environment (address suffixed `_ENV`), each in wave ENV (WAVE-ENV when a "
+            "wave is set; without a Rollout these waves follow in list order). Addresses the "
+            "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
+        ),
+    ),
+]
+EnvironmentList = Annotated[
+    Annotated[list[Environment], Field(min_length=1)] | None,
+    Field(description="The same as `environment` with a list (give one of the two)."),
+]
+RestartRecipes = Annotated[
+    StrictBool,
+    Field(description="Restart running recipes that the import changes (else such imports fail)."),
+]
+IncludeTags = Annotated[StrictBool, Field(description="Import the packages' tags.")]
+RecipesAfterApply = Annotated[
+    RecipesState,
+    Field(
+        description=(
+            "Running state of the imported recipes after apply: `running` starts those that "
+            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
+        ),
+    ),
+]
+
+
 class TargetDoc(ConfigModel):
     """One customer folder (or one own-workspace folder) and the manifests it should run."""
 
@@ -415,47 +462,20 @@ class TargetDoc(ConfigModel):
     folder_id: FolderId | None = Field(
         None, description="Folder the packages are imported into (or give `folder`)."
     )
-    folder: FolderPath | None = Field(
-        None,
-        description=(
-            "Folder by path in the customer's workspace (`Integrations/CRM`), resolved through "
-            "the Embedded folders API and cached in state; instead of folder_id."
-        ),
-    )
-    create_folders: StrictBool = Field(
-        False, description="Create the folders of `folder` that are missing, during apply."
-    )
-    environment: Environment | Annotated[list[Environment], Field(min_length=1)] | None = Field(
-        None,
-        description=(
-            "Embedded Environment(s) to import into: dev, test or prod, or a list: one target "
-            "per environment (address suffixed `_ENV`), each in wave ENV (WAVE-ENV when a "
-            "wave is set; without a Rollout these waves follow in list order). Addresses the "
-            "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
-        ),
-    )
-    environments: Annotated[list[Environment], Field(min_length=1)] | None = Field(
-        None, description="The same as `environment` with a list (give one of the two)."
-    )
+    folder: FolderByPath = None
+    create_folders: CreateFolders = False
+    environment: EnvironmentOrList = None
+    environments: EnvironmentList = None
     manifests: Annotated[list[Name], Field(min_length=1)] = Field(
         description="Manifests to import; each one's depends_on must be listed too."
     )
-    restart_recipes: StrictBool = Field(
-        False,
-        description="Restart running recipes that the import changes (else such imports fail).",
-    )
-    include_tags: StrictBool = Field(False, description="Import the packages' tags.")
+    restart_recipes: RestartRecipes = False
+    include_tags: IncludeTags = False
     folder_id_for_home_assets: FolderId | None = Field(
         None, description="Folder for assets that live in the source's home folder."
     )
     wave: Name | None = Field(None, description='Rollout wave of this target (default "default").')
-    recipes: RecipesState = Field(
-        "unchanged",
-        description=(
-            "Running state of the imported recipes after apply: `running` starts those that "
-            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
-        ),
-    )
+    recipes: RecipesAfterApply = "unchanged"
 
 
 class FleetCustomerModel(ConfigModel):
@@ -510,21 +530,12 @@ class FleetDoc(ConfigModel):
     manifests: Annotated[list[Name], Field(min_length=1)] = Field(
         description="Manifests every customer gets; each one's depends_on must be listed too."
     )
-    restart_recipes: StrictBool = Field(
-        False,
-        description="Restart running recipes that the import changes (else such imports fail).",
-    )
-    include_tags: StrictBool = Field(False, description="Import the packages' tags.")
+    restart_recipes: RestartRecipes = False
+    include_tags: IncludeTags = False
     wave: Name | None = Field(
         None, description='Rollout wave of the customers (default "default").'
     )
-    recipes: RecipesState = Field(
-        "unchanged",
-        description=(
-            "Running state of the imported recipes after apply: `running` starts those that "
-            "are not running, `stopped` stops those that are, `unchanged` leaves them alone."
-        ),
-    )
+    recipes: RecipesAfterApply = "unchanged"
     customers: Annotated[list[FleetCustomerModel], Field(min_length=1)] | None = Field(
         None,
         description=(
@@ -540,28 +551,10 @@ class FleetDoc(ConfigModel):
             "each matching customer becomes a target on every plan."
         ),
     )
-    folder: FolderPath | None = Field(
-        None,
-        description=(
-            "Folder by path in the customer's workspace (`Integrations/CRM`), resolved through "
-            "the Embedded folders API and cached in state; instead of folder_id."
-        ),
-    )
-    create_folders: StrictBool = Field(
-        False, description="Create the folders of `folder` that are missing, during apply."
-    )
-    environment: Environment | Annotated[list[Environment], Field(min_length=1)] | None = Field(
-        None,
-        description=(
-            "Embedded Environment(s) to import into: dev, test or prod, or a list: one target "
-            "per environment (address suffixed `_ENV`), each in wave ENV (WAVE-ENV when a "
-            "wave is set; without a Rollout these waves follow in list order). Addresses the "
-            "customer's `:id_test`-style workspace; test and prod need Environments provisioned."
-        ),
-    )
-    environments: Annotated[list[Environment], Field(min_length=1)] | None = Field(
-        None, description="The same as `environment` with a list (give one of the two)."
-    )
+    folder: FolderByPath = None
+    create_folders: CreateFolders = False
+    environment: EnvironmentOrList = None
+    environments: EnvironmentList = None
 
 
 def _share_check(minimum: int) -> Any:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import NotFoundError
 from reconciler.live.model import LiveRecipe
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEALTH_FIELDS",
+    "RECIPE_FIELDS",
     "TargetRecipes",
     "health_row",
     "live_recipe",
@@ -34,46 +36,28 @@ __all__ = [
 ]
 
 TargetRecipes = tuple[LiveRecipe, ...]
-# a recipe's health as plans, drift reports and apply reports carry it
-HEALTH_FIELDS = (
-    "id", "name", "version", "running", "stop_cause", "stopped_at",
-    "job_succeeded_count", "job_failed_count", "last_run_at",
-)  # fmt: skip
+# what rlcm reads of a recipe, and so what state's RecipeStamp records of it
+RECIPE_FIELDS = tuple(f.name for f in fields(LiveRecipe))
+# a recipe's health as plans, drift reports and apply reports carry it: all but its folder
+HEALTH_FIELDS = tuple(name for name in RECIPE_FIELDS if name != "folder_id")
+
+
+def _values(source: object, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in names}
 
 
 def health_row(recipe: LiveRecipe) -> dict[str, object]:
     """A recipe's version, running state, stop cause and job counts, as last read."""
-    return {name: getattr(recipe, name) for name in HEALTH_FIELDS}
+    return _values(recipe, HEALTH_FIELDS)
 
 
 def live_recipe(recipe: Recipe) -> LiveRecipe:
-    return LiveRecipe(
-        id=recipe.id,
-        name=recipe.name,
-        version=recipe.version_no,
-        folder_id=recipe.folder_id,
-        running=recipe.running,
-        stop_cause=recipe.stop_cause,
-        stopped_at=recipe.stopped_at,
-        job_succeeded_count=recipe.job_succeeded_count,
-        job_failed_count=recipe.job_failed_count,
-        last_run_at=recipe.last_run_at,
-    )
+    values = _values(recipe, (name for name in RECIPE_FIELDS if name != "version"))
+    return LiveRecipe(version=recipe.version_no, **values)  # the API's name: version_no
 
 
 def recipe_stamp(recipe: LiveRecipe) -> RecipeStamp:
-    return RecipeStamp(
-        id=recipe.id,
-        name=recipe.name,
-        version=recipe.version,
-        folder_id=recipe.folder_id,
-        running=recipe.running,
-        stop_cause=recipe.stop_cause,
-        stopped_at=recipe.stopped_at,
-        job_succeeded_count=recipe.job_succeeded_count,
-        job_failed_count=recipe.job_failed_count,
-        last_run_at=recipe.last_run_at,
-    )
+    return RecipeStamp(**_values(recipe, RECIPE_FIELDS))
 
 
 async def read_target_recipes(

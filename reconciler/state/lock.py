@@ -12,6 +12,7 @@ another host, or older than its TTL, is refused with its holder and a hint to ru
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import getpass
@@ -94,6 +95,7 @@ class HeldLock:
         with signals_deferred():  # a Ctrl-C now must not leave the lock half released
             self.released = True
             self._remove_if_ours()
+            _HELD.pop(id(self), None)
 
     def _remove_if_ours(self) -> None:
         try:
@@ -151,27 +153,51 @@ def remove_lock(path: Path) -> None:
         path.unlink()
 
 
+# Locks this process holds, released (if still ours) when it exits. A Ctrl-C whose Python
+# handler was already due when a critical section began (the OS signal came just before
+# the mask) is raised at its first instruction; and one can land between a `with`
+# statement's lines and the lock's release, or leave the lock's generator suspended,
+# never resumed. Whatever the moment, the process then exits, and this releases the lock.
+_HELD: dict[int, HeldLock] = {}
+
+
+def _release_held() -> None:
+    for held in list(_HELD.values()):
+        if held.info.pid == os.getpid():  # not in a forked child: its parent holds them
+            with contextlib.suppress(Exception):
+                held.release()
+
+
+atexit.register(_release_held)
+
+
 def acquire_lock(path: Path, command: str) -> HeldLock:
     """Take the lock for `command`, taking over a dead holder's lock; else LockError.
 
     A Ctrl-C or SIGTERM that arrives meanwhile is delivered once the lock is taken (or
     refused), never between creating the file and returning its holder."""
     with signals_deferred():
-        return _acquire(path, command)
+        held = HeldLock(path, _our_info(command))
+        _HELD[id(held)] = held  # before the file exists: released at exit, if ours
+        try:
+            return _acquire(held)
+        except Exception:
+            _HELD.pop(id(held), None)  # refused or failed: nothing of ours was left
+            raise
 
 
-def _acquire(path: Path, command: str) -> HeldLock:
-    info = _our_info(command)
+def _acquire(held: HeldLock) -> HeldLock:
+    path, info = held.path, held.info
     if _create(path, info):
-        return HeldLock(path, info)
+        return held
     existing = read_lock(path)
     if existing is None:  # released between our attempt and our read
-        return _retry(path, info)
+        return _retry(held)
     if not existing.holder_is_gone():
         raise LockError(_refusal(existing))
     if not _set_aside(path, existing):
         raise LockError(_refusal(read_lock(path) or existing))
-    held = _retry(path, info)
+    _retry(held)
     held.warning = (
         f"took over the state lock of {existing.describe()}: that process is gone; "
         "its run did not finish"
@@ -180,11 +206,11 @@ def _acquire(path: Path, command: str) -> HeldLock:
     return held
 
 
-def _retry(path: Path, info: LockInfo) -> HeldLock:
-    if _create(path, info):
-        return HeldLock(path, info)
-    current = read_lock(path)
-    raise LockError(_refusal(current) if current else f"cannot take the lock {path}")
+def _retry(held: HeldLock) -> HeldLock:
+    if _create(held.path, held.info):
+        return held
+    current = read_lock(held.path)
+    raise LockError(_refusal(current) if current else f"cannot take the lock {held.path}")
 
 
 def _refusal(info: LockInfo) -> str:

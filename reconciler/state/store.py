@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import StateError
 from reconciler.state.critical import signals_deferred
-from reconciler.state.encode import StateEncoder
+from reconciler.state.encode import Changes, StateEncoder
 from reconciler.state.lock import HeldLock, acquire_lock
 from reconciler.state.migrate import migrate
 from reconciler.state.model import FORMAT_VERSION, State
@@ -118,13 +118,14 @@ class StateStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def write(self, state: State) -> None:
-        """Increment `state.serial` and write it atomically; fast enough for every step."""
+    def write(self, state: State, changed: Changes | None = None) -> None:
+        """Increment `state.serial` and write it atomically; fast enough for every step.
+        `changed`: the records put or removed since the last write (state/encode.py)."""
         with self._mutex:
             self._check_unmoved(state)
             state.serial += 1
             try:
-                stamp = self._replace(self._encoder.encode(state))
+                stamp = self._replace(self._encoder.chunks(state, changed))
             except BaseException:
                 state.serial -= 1  # nothing was written: the state keeps the serial it had
                 raise
@@ -133,7 +134,7 @@ class StateStore:
     def replace_exactly(self, state: State) -> None:
         """Write `state` as it is, serial included (`rlcm state push`: the caller checked)."""
         with self._mutex:
-            stamp = self._replace(self._encoder.encode(state))
+            stamp = self._replace(self._encoder.chunks(state))
             self._seen = _Seen(state.lineage, state.serial, stamp)
 
     def _check_unmoved(self, state: State) -> None:
@@ -173,8 +174,8 @@ class StateStore:
             raise StateError(f"{self._refusal()} it has no valid lineage and serial")
         return _Seen(lineage, serial, stamp)
 
-    def _replace(self, data: bytes) -> tuple[int, int, int, int]:
-        """Write `data` to a temp file beside the state and rename it over the state."""
+    def _replace(self, chunks: list[bytes]) -> tuple[int, int, int, int]:
+        """Write `chunks` to a temp file beside the state and rename it over the state."""
         directory = self.path.parent
         temp = directory / f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
@@ -183,7 +184,7 @@ class StateStore:
             raise StateError(f"cannot write state file {self.path}: {_reason(exc)}") from None
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.writelines(chunks)
                 handle.flush()
                 os.fsync(handle.fileno())
                 stamp = _stamp(os.fstat(handle.fileno()))

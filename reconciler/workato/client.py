@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -283,11 +283,14 @@ class WorkatoClient:
         )
         return await self._model(call, PackageJob)
 
-    async def wait_export(self, owner: str | None, package_id: int) -> PackageJob:
+    async def wait_export(
+        self, owner: str | None, package_id: int, *, since: float | None = None
+    ) -> PackageJob:
         return await self._poll(
             f"export {package_id}",
             paths.export_status(owner, package_id),
             lambda: self.export_status(owner, package_id),
+            since,
         )
 
     async def download_package(self, owner: str | None, job: PackageJob) -> bytes:
@@ -401,11 +404,14 @@ class WorkatoClient:
         )
         return await self._model(call, ImportJob)
 
-    async def wait_import(self, owner: str | None, import_id: int) -> ImportJob:
+    async def wait_import(
+        self, owner: str | None, import_id: int, *, since: float | None = None
+    ) -> ImportJob:
         return await self._poll(
             f"import {import_id}",
             paths.import_status(owner, import_id),
             lambda: self.import_status(owner, import_id),
+            since,
         )
 
     # ---- customers and folders (a generated Fleet) -----------------------------------
@@ -414,6 +420,14 @@ class WorkatoClient:
         """Every customer of the partner workspace, page by page (`customers` bucket)."""
         call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
         return await self._pages(call, Customer, {}, per_page)
+
+    def customer_pages(
+        self, *, per_page: int = PAGE_SIZE, pages: int | None = None
+    ) -> AsyncGenerator[list[Customer], None]:
+        """The partner workspace's customers one page at a time, for a caller that stops
+        once it found what it looks for (`pages`: at most that many)."""
+        call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
+        return self._page_by_page(call, Customer, {}, per_page, pages=pages)
 
     async def list_folders(
         self,
@@ -450,6 +464,20 @@ class WorkatoClient:
         """`page`/`per_page` until a short page (or `pages` pages); a page that repeats the
         last one (a server ignoring `page`) ends it with an error rather than looping."""
         found: list[M] = []
+        async for items in self._page_by_page(call, model, params, per_page, pages=pages):
+            found += items
+        return found
+
+    async def _page_by_page(
+        self,
+        call: _Call,
+        model: type[M],
+        params: dict[str, str],
+        per_page: int,
+        *,
+        pages: int | None = None,
+    ) -> AsyncGenerator[list[M], None]:
+        """Each page of `_pages` as it is read (a caller may stop early)."""
         previous: Any = None
         for page in range(1, (pages or MAX_PAGES) + 1):
             query = {**params, "page": str(page), "per_page": str(per_page)}
@@ -467,14 +495,15 @@ class WorkatoClient:
                     path=call.where,
                 )
             try:
-                found += [model.model_validate(item) for item in raw]
+                items = [model.model_validate(item) for item in raw]
             except pydantic.ValidationError as exc:
                 raise protocol_error(exc, call.kind, call.method, call.where) from exc
+            yield items
             if len(raw) < per_page:
-                return found
+                return
             previous = raw
         if pages is not None:
-            return found
+            return
         raise ProtocolError(
             f"{call.kind}: more than {MAX_PAGES} pages", method=call.method, path=call.where
         )
@@ -829,21 +858,33 @@ class WorkatoClient:
         text = redact(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "))
         return ConnectionFailedError(text, method=method, path=where)
 
-    async def _poll(self, what: str, where: str, status: Callable[[], Awaitable[Job]]) -> Job:
+    async def _poll(
+        self,
+        what: str,
+        where: str,
+        status: Callable[[], Awaitable[Job]],
+        since: float | None = None,
+    ) -> Job:
         """Poll until completed/failed: interval grows 1.5x to max_interval, overall timeout.
-        The timeout names the status call (GET `where`) that kept answering "not yet"."""
+        The timeout names the status call (GET `where`) that kept answering "not yet".
+
+        `since`: the clock when the job's start was answered. The first poll goes one
+        interval after it, so the time spent meanwhile (writing the job id to state)
+        is not waited a second time."""
         poll = self.settings.poll
         clock, sleep = self.settings.clock, self.settings.sleep
-        deadline = clock() + poll.timeout
+        started = clock() if since is None else since
+        deadline = started + poll.timeout
         interval = poll.interval
         unreadable = 0
+        wake = started + interval
         while True:
             remaining = deadline - clock()
             if remaining <= 0:
                 raise ApiTimeoutError(
                     f"{what} did not finish within {poll.timeout:g} s", method="GET", path=where
                 )
-            await sleep(min(interval, remaining))
+            await sleep(max(0.0, min(wake, deadline) - clock()))
             try:
                 job = await status()
             except ProtocolError:
@@ -852,8 +893,10 @@ class WorkatoClient:
                 unreadable += 1
                 if unreadable > self.settings.max_retries:
                     raise
+                wake = clock() + interval
                 continue
             unreadable = 0
             if job.done:
                 return job
             interval = min(interval * 1.5, poll.max_interval)
+            wake = clock() + interval

@@ -147,6 +147,36 @@ def test_job_ids_saved_together_share_one_state_write(tmp_path: Path) -> None:
     assert store.read().serial == serial + 1
 
 
+def test_a_job_id_after_a_quiet_spell_is_written_at_once_and_later_ones_share_a_write(
+    tmp_path: Path,
+) -> None:
+    # a step never waits out the commit window for nothing: the first id is written in
+    # the same turn of the event loop; ids saved within the window after that write wait
+    # for its end and share one write (at most one write per window)
+    store = StateStore(tmp_path / "rlcm.state.json")
+    state = store.read()
+    store.write(state)
+    serial = state.serial
+    recorder = Recorder(store, state, commit_window=3600.0)
+
+    async def steps() -> tuple[bool, bool]:
+        recorder.import_saved(_record(1))
+        await asyncio.wait_for(recorder.durable(), timeout=5)  # not an hour
+        first = _recorded_ids(store.path)["imports"] == {1001}
+        recorder.import_saved(_record(2))
+        await asyncio.sleep(0.05)
+        recorder.import_saved(_record(3))
+        await asyncio.sleep(0.05)
+        waited = _recorded_ids(store.path)["imports"] == {1001}  # 2 and 3 wait ...
+        recorder.flush()  # ... for the window's end, or the end of the run
+        return first, waited
+
+    first, waited = asyncio.run(steps())
+    assert first and waited
+    assert _recorded_ids(store.path)["imports"] == {1001, 1002, 1003}
+    assert store.read().serial == serial + 2
+
+
 @pytest.mark.parametrize("how", ["replaced", "immutable"])
 def test_a_failed_job_id_write_raises_to_every_step_that_awaits_it(
     tmp_path: Path, how: str

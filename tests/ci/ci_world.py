@@ -11,7 +11,7 @@ import yaml
 
 from reconciler.simulator import Simulator
 
-__all__ = ["ROOT", "Reference", "load_ci_yaml", "make_checkout"]
+__all__ = ["ROOT", "Reference", "bake_the_canary", "load_ci_yaml", "make_checkout"]
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {
@@ -32,6 +32,16 @@ def make_checkout(root: Path) -> Path:
     workspace.write_text(text)
     Simulator(config / ".rlcm" / "sim").seed_demo()
     return root
+
+
+def bake_the_canary(checkout: Path, bake: str) -> None:
+    """The canary wave of the checkout's Rollout gets `bake:`: an apply with a shorter
+    `--max-duration` imports the canary, then stops at the deadline (exit 4) at once."""
+    rollout = checkout / "workato" / "rollout.yaml"
+    text = rollout.read_text()
+    plain = "{name: canary, max_failures: 0}"
+    assert plain in text, "examples/manifests/rollout.yaml changed shape"
+    rollout.write_text(text.replace(plain, f"{{name: canary, max_failures: 0, bake: {bake}}}"))
 
 
 class Reference(list[str]):

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from action_runner import ActionRun, FakeGitHub, run_rlcm_action
+from ci_world import bake_the_canary
 
 from reconciler.simulator import Simulator
 
@@ -56,6 +57,7 @@ def test_apply_on_push_writes_the_reports_and_fails_as_rlcm_did(
     run = _run(checkout, runner_python, github, "push", command="apply")
     assert run.outputs["exitcode"] == "3"  # E-umbrella's running recipe fails by design
     assert run.exit_code == 3
+    assert run.outputs["stopped-at-deadline"] == "false"
     assert run.steps[-1].name == "Exit as rlcm did"
     assert "::error::rlcm apply exited 3" in run.steps[-1].stdout
     for name in ("apply.json", "apply.md", "apply.xml"):
@@ -67,6 +69,31 @@ def test_apply_on_push_writes_the_reports_and_fails_as_rlcm_did(
     assert drift.outputs["exitcode"] in ("0", "2")
     assert drift.summary.count("## rlcm apply") == 1  # the job summary keeps what came before
     assert "\n## rlcm drift\n" in drift.summary
+
+
+def test_an_apply_stopped_at_the_deadline_passes_with_a_warning_and_says_so(
+    checkout: Path, runner_python: Path, github: FakeGitHub
+) -> None:
+    """Exit 4 is "not done yet, run again": the job passes, warns, and exposes it."""
+    bake_the_canary(checkout, "1h")  # the canary's bake outlasts --max-duration 30m
+    run = _run(checkout, runner_python, github, "push", command="apply",
+               args="--max-duration 30m")  # fmt: skip
+    assert run.exit_code == 0, run.log()
+    assert run.outputs["exitcode"] == "4"
+    assert run.outputs["stopped-at-deadline"] == "true"
+    assert run.steps[-1].name == "Exit as rlcm did"
+    assert "::warning::rlcm apply stopped at the --max-duration deadline: nothing failed;" in (
+        run.steps[-1].stdout
+    )
+    assert "::error::" not in run.log()
+    assert "stopped at the --max-duration deadline (30m)" in run.summary
+    state = json.loads((checkout / "workato" / "rlcm.state.json").read_text())
+    assert state["waves"]["canary"]["baked"] is False  # the next run waits out the rest
+
+    fleet = _run(checkout, runner_python, github, "push", command="apply", wave="main",
+                 args="--max-duration 30m")  # fmt: skip
+    assert fleet.exit_code == 0, fleet.log()  # the bake's 1 h is left: exit 4 at once
+    assert fleet.outputs["stopped-at-deadline"] == "true"
 
 
 def test_validate_annotates_a_broken_config_and_fails(
@@ -97,6 +124,7 @@ def test_the_wave_input_runs_one_wave_and_only_for_plan_and_apply(
     assert not (checkout / "workato" / "rlcm.state.json").exists()  # nothing was applied
     canary = _run(checkout, runner_python, github, "push", command="apply", wave="canary")
     assert canary.exit_code == 0, canary.log()
+    assert canary.outputs["stopped-at-deadline"] == "false"
     waves = json.loads((checkout / "workato" / "rlcm.state.json").read_text())["waves"]
     assert list(waves) == ["canary"] and waves["canary"]["passed"] is True
     # a wave's plan on a pull request is its own comment, beside the whole plan's

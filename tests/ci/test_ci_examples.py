@@ -12,8 +12,11 @@ lines are run through the real CLI. A flag that does not exist makes click exit 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from action_runner import FakeGitHub, run_rlcm_action
-from ci_world import ROOT, Reference, load_ci_yaml
+from ci_world import ROOT, Reference, bake_the_canary, load_ci_yaml
 from click.testing import CliRunner
 
 from reconciler.cli import cli
@@ -333,3 +336,52 @@ def test_wave_pipelines_run_the_canary_job_then_the_fleet_job(
     state = json.loads((checkout / "workato" / "rlcm.state.json").read_text())
     assert state["waves"]["canary"]["passed"] is True
     assert state["waves"]["main"]["targets"] == 12
+
+
+@pytest.mark.parametrize("path", GITLABS, ids=lambda p: p.name)
+def test_gitlab_apply_jobs_pass_a_deadline_stop_with_a_warning(path: Path) -> None:
+    """Exit 4 (stopped at --max-duration) is "passed with warnings" in every apply job the
+    examples extend from the template, with RLCM_EXIT for later jobs."""
+    applies = {n: j for n, j in gitlab_jobs(path).items() if n.startswith("apply")}
+    assert applies
+    for name, job in applies.items():
+        assert job["allow_failure"] == {"exit_codes": [4]}, name
+        assert job["artifacts"]["reports"]["dotenv"] == "reports/apply.env", name
+        assert 'echo "RLCM_EXIT=$code" > reports/apply.env' in job["script"], name
+
+
+def test_the_template_apply_job_stopped_at_the_deadline_exits_4_and_says_so(
+    checkout: Path,
+) -> None:
+    """The template's .rlcm-apply script (as gitlab-ci-postgres.yml's apply job has it, with
+    nothing around it) run by bash as GitLab's runner does, against the simulator."""
+    bake_the_canary(checkout, "1h")  # the canary's bake outlasts --max-duration 30m
+    job = gitlab_jobs(EXAMPLES / "gitlab-ci-postgres.yml")["apply"]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RLCM_")}
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+        cwd=checkout, capture_output=True, text=True, timeout=300,
+        env={**environ, **{k: str(v) for k, v in job["variables"].items()},
+             "RLCM_ARGS": "--max-duration 30m", "WORKATO_API_TOKEN": "demo-token",
+             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"},
+    )  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr  # allow_failure: a warning
+    assert "rlcm apply stopped at the --max-duration deadline; nothing failed; run the job " in (
+        done.stdout
+    )
+    assert (checkout / "reports" / "apply.env").read_text() == "RLCM_EXIT=4\n"
+    report = json.loads((checkout / "reports" / "apply.json").read_text())
+    assert report["exit_code"] == 4 and "30m" in report["deadline"]
+
+
+def test_the_github_fleet_job_waits_for_a_canary_stopped_at_the_deadline() -> None:
+    """The canary job passes on exit 4 (not done yet): the fleet job is skipped then."""
+    jobs = yaml.safe_load((EXAMPLES / "github-actions" / "rlcm-apply-waves.yml").read_text())
+    jobs = jobs["jobs"]
+    [step] = [s for s in jobs["canary"]["steps"] if ACTION.match(str(s.get("uses", "")))]
+    assert jobs["canary"]["outputs"]["stopped-at-deadline"] == (
+        f"${{{{ steps.{step['id']}.outputs.stopped-at-deadline }}}}"
+    )
+    assert "stopped-at-deadline" in yaml.safe_load((ROOT / "action.yml").read_text())["outputs"]
+    assert jobs["fleet"]["needs"] == "canary"
+    assert jobs["fleet"]["if"] == "needs.canary.outputs.stopped-at-deadline != 'true'"

@@ -365,6 +365,28 @@ def test_wait_export_polls_with_growing_intervals(make_client: MakeClient, fake_
     assert len(seen) == 4
 
 
+def test_the_first_status_poll_counts_from_the_answer_to_the_start(
+    make_client: MakeClient, fake_time: Any
+) -> None:
+    # the time between Workato's answer and the poll (the job id's state write) is part
+    # of the first interval, not added to it: a 5 s job is seen done at 5 s, not later
+    pending = httpx.Response(200, json={"id": 251, "status": "in_progress"})
+    done = httpx.Response(200, json={"id": 251, "status": "completed"})
+    handler, seen = scripted(pending, done)
+    poll = PollSettings(interval=5.0, max_interval=8.0, timeout=600)
+
+    async def go(client: WorkatoClient) -> Any:
+        answered = fake_time.clock()
+        fake_time.now += 0.75  # writing the job id to state took this long
+        async with client:
+            return await client.wait_import("E-acme-001", 251, since=answered)
+
+    job = run(go(make_client(handler, poll=poll)))
+    assert job.status == "completed"
+    assert fake_time.sleeps == [4.25, 7.5]  # then 1.5x the interval after the last poll
+    assert len(seen) == 2
+
+
 def test_wait_import_gives_up_with_a_clear_error(make_client: MakeClient, fake_time: Any) -> None:
     handler, seen = scripted(httpx.Response(200, json={"id": 251, "status": "in_progress"}))
     poll = PollSettings(interval=10.0, max_interval=10.0, timeout=35.0)

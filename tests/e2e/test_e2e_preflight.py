@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from apply_fixtures import World
+from e2e_world import RunCli, one_manifest_world
 
 from reconciler.simulator.core import RequestRecord
 
@@ -161,3 +162,26 @@ def test_folder_checks_spend_at_most_one_minute_of_their_quota(world: World) -> 
     assert len(asked) == 5
     assert "1827" in asked  # the canary's folder is among those checked
     assert "the folders of 8 new targets were not checked" in run.stderr
+
+
+def test_many_new_customers_are_checked_through_workato_s_customer_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    # 150 new customers: two pages of GET /api/managed_users stand for 150 reads; the one
+    # the list does not show is read on its own, and its 404 is the plan error
+    entries = "".join(
+        f"  - {{customer: E-cust-{i:04d}, folder_id: {50_000 + i}}}\n" for i in range(1, 151)
+    )
+    entries += "  - {customer: E-cust-9999, folder_id: 59999}\n"
+    fleet = f"kind: Fleet\nname: many\nworkspace: partner\nmanifests: [crm]\ncustomers:\n{entries}"
+    sim = one_manifest_world(tmp_path / "w", monkeypatch, 150, fleet)
+    sim.set_request_logging(True)
+
+    run = run_cli("plan")
+
+    assert run.exit_code == 1
+    assert "customer E-cust-9999 does not exist in workspace partner" in run.stderr
+    kinds = [r.kind for r in sim.request_log()]
+    assert kinds.count("customers_list") == 2
+    checks = [r for r in sim.request_log() if r.kind == "recipes_list"]
+    assert [r.path for r in checks] == ["/api/managed_users/E-cust-9999/recipes"]

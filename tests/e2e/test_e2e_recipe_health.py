@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from e2e_world import TEMPLATE, DemoWorld, RunCli
 
+from reconciler.live.recipes import HEALTH_FIELDS
+
 ACME, GLOBEX = ("E-acme-001", 1827), ("E-globex", 2211)
 
 
@@ -41,6 +43,11 @@ def test_the_apply_report_and_state_carry_the_health_read_after_the_imports(
     baseline = applied_config.state().baselines["acme"]
     recorded = next(r for r in baseline.recipes if r.name == "Sync contacts")
     assert (recorded.running, recorded.stop_cause, recorded.job_failed_count) == (True, None, 0)
+    # the state records the health the report shows, as the report shows it, and the folder
+    health = {k: v for k, v in contacts.items() if k in HEALTH_FIELDS}
+    assert {"id", "name", "running", "stop_cause", "job_failed_count"} <= set(health)
+    assert health == recorded.model_dump(include=set(health))
+    assert recorded.folder_id is not None
 
 
 def test_drift_reports_a_stopped_recipe_and_failed_jobs_per_target_in_every_format(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.report import ApplyReport, RecipeOutcome, StepOutcome
@@ -131,4 +133,16 @@ def demo_report() -> ApplyReport:
         started_at="2026-11-23T10:00:00Z",
         finished_at="2026-11-23T10:05:00Z",
         waves=["canary", "main"],
+    )
+
+
+@pytest.fixture
+def halted_at_the_deadline(demo_report: ApplyReport) -> ApplyReport:
+    """The demo apply halted by the canary's gate and stopped at --max-duration as well."""
+    return dataclasses.replace(
+        demo_report,
+        halted_after_wave="canary",
+        halt_reason="the gate of wave canary stopped wave main",
+        halted_by="wave",
+        deadline="stopped at the --max-duration deadline (1h): 2 step(s) not started; run again",
     )

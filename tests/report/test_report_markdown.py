@@ -81,17 +81,9 @@ def test_only_skipped_steps_are_not_called_failures() -> None:
     assert "**Interrupted**" in text
 
 
-def test_a_halt_and_the_deadline_are_each_said_once(demo_report: ApplyReport) -> None:
-    import dataclasses
-
-    deadline = "stopped at the --max-duration deadline (1h): 2 step(s) not started; run again"
-    report = dataclasses.replace(
-        demo_report,
-        halted_after_wave="canary",
-        halt_reason="the gate of wave canary stopped wave main",
-        halted_by="wave",
-        deadline=deadline,
-    )
-    text = _md(report)
+def test_a_halt_and_the_deadline_are_each_said_once(
+    halted_at_the_deadline: ApplyReport,
+) -> None:
+    text = _md(halted_at_the_deadline)
     assert text.count("**Halted**: the gate of wave canary stopped wave main.") == 1
-    assert text.count(f"**Stopped**: {deadline}.") == 1
+    assert text.count(f"**Stopped**: {halted_at_the_deadline.deadline}.") == 1

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sim_world import sim_serve
 
 from reconciler.cli import cli
 from reconciler.simulator import Simulator
@@ -159,16 +158,9 @@ def test_config_names_the_simulator(tmp_path: Path, sim: Simulator) -> None:
 
 
 def test_serve_prints_url_token_and_ids(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "sim", "serve", "--dir", str(tmp_path / "s"),
-         "--seed", "demo", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    with sim_serve("--dir", str(tmp_path / "s"), "--seed", "demo") as (proc, url):
         assert url.startswith("http://127.0.0.1:")
+        assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(4)]
         text = "".join(lines)
         assert f"base_url: {url}" in text
@@ -176,11 +168,6 @@ def test_serve_prints_url_token_and_ids(tmp_path: Path) -> None:
         assert "E-template  (managed user, id 91000)" in text
         ids = CliRunner().invoke(cli, ["sim", "ids", "--url", url])
         assert "E-soylent" in ids.stdout
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def _create_manifest(sim: Simulator) -> int:

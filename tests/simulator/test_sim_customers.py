@@ -3,41 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sim_world import MU
 
 from reconciler.simulator import Simulator
-from reconciler.simulator.transport import SimTransport
 
 pytestmark = pytest.mark.anyio
-BEARER = {"Authorization": "Bearer demo-token"}
-MU = "/api/managed_users"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Simulator:
-    simulator = Simulator(tmp_path)
-    simulator.seed_demo()
-    simulator.set_job_timing(duration=1000, polls=1)
-    return simulator
-
-
-@pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    transport = SimTransport(sim.directory)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://workato.sim", headers=BEARER
-    ) as c:
-        yield c
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:

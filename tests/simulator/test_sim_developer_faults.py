@@ -9,20 +9,12 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from sim_world import BEARER
 
 from reconciler.simulator import Simulator
 from reconciler.simulator.transport import SimTransport
 
-BEARER = {"Authorization": "Bearer demo-token"}
 FOLDER_ASSETS = "/api/managed_users/E-template/export_manifests/folder_assets"
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Simulator:
-    simulator = Simulator(tmp_path)
-    simulator.seed_demo()
-    simulator.set_job_timing(duration=1000, polls=1)
-    return simulator
 
 
 @pytest.fixture

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sim_world import BEARER, MU, sim_serve
 
 from reconciler.simulator import Simulator
 from reconciler.simulator.serve import running_server
-from reconciler.simulator.transport import SimTransport
 
 pytestmark = pytest.mark.anyio
-BEARER = {"Authorization": "Bearer demo-token"}
-MU = "/api/managed_users"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Simulator:
-    simulator = Simulator(tmp_path)
-    simulator.seed_demo()
-    return simulator
-
-
-@pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=SimTransport(sim.directory), base_url="http://workato.sim", headers=BEARER
-    ) as c:
-        yield c
 
 
 def _rows(payload: Any) -> list[dict[str, Any]]:
@@ -178,19 +153,7 @@ def test_admin_controls_over_http(sim: Simulator) -> None:
 
 
 def test_serve_flag_sets_the_shape(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "sim", "serve", "--dir", str(tmp_path), "--seed",
-         "demo", "--port", "0", "--recipes-shape", "bare"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    flags = ("--dir", str(tmp_path), "--seed", "demo", "--recipes-shape", "bare")
+    with sim_serve(*flags) as (_, url):
         answer = httpx.get(f"{url}{MU}/E-template/recipes", headers=BEARER, timeout=10)
         assert isinstance(answer.json(), list) and answer.json()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError
+from reconciler.state.backends.file import FileBackend
 from reconciler.state.encode import StateEncoder, encode_state
-from reconciler.state.model import RecipeResult, State
+from reconciler.state.model import RecipeResult, ResolvedTarget, State
 from reconciler.state.store import StateStore
 
 
@@ -60,6 +61,66 @@ def test_cached_encoding_follows_every_kind_of_change(state_factory: Callable[..
     del state.imports[key]
     state.manifests.clear()
     assert encoder.encode(state) == encode_state(state)
+
+
+def test_a_write_naming_its_changed_records_gives_the_file_a_full_scan_gives(
+    state_factory: Callable[..., State],
+) -> None:
+    # the applier names the records it put or removed (state/encode.py): a fleet's state
+    # is not scanned at every write, and the file must come out the same all the same
+    state = state_factory(imports=5)
+    encoder = StateEncoder()
+    assert encoder.encode(state, {}) == encode_state(state)  # the first call scans anyway
+    keys = sorted(state.imports)
+    state.imports[keys[2]] = state.imports[keys[2]].model_copy(update={"status": "failed"})
+    assert encoder.encode(state, {"imports": {keys[2]}}) == encode_state(state)
+    new_key = keys[0] + "0"  # sorts between the first and the second
+    state.imports[new_key] = state.imports[keys[0]].model_copy(update={"target": "x"})
+    del state.imports[keys[4]]
+    changes = {"imports": {new_key, keys[4]}, "waves": {"gone-already"}}
+    assert encoder.encode(state, changes) == encode_state(state)
+    state.targets["t"] = ResolvedTarget(workspace="partner", customer="E-x", folder_id=3)
+    assert encoder.encode(state, {"targets": {"t"}}) == encode_state(state)
+    del state.targets["t"]  # an optional section that empties drops out of the file
+    assert encoder.encode(state, {"targets": {"t"}}) == encode_state(state)
+
+
+def test_a_record_put_without_being_named_is_still_written(
+    state_factory: Callable[..., State],
+) -> None:
+    state = state_factory(imports=3)
+    encoder = StateEncoder()
+    encoder.encode(state)
+    key = sorted(state.imports)[0]
+    state.imports[key + "-twin"] = state.imports[key].model_copy(update={"import_id": 77})
+    text = encoder.encode(state, {}).decode()  # named nothing: its section is scanned
+    assert '"import_id": 77' in text
+    assert text == encode_state(state).decode()
+
+
+def test_the_history_says_the_same_whether_a_write_names_its_changes_or_not(
+    tmp_path: Path, state_factory: Callable[..., State]
+) -> None:
+    def history(named: bool) -> list[str]:
+        (tmp_path / f"{named}").mkdir()
+        backend = FileBackend(tmp_path / f"{named}" / "rlcm.state.json")
+        state = backend.read()
+        backend.write(state)
+        fresh = state_factory(imports=4)
+        keys = sorted(fresh.imports)
+        state.imports[keys[0]] = fresh.imports[keys[0]]
+        backend.write(state, {"imports": {keys[0]}} if named else None)
+        for key in keys[1:]:
+            state.imports[key] = fresh.imports[key]
+        state.pending["crm-sync"] = fresh.pending["billing-alerts"]
+        backend.write(state, {"imports": set(keys[1:]), "pending": {"crm-sync"}} if named else None)
+        del state.imports[keys[0]]
+        backend.write(state, {"imports": {keys[0]}} if named else None)
+        return [entry.summary for entry in backend.history()]
+
+    named = history(True)
+    assert named == history(False)
+    assert named[-1] == f"import.{sorted(state_factory(imports=4).imports)[0]} removed"
 
 
 @pytest.mark.parametrize(

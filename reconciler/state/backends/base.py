@@ -26,6 +26,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from reconciler.errors import StateError
+from reconciler.state.encode import Changes
 from reconciler.state.lock import LockInfo
 from reconciler.state.model import State
 
@@ -74,7 +75,7 @@ class StateBackend(ABC):
     def read(self) -> State: ...
 
     @abstractmethod
-    def write(self, state: State) -> None: ...
+    def write(self, state: State, changed: Changes | None = None) -> None: ...
 
     @abstractmethod
     def lock(self, command: str) -> contextlib.AbstractContextManager[HeldLockLike]: ...
@@ -157,19 +158,33 @@ class Summarizer:
     def reset(self, state: State) -> None:
         self._seen = {s: dict(getattr(state, s)) for s in _SECTIONS}
 
-    def summary(self, state: State) -> str:
-        changed: list[str] = []
+    def summary(self, state: State, changed: Changes | None = None) -> str:
+        """`changed`: the records put or removed since the last write, as the writer knows
+        them (state/encode.py); only those are compared (None: every record)."""
+        lines: list[str] = []
         for section in _SECTIONS:
             now: dict[str, BaseModel] = getattr(state, section)
             before = self._seen.get(section, {})
-            for key, record in now.items():
-                if before.get(key) is not record:
-                    changed.append(f"{_PREFIX[section]}.{key}{_status(record)}")
-            changed += [f"{_PREFIX[section]}.{key} removed" for key in before.keys() - now.keys()]
-            self._seen[section] = dict(now)
-        parts = changed[:3]
-        if len(changed) > 3:
-            parts.append(f"+{len(changed) - 3} more")
+            if changed is None:
+                for key, record in now.items():
+                    if before.get(key) is not record:
+                        lines.append(f"{_PREFIX[section]}.{key}{_status(record)}")
+                gone = before.keys() - now.keys()
+                lines += [f"{_PREFIX[section]}.{key} removed" for key in gone]
+                self._seen[section] = dict(now)
+                continue
+            for key in sorted(changed.get(section, ())):
+                put = now.get(key)
+                if put is None:
+                    if before.pop(key, None) is not None:
+                        lines.append(f"{_PREFIX[section]}.{key} removed")
+                elif before.get(key) is not put:
+                    lines.append(f"{_PREFIX[section]}.{key}{_status(put)}")
+                    before[key] = put
+            self._seen[section] = before
+        parts = lines[:3]
+        if len(lines) > 3:
+            parts.append(f"+{len(lines) - 3} more")
         return ", ".join(parts) or "no record changed"
 
 

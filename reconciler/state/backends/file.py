@@ -25,7 +25,7 @@ from reconciler.state.backends.base import (
     check_push,
     unknown_serial,
 )
-from reconciler.state.encode import encode_state
+from reconciler.state.encode import Changes, encode_state
 from reconciler.state.lock import HeldLock, LockInfo, read_lock, remove_lock
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
@@ -62,9 +62,9 @@ class FileBackend(StateStore, StateBackend):
         self._summarizer.reset(state)
         return state
 
-    def write(self, state: State) -> None:
-        summary = self._summarizer.summary(state)
-        super().write(state)
+    def write(self, state: State, changed: Changes | None = None) -> None:
+        summary = self._summarizer.summary(state, changed)
+        super().write(state, changed)
         if self.keep > 0 and not self._history_off:
             self._keep_serial(state, summary)
 

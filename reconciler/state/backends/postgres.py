@@ -46,7 +46,7 @@ from reconciler.state.backends.base import (
     check_push,
     unknown_serial,
 )
-from reconciler.state.encode import StateEncoder
+from reconciler.state.encode import Changes, StateEncoder
 from reconciler.state.lock import LockInfo, lock_ttl, our_lock_info
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
@@ -292,11 +292,11 @@ class PostgresBackend(StateBackend):
     def _decode(self, body: str) -> State:
         return _Decoder(f"{self.where} is refused and left untouched:").decode(body.encode())
 
-    def write(self, state: State) -> None:
-        summary = self._summarizer.summary(state)
+    def write(self, state: State, changed: Changes | None = None) -> None:
+        summary = self._summarizer.summary(state, changed)
         state.serial += 1
         try:
-            body = self._encoder.encode(state).decode()
+            body = self._encoder.encode(state, changed).decode()
             with self._conn(f"writing serial {state.serial}") as conn, conn.transaction():
                 self._check_and_store(conn, state, body, summary, expected=state.serial - 1)
         except BaseException:
