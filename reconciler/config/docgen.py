@@ -295,7 +295,11 @@ import requests per hour per workspace", reset at the hour) and quotas differ by
 rlcm corrects the belief from Workato's answers while it runs:
 
 - every task of a Workspace shares one bucket per quota, and rlcm paces its requests so
-  that the bucket never starts more than it believes Workato allows;
+  that the bucket never starts more than it believes Workato allows. A bucket also lets
+  only a few requests wait for their answers at once (as many as it could start in a
+  tenth of its window at Workato's usual half-second answer: 5 for 60 a minute, the
+  client's 16 connections for 1,000 a minute), so that when Workato is stricter than the
+  belief, few requests are already on their way behind its first refusal;
 - a 429 slows the whole bucket at once: with `Retry-After` (seconds or an HTTP date)
   nothing of that bucket starts before then, at most an hour and a minute later; without
   one the bucket backs off (doubling, at most one window). Then one request probes while
@@ -336,8 +340,14 @@ and name the one that binds (`3,000 imports at 500/hour (fixed window): at least
 the first 500 go at once, then one hour for each further 500, then the jobs of the last
 500, `max_parallel` at a time, each at least one poll interval; the exports come first).
 When no quota binds, the job rounds do: targets run their imports one after another, at
-most `max_parallel` at once, a target under way served first. A Workato stricter than the
-config makes the apply longer than the estimate.
+most `max_parallel` at once, a target under way served first. `rlcm plan`'s estimate also
+counts the refresh `rlcm apply` makes before its first step (a read per source folder and
+per manifest in state, in the "other" bucket; a recipe list per imported target): no step
+starts before it is done (`..., after 40 "other" calls (the refresh's reads) at
+30/minute`), and the "other" bucket's term counts its reads and the steps' calls together
+(`80 "other" calls (20 of them the refresh's reads) at 60/minute`). The start of `rlcm
+apply` says its estimate once that refresh is done, without it. A Workato stricter than
+the config makes the apply longer than the estimate.
 """
 
 
