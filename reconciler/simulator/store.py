@@ -11,7 +11,10 @@ Layout of DIR (one file per workspace so a request rewrites a few KB, not the wo
     requests.jsonl           the request log, appended one line per request
 
 Every read checks the file's stat key (inode, size, mtime) and reloads only when another
-process replaced it; writes go to a temporary file and are renamed into place.
+process replaced it; writes go to a temporary file and are renamed into place. A write
+inside `locked()` is encoded at once and put on disk when the outermost `locked()` ends
+(before the lock is let go): a request that hands out ten asset ids and saves its
+workspace twice writes meta.json and the workspace once each, not twelve files.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class Store:
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._lock_fd: int | None = None
+        # written inside locked(), on disk at its end: path -> (bytes, data)
+        self._dirty: dict[Path, tuple[bytes, Json]] = {}
 
     # -- locking ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -71,14 +76,21 @@ class Store:
                 yield
             finally:
                 self._depth -= 1
-                if self._depth == 0 and self._lock_fd is not None:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-                    os.close(self._lock_fd)
-                    self._lock_fd = None
+                if self._depth == 0:
+                    try:
+                        self._flush()
+                    finally:
+                        if self._lock_fd is not None:
+                            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                            os.close(self._lock_fd)
+                            self._lock_fd = None
 
     # -- generic JSON files ----------------------------------------------------
     def read(self, name: str, default: Json | None = None) -> Json:
         path = self.directory / name
+        dirty = self._dirty.get(path)
+        if dirty is not None:
+            return dirty[1]
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -94,14 +106,26 @@ class Store:
 
     def write(self, name: str, data: Json) -> None:
         path = self.directory / name
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True))
-        os.replace(tmp, path)
-        st = path.stat()
-        self._cache[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), data)
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+        self._dirty.pop(path, None)  # re-inserted last: files go to disk in write order
+        self._dirty[path] = (text, data)
+        if self._depth == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        while self._dirty:
+            path = next(iter(self._dirty))
+            text, data = self._dirty.pop(path)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(text)
+            os.replace(tmp, path)
+            st = path.stat()
+            self._cache[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), data)
 
     def reset(self) -> None:
         """Forget every workspace, package and counter (the request log stays)."""
+        folder = self.directory / "workspaces"
+        self._dirty = {p: d for p, d in self._dirty.items() if p.parent != folder}
         for path in [
             *(self.directory / "workspaces").glob("*.json"),
             *(self.directory / "packages").glob("*.zip"),
@@ -113,11 +137,14 @@ class Store:
         self.invalidate()
 
     def invalidate(self) -> None:
-        """Forget cached files (after a failed handler may have half-mutated one)."""
+        """Forget cached files (after a failed handler may have half-mutated one); a
+        write not on disk yet is read back as it was written."""
         self._cache.clear()
+        self._dirty = {path: (text, json.loads(text)) for path, (text, _) in self._dirty.items()}
 
     def exists(self, name: str) -> bool:
-        return (self.directory / name).exists()
+        path = self.directory / name
+        return path in self._dirty or path.exists()
 
     # -- typed helpers ---------------------------------------------------------
     def workspace(self, key: str) -> Json | None:
@@ -128,7 +155,9 @@ class Store:
         self.write(f"workspaces/{ws['key']}.json", ws)
 
     def workspace_keys(self) -> list[str]:
-        return sorted(p.stem for p in (self.directory / "workspaces").glob("*.json"))
+        folder = self.directory / "workspaces"
+        written = {p.stem for p in self._dirty if p.parent == folder}
+        return sorted({p.stem for p in folder.glob("*.json")} | written)
 
     def next_id(self, kind: str) -> int:
         meta = self.read("meta.json")

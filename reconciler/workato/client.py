@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -126,16 +126,15 @@ class _WaitBudget:
 
 
 PAGE_SIZE = 100  # the documented maximum of Embedded list endpoints
-# At most this many requests in flight, over as many pooled connections. httpcore's pool
-# (1.0.9, `_assign_requests_to_connections`) matches every queued request against every
-# connection each time a request starts or ends, and asks each idle connection's socket
-# whether it is readable (a select and, through anyio, a getpeername): a thousand recipe
-# reads handed to it at once (they fit one 2,000/minute window) cost a 1,000-target
-# `rlcm plan` 38 CPU seconds, and the pool's checks grow with its idle connections. Queued
-# here instead, they wait in a semaphore. 16 connections at Workato's 0.25 s answers carry
-# 64 calls/s, more than an apply draws at max_parallel 100 (about 43/s: imports, their
-# status polls and recipe reads); at 1,000 targets that apply took 48 s with 16, 85 s with
-# 32 and 65 s with httpx's default pool of 100 (benchmark world, F = 5, loaded machine).
+# At most this many requests in flight, each on a connection of its own: a "lane", an
+# httpx client whose pool holds one connection. httpcore's pool (1.0.9,
+# `_assign_requests_to_connections`) walks every connection each time a request starts or
+# ends, and asks each idle one's socket whether it is readable (a select and, through
+# anyio, a getpeername): a thousand recipe reads handed to one pool at once cost a
+# 1,000-target `rlcm plan` 38 CPU seconds, and with the requests queued here instead, a
+# pool of 16 still spent a quarter of an apply's CPU walking its idle connections. A lane
+# walks one. 16 lanes at Workato's 0.25 s answers carry 64 calls/s, more than an apply
+# draws at max_parallel 100 (about 43/s: imports, their status polls and recipe reads).
 MAX_IN_FLIGHT = 16
 MAX_PAGES = 10_000  # a million customers: beyond that, a server that never ends its list
 
@@ -167,21 +166,38 @@ class WorkatoClient:
         # on a pooled connection: the moment the quota counts. Other transports (the
         # simulator's, tests' mocks) send as soon as they are called.
         self._traced = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
-        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url.rstrip("/"),
+        # lanes (MAX_IN_FLIGHT): over HTTP, each its own client of one connection; a given
+        # transport (the simulator's, tests' mocks) has no pool to walk, and one client
+        # serves every lane of it
+        # one TLS context for every lane: each of httpx's own loads the CA bundle (30 ms)
+        self._tls = httpx.create_ssl_context() if transport is None else None
+        http = [self._lane(transport) for _ in range(MAX_IN_FLIGHT if transport is None else 1)]
+        self._http = http[0]  # builds every request (a lane only sends them)
+        # downloads (a package, a few per apply) stream their body after the answer: they
+        # hold a connection past the lane's turn, so they have a client of their own
+        self._streams = self._lane(transport, connections=4) if transport is None else http[0]
+        self._all_lanes = [*http, self._streams] if transport is None else http
+        self._lanes: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
+        for i in range(MAX_IN_FLIGHT):  # last used, first reused: its connection is warm
+            self._lanes.put_nowait(http[i % len(http)])
+
+    def _lane(
+        self, transport: httpx.AsyncBaseTransport | None, *, connections: int = 1
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.settings.base_url.rstrip("/"),
             transport=transport,
-            # a pooled connection is waited for without limit: the limiter already paces us
-            timeout=httpx.Timeout(settings.request_timeout, pool=None),
-            limits=httpx.Limits(
-                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
-            ),
+            verify=self._tls or True,
+            # a connection is waited for without limit: the limiter already paces us
+            timeout=httpx.Timeout(self.settings.request_timeout, pool=None),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             follow_redirects=False,  # downloads follow redirects themselves, without credentials
             headers={"Accept": "application/json", "User-Agent": f"rlcm/{__version__}"},
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for http in self._all_lanes:
+            await http.aclose()
 
     @property
     def limiters(self) -> QuotaLimiters:
@@ -421,13 +437,12 @@ class WorkatoClient:
         call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
         return await self._pages(call, Customer, {}, per_page)
 
-    def customer_pages(
-        self, *, per_page: int = PAGE_SIZE, pages: int | None = None
-    ) -> AsyncGenerator[list[Customer], None]:
-        """The partner workspace's customers one page at a time, for a caller that stops
-        once it found what it looks for (`pages`: at most that many)."""
+    async def customer_page(self, page: int, *, per_page: int = PAGE_SIZE) -> list[Customer]:
+        """One page of the partner workspace's customers (1-based), for a caller that reads
+        several at once and stops once it found what it looks for."""
         call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
-        return self._page_by_page(call, Customer, {}, per_page, pages=pages)
+        query = {"page": str(page), "per_page": str(per_page)}
+        return (await self._page(call, Customer, query))[1]
 
     async def list_folders(
         self,
@@ -464,49 +479,39 @@ class WorkatoClient:
         """`page`/`per_page` until a short page (or `pages` pages); a page that repeats the
         last one (a server ignoring `page`) ends it with an error rather than looping."""
         found: list[M] = []
-        async for items in self._page_by_page(call, model, params, per_page, pages=pages):
-            found += items
-        return found
-
-    async def _page_by_page(
-        self,
-        call: _Call,
-        model: type[M],
-        params: dict[str, str],
-        per_page: int,
-        *,
-        pages: int | None = None,
-    ) -> AsyncGenerator[list[M], None]:
-        """Each page of `_pages` as it is read (a caller may stop early)."""
         previous: Any = None
         for page in range(1, (pages or MAX_PAGES) + 1):
             query = {**params, "page": str(page), "per_page": str(per_page)}
-            raw = _listed(unwrap_result(await self._json(call, params=query)))
-            if not isinstance(raw, list):
-                raise ProtocolError(
-                    f"unexpected {call.kind} answer: not a list",
-                    method=call.method,
-                    path=call.where,
-                )
+            raw, items = await self._page(call, model, query)
             if raw and raw == previous:
                 raise ProtocolError(
                     f"{call.kind}: page {page} repeats page {page - 1} (is `page` ignored?)",
                     method=call.method,
                     path=call.where,
                 )
-            try:
-                items = [model.model_validate(item) for item in raw]
-            except pydantic.ValidationError as exc:
-                raise protocol_error(exc, call.kind, call.method, call.where) from exc
-            yield items
+            found += items
             if len(raw) < per_page:
-                return
+                return found
             previous = raw
         if pages is not None:
-            return
+            return found
         raise ProtocolError(
             f"{call.kind}: more than {MAX_PAGES} pages", method=call.method, path=call.where
         )
+
+    async def _page(
+        self, call: _Call, model: type[M], query: dict[str, str]
+    ) -> tuple[list[Any], list[M]]:
+        """One page of a list: what Workato sent, and its items read as `model`."""
+        raw = _listed(unwrap_result(await self._json(call, params=query)))
+        if not isinstance(raw, list):
+            raise ProtocolError(
+                f"unexpected {call.kind} answer: not a list", method=call.method, path=call.where
+            )
+        try:
+            return raw, [model.model_validate(item) for item in raw]
+        except pydantic.ValidationError as exc:
+            raise protocol_error(exc, call.kind, call.method, call.where) from exc
 
     # ---- recipes (the Recipes API) ------------------------------------------------------
     # docs.workato.com/oem/oem-api/recipes.html: a customer's recipes at 2,000 requests a
@@ -656,8 +661,7 @@ class WorkatoClient:
                 await self._mark_start(turn, request)
             self.stats.requests[call.kind] += 1
             try:
-                async with self._in_flight:
-                    response = await self._send_within(call, request, stream=stream)
+                response = await self._send_within(call, request, stream=stream)
             except httpx.TransportError as exc:
                 if turn is not None:
                     turn.lost()  # a probe without an answer: the next start probes
@@ -705,11 +709,18 @@ class WorkatoClient:
         `max_answer_bytes`. A streamed download gets its headers within the deadline; its
         body has its own cap (`read_capped`)."""
         s = self.settings
+        if stream:  # a download: its body is read later, on a connection of its own
+            try:
+                async with asyncio.timeout(s.request_deadline):
+                    return await self._streams.send(request, stream=True)
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"no complete answer within {s.request_deadline:g} s", request=request
+                ) from None
+        lane = await self._lanes.get()
         try:
             async with asyncio.timeout(s.request_deadline):
-                response = await self._http.send(request, stream=True)
-                if stream:
-                    return response
+                response = await lane.send(request, stream=True)
                 try:
                     body = await self._read_answer(call, response)
                 finally:
@@ -718,6 +729,8 @@ class WorkatoClient:
             raise DeadlineExceeded(
                 f"no complete answer within {s.request_deadline:g} s", request=request
             ) from None
+        finally:
+            self._lanes.put_nowait(lane)
         headers = [(k, v) for k, v in response.headers.multi_items() if k not in _BODY_HEADERS]
         return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 

@@ -261,6 +261,55 @@ def test_a_request_of_a_scarce_bucket_waits_for_an_answer_not_a_window() -> None
     assert other.reserve() == 0.0  # one answer frees one place, within the same window
 
 
+def test_over_http_each_request_in_flight_has_a_connection_of_its_own_and_keeps_it() -> None:
+    """Over real HTTP the client keeps MAX_IN_FLIGHT connections ("lanes", one request
+    each at a time) and reuses them: 300 calls at once open no more connections than
+    that, and use every one of them."""
+    from reconciler.workato.client import MAX_IN_FLIGHT
+
+    peers: set[tuple[str, int]] = set()
+    with_server = most = 0
+    body = b'{"id": 1, "name": "m", "status": "working"}'
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal with_server, most
+        peers.add(writer.get_extra_info("peername"))
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                with_server += 1
+                most = max(most, with_server)
+                await asyncio.sleep(0.002)
+                with_server -= 1
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+        except asyncio.IncompleteReadError:  # the client closed its connection
+            pass
+        finally:
+            writer.close()
+
+    async def fleet() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        rates = RateLimits(other=100_000)
+        settings = ClientSettings(
+            base_url=f"http://127.0.0.1:{port}",
+            token="t-lanes",
+            rate_limits=rates,
+            limiters=QuotaLimiters.from_rates(rates),
+            max_retries=0,
+        )
+        async with server, WorkatoClient(settings) as client:
+            views = await asyncio.gather(*(client.view_manifest(f"E-c{i}", 1) for i in range(300)))
+        assert len(views) == 300
+
+    asyncio.run(fleet())
+    assert most == MAX_IN_FLIGHT
+    assert len(peers) == MAX_IN_FLIGHT
+
+
 # ---- a belief corrected by Workato: 429s, Retry-After, fixed windows ------------------
 
 
