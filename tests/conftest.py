@@ -63,16 +63,21 @@ _NOTES = {
 
 
 @pytest.fixture(autouse=True)
-def _reconciler_logger_restored() -> Iterator[None]:
-    """An `rlcm` run in-process (CliRunner) points the "reconciler" logger at its stderr
-    and stops it propagating (cli/options.py); undone after each test, so that `caplog`
-    in a later test on the same worker still sees the records."""
-    logger = logging.getLogger("reconciler")
-    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+def _reconciler_logger_reset() -> Iterator[None]:
+    """An `rlcm` run in-process (CliRunner) points the "reconciler" logger at its stderr,
+    sets its level and stops it propagating (cli/options.py); each test starts and ends
+    with the logger as Python made it, so `caplog` sees the records, whatever ran before
+    on the same worker (a session fixture's rlcm runs before any test's fixtures)."""
+
+    def reset() -> None:
+        logger = logging.getLogger("reconciler")
+        logger.handlers[:] = []
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+
+    reset()
     yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
+    reset()
 
 
 def pytest_configure(config: pytest.Config) -> None:
