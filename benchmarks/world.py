@@ -151,7 +151,9 @@ SIM_TMPFS = Path("/dev/shm")
 def _on_tmpfs(directory: Path) -> Path:
     """`directory` as a link into a fresh directory on the tmpfs (removed when the
     benchmark exits); `directory` itself where there is none, or it exists already."""
-    if directory.exists() or directory.is_symlink() or not SIM_TMPFS.is_dir():
+    if directory.is_symlink() and not directory.exists():
+        directory.unlink()  # left by an earlier run, whose tmpfs directory is gone
+    if directory.exists() or not SIM_TMPFS.is_dir():
         return directory
     target = Path(tempfile.mkdtemp(prefix="rlcm-bench-sim-", dir=SIM_TMPFS))
     atexit.register(shutil.rmtree, target, ignore_errors=True)

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from reconciler.cli.workflow import load_inputs, refresh_and_plan
 from reconciler.errors import StateError
 from reconciler.report import ApplyReport
 from reconciler.simulator.transport import SimTransport
-from reconciler.state.model import ImportRecord
+from reconciler.state.encode import Changes
+from reconciler.state.model import ImportRecord, State
 from reconciler.state.store import StateStore
 from reconciler.workato.client import ClientSettings, WorkatoClient
 from reconciler.workato.limits import QuotaLimiters
@@ -147,21 +149,29 @@ def test_job_ids_saved_together_share_one_state_write(tmp_path: Path) -> None:
     assert store.read().serial == serial + 1
 
 
+class _SlowWrites(StateStore):
+    """The state file, each write taking a second longer (a fleet's state on a slow disk)."""
+
+    def write(self, state: State, changed: Changes | None = None) -> None:
+        super().write(state, changed)
+        time.sleep(1.0)
+
+
 def test_a_job_id_after_a_quiet_spell_is_written_at_once_and_later_ones_share_a_write(
     tmp_path: Path,
 ) -> None:
     # a step never waits out the commit window for nothing: the first id is written in
-    # the same turn of the event loop; ids saved within the window after that write wait
-    # for its end and share one write (at most one write per window)
-    store = StateStore(tmp_path / "rlcm.state.json")
+    # the same turn of the event loop; ids saved soon after that write wait (COMMIT_SHARE
+    # times its duration, at most the window) and share one write
+    store = _SlowWrites(tmp_path / "rlcm.state.json")
     state = store.read()
-    store.write(state)
+    StateStore(store.path).write(state)
     serial = state.serial
     recorder = Recorder(store, state, commit_window=3600.0)
 
     async def steps() -> tuple[bool, bool]:
         recorder.import_saved(_record(1))
-        await asyncio.wait_for(recorder.durable(), timeout=5)  # not an hour
+        await asyncio.wait_for(recorder.durable(), timeout=30)  # not an hour
         first = _recorded_ids(store.path)["imports"] == {1001}
         recorder.import_saved(_record(2))
         await asyncio.sleep(0.05)

@@ -66,10 +66,14 @@ def test_targets_under_way_run_their_imports_back_to_back(tmp_path: Path) -> Non
     jobs = [j for j in world.sim.jobs("import") if int(j["params"]["folder_id"]) in folders]
     assert len(jobs) == 12
     assert max_in_flight(jobs) <= 2
-    for folder in first_two:
-        mine = max(j["finished"] for j in jobs if int(j["params"]["folder_id"]) == folder)
-        theirs = min(j["created"] for j in jobs if int(j["params"]["folder_id"]) in later)
-        assert mine <= theirs, (folder, order)
+    # a later target's first import takes the slot of a first target that finished all
+    # three (the other may still be on its third while it starts)
+    done = min(
+        max(j["finished"] for j in jobs if int(j["params"]["folder_id"]) == folder)
+        for folder in first_two
+    )
+    theirs = min(j["created"] for j in jobs if int(j["params"]["folder_id"]) in later)
+    assert done <= theirs, order
 
 
 def test_one_slot_finishes_each_target_before_the_next_starts(tmp_path: Path) -> None:
