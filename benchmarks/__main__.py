@@ -172,6 +172,14 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
             ratio <= 1.15,
             f"{ratio:.3f}x",
         )
+    for case in [biggest, *results.get("max_parallel_cases", [])]:
+        ratio = case["runs"]["apply"].get("estimate_ratio")
+        check(
+            f"plan's estimate within 25% of the apply at {case['targets']} targets"
+            f"{case.get('label', '')}",
+            ratio is not None and abs(ratio - 1) <= 0.25,
+            f"estimate/measured {ratio}",
+        )
     every = [*results["cases"], *results.get("max_parallel_cases", [])]
     runs = [r for c in every for r in c["runs"].values()]
     runs += [c["baseline"] for c in results["cases"] if "http_429" in c.get("baseline", {})]

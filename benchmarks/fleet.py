@@ -31,11 +31,9 @@ def rlcm_case(targets: int, world: World, work: Path) -> dict[str, Any]:
     sim = seed(root / "sim", targets, world)
     with served(root / "sim", world) as url:
         cfg = str(write_config(root / "config", url, targets, world))
-        runs = {
-            "plan_fresh": _expect(
-                run(rlcm("plan", "-c", cfg, "--detailed-exitcode"), root, sim), (2,)
-            )
-        }
+        plan_file = root / "plan.json"  # its estimate of the apply (plan/estimate.py)
+        fresh = rlcm("plan", "-c", cfg, "--detailed-exitcode", "--out", str(plan_file))
+        runs = {"plan_fresh": _expect(run(fresh, root, sim), (2,))}
         fresh_quota(world)
         report = str(root / "report.json")
         apply_argv = rlcm("apply", "-c", cfg, "--auto-approve", "--report", report)
@@ -65,6 +63,11 @@ def rlcm_case(targets: int, world: World, work: Path) -> dict[str, Any]:
             "lower_bound": bounds[name].as_dict(world),
             "ratio_to_bound": round(step.wall_s / world.real(bounds[name].seconds), 3),
         }
+    estimate = json.loads(plan_file.read_text())["estimate"]
+    applied = out["runs"]["apply"]
+    # the config's rate limits and poll are time-scaled: the estimate is in wall seconds
+    applied["estimate"] = {"text": estimate["text"], "scaled_s": estimate["seconds"]}
+    applied["estimate_ratio"] = round(float(estimate["seconds"]) / applied["wall_s"], 3)
     out["apply_counts"] = imported.get("counts") or imported.get("summary")
     shutil.rmtree(root / "sim" / "packages", ignore_errors=True)
     return out

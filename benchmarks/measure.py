@@ -23,7 +23,7 @@ BUCKETS: dict[str, str | None] = {
     "import": "imports", "import_status": "import_status",
     "recipes_list": "recipes", "recipe_view": "recipes",
     "recipe_start": "recipe_actions", "recipe_stop": "recipe_actions",
-    "folders_list": "folders",
+    "folders_list": "folders", "folder_create": "folders", "customers_list": "customers",
 }  # fmt: skip
 
 
