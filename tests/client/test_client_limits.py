@@ -49,6 +49,17 @@ def most_in_any_window(times: list[float], window: float) -> int:
     return best
 
 
+def settings_of(base_url: str, rates: RateLimits) -> ClientSettings:
+    """A client of `base_url` with its own limiters at `rates` (real time), no retries."""
+    return ClientSettings(
+        base_url=base_url,
+        token=f"t-{base_url}",
+        rate_limits=rates,
+        limiters=QuotaLimiters.from_rates(rates),
+        max_retries=0,
+    )
+
+
 def test_rates_map_to_windows() -> None:
     assert window_for_rate(60) == (60, 60.0)
     assert window_for_rate(1000) == (1000, 60.0)
@@ -170,14 +181,7 @@ def test_no_more_requests_in_flight_than_pooled_connections() -> None:
         with_server -= 1
         return httpx.Response(200, json={"id": 1, "name": "m", "status": "working"})
 
-    rates = RateLimits(other=100_000)
-    settings = ClientSettings(
-        base_url="https://in-flight.example",
-        token="t-in-flight",
-        rate_limits=rates,
-        limiters=QuotaLimiters.from_rates(rates),
-        max_retries=0,
-    )
+    settings = settings_of("https://in-flight.example", RateLimits(other=100_000))
 
     async def fleet() -> None:
         async with WorkatoClient(settings, transport=httpx.MockTransport(workato)) as client:
@@ -210,14 +214,8 @@ def test_a_scarce_bucket_lets_only_a_few_requests_wait_for_their_answers() -> No
             return httpx.Response(200, json={"id": 7, "status": "in_progress"})
         return httpx.Response(200, json={"id": 1, "name": "m", "status": "working"})
 
-    rates = RateLimits()  # Workato's published quotas: 60 "other" calls a minute
-    settings = ClientSettings(
-        base_url="https://scarce.example",
-        token="t-scarce",
-        rate_limits=rates,
-        limiters=QuotaLimiters.from_rates(rates),
-        max_retries=0,
-    )
+    # Workato's published quotas: 60 "other" calls a minute
+    settings = settings_of("https://scarce.example", RateLimits())
 
     async def apply() -> None:
         async with WorkatoClient(settings, transport=httpx.MockTransport(workato)) as client:
@@ -293,14 +291,7 @@ def test_over_http_each_request_in_flight_has_a_connection_of_its_own_and_keeps_
     async def fleet() -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        rates = RateLimits(other=100_000)
-        settings = ClientSettings(
-            base_url=f"http://127.0.0.1:{port}",
-            token="t-lanes",
-            rate_limits=rates,
-            limiters=QuotaLimiters.from_rates(rates),
-            max_retries=0,
-        )
+        settings = settings_of(f"http://127.0.0.1:{port}", RateLimits(other=100_000))
         async with server, WorkatoClient(settings) as client:
             views = await asyncio.gather(*(client.view_manifest(f"E-c{i}", 1) for i in range(300)))
         assert len(views) == 300

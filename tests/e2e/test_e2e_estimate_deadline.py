@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from apply_fixtures import FAST, World
 
@@ -18,6 +19,14 @@ def _workspace(limits: str) -> str:
         f"  rate_limits: {limits}\n  {FAST}\n"
         "---\nkind: Source\nworkspace: partner\nmanaged_user: E-template\n"
     )
+
+
+def _planned_estimate(world: World) -> dict[str, Any]:
+    """The estimate `rlcm plan --format json` gives of the apply."""
+    planned = world.rlcm("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    estimate: dict[str, Any] = json.loads(planned.stdout)["estimate"]
+    return estimate
 
 
 def test_every_plan_format_names_the_binding_quota(tmp_path: Path) -> None:
@@ -62,9 +71,7 @@ def test_the_plan_counts_the_reads_the_apply_makes_before_its_first_step(
     limits = "{other: 2, imports: 100000, import_status: 100000, time_scale: 60}"
     poll = "poll: {interval: 10, max_interval: 10}"
     world.write("workspace.yaml", _workspace(limits).replace(FAST, poll))
-    planned = world.rlcm("plan", "--format", "json")
-    assert planned.exit_code == 0, planned.stderr
-    estimate = json.loads(planned.stdout)["estimate"]
+    estimate = _planned_estimate(world)
     # no manifest change and no export: apply's refresh (3 source folders and 3 manifest
     # views at 2 a minute: two windows after the first) comes before the 12 imports
     # (3 rounds of a 10 s poll: each new target's 3 one after another)
@@ -81,9 +88,7 @@ def test_a_binding_import_quota_counts_the_exports_and_the_last_window(tmp_path:
     world.write(
         "workspace.yaml", _workspace(limits).replace(FAST, "poll: {interval: 30, max_interval: 30}")
     )
-    planned = world.rlcm("plan", "--format", "json")
-    assert planned.exit_code == 0, planned.stderr
-    estimate = json.loads(planned.stdout)["estimate"]
+    estimate = _planned_estimate(world)
     # exports first (a poll interval), 39 imports at 5 a minute (seven windows after the
     # first), then the last window's 4 imports, seen done a poll later
     assert estimate["binding"] == "39 imports at 5/minute"
@@ -96,9 +101,7 @@ def test_the_job_rounds_follow_the_runners_slots(tmp_path: Path) -> None:
     limits = "{imports: 100000, import_status: 100000, other: 100000}"
     poll = "poll: {interval: 30, max_interval: 30}"
     world.write("workspace.yaml", _workspace(limits).replace(FAST, poll))
-    planned = world.rlcm("plan", "--format", "json")
-    assert planned.exit_code == 0, planned.stderr
-    estimate = json.loads(planned.stdout)["estimate"]
+    estimate = _planned_estimate(world)
     # 20 targets of 3 imports, 8 slots, a target under way served first: 3 rounds for
     # each 8 targets and 3 for the last 4 (not 60 / 8 = 8), after the exports' round
     assert estimate["binding"] == "60 imports, 8 in parallel, each polled done"
