@@ -23,7 +23,11 @@ FAST = {
 def make_checkout(root: Path) -> Path:
     """`root/workato/` holds examples/manifests with quick polling; returns `root`."""
     config = root / "workato"
-    shutil.copytree(ROOT / "examples" / "manifests", config, ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(
+        ROOT / "examples" / "manifests",
+        config,
+        ignore=shutil.ignore_patterns(".*", "rlcm.state.json*"),
+    )
     workspace = config / "workspace.yaml"
     text = workspace.read_text()
     for slow, fast in FAST.items():

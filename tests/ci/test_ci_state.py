@@ -184,7 +184,11 @@ def test_postgres_apply_lines_keep_the_state_in_the_database(
     path: Path, tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "workato"
-    shutil.copytree(ROOT / "examples" / "manifests", config, ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(
+        ROOT / "examples" / "manifests",
+        config,
+        ignore=shutil.ignore_patterns(".*", "rlcm.state.json*"),
+    )
     workspace = config / "workspace.yaml"
     workspace.write_text(
         workspace.read_text()

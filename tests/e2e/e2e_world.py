@@ -85,7 +85,7 @@ def invoke(*args: str, env: dict[str, str | None] | None = None) -> CliResult:
 
 def make_demo(root: Path) -> DemoWorld:
     """Copy the examples to ROOT, speed up their workspace and seed the simulator."""
-    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(".rlcm", "rlcm.state.json"))
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(".rlcm", "rlcm.state.json*"))
     workspace = root / "workspace.yaml"
     lines = workspace.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if not line.lstrip().startswith(("rate_limits:", "poll:"))]
