@@ -84,6 +84,47 @@ def test_a_ctrl_c_that_python_wrapped_while_a_module_loaded_is_an_interrupt(
     assert capsys.readouterr().err == "Error: interrupted\n"
 
 
+SWALLOWED_CTRL_C = """
+import sys, time
+from reconciler.cli import app
+
+if sys.argv[1] == "hooked":
+    sys.unraisablehook = app.interrupts_raised_again(sys.unraisablehook)
+
+
+class Dropped:  # a KeyboardInterrupt Python can only report, as pydantic-core does
+    def __del__(self):
+        raise KeyboardInterrupt
+
+
+try:
+    Dropped()
+    time.sleep(1)  # the Ctrl-C lands meanwhile, given back
+except KeyboardInterrupt:
+    print("interrupted")
+    sys.exit(130)
+print("went on")
+"""
+
+
+@pytest.mark.parametrize("hooked", [True, False])
+def test_a_ctrl_c_a_library_could_only_report_is_raised_again(hooked: bool) -> None:
+    # rlcm installs the hook (app.main): a Ctrl-C that landed while pydantic-core built a
+    # validator was printed as "Exception ignored" and lost, and came out as a config error
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_CTRL_C, "hooked" if hooked else "plain"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if hooked:
+        assert (done.returncode, done.stdout) == (130, "interrupted\n")
+        assert "Exception ignored" not in done.stderr
+    else:  # what Python does on its own
+        assert (done.returncode, done.stdout) == (0, "went on\n")
+        assert "Exception ignored" in done.stderr
+
+
 CTRL_C_WHILE_LOADING = """
 import os, signal, sys
 

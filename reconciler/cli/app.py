@@ -10,7 +10,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -80,10 +85,34 @@ def cli() -> None:
 
 
 def main() -> None:
+    sys.unraisablehook = interrupts_raised_again(sys.unraisablehook)
     try:
         cli(prog_name="rlcm")  # click's standalone mode ends in SystemExit
     finally:
         _quiet_exit()
+
+
+def interrupts_raised_again(
+    previous: Callable[[Any], object],
+) -> Callable[[Any], object]:
+    """An unraisable-exception hook that gives a swallowed Ctrl-C back.
+
+    A KeyboardInterrupt that lands while pydantic-core builds a validator (a regex of a
+    config field, compiled on first use) is printed as "Exception ignored" and lost, and
+    the half-built validator then refuses valid config: the Ctrl-C came out as a config
+    error, exit 1. This hook prints nothing for it and sends SIGINT again a moment later
+    (raised at once, it would land in the hook and be swallowed once more), so that the
+    interrupt lands in ordinary code (Error: interrupted, 130; in apply, a graceful stop)."""
+
+    def hook(unraisable: Any) -> object:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            again = threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT))
+            again.daemon = True
+            again.start()
+            return None
+        return previous(unraisable)
+
+    return hook
 
 
 def _quiet_exit() -> None:
