@@ -200,8 +200,15 @@ class Recorder:
 
     def flush(self) -> None:
         """Write a batched record now; nothing to do when none is waiting. A scan of the
-        whole state: whatever this run changed, the file ends up holding it."""
-        if self._due is not None or self._commit is not None:
+        whole state: whatever this run changed, the file ends up holding it. After a write
+        failed, the run has stopped and its steps say why: a last write that fails again
+        adds nothing to that (a record of a step still in flight then was waiting)."""
+        if self._due is None and self._commit is None:
+            return
+        if self.failed is None:
+            self._write(scan=True)
+            return
+        with contextlib.suppress(Exception):
             self._write(scan=True)
 
     # -- manifests -----------------------------------------------------------------------
