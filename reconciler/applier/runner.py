@@ -55,7 +55,7 @@ from reconciler.config.desired import HealthSpec
 from reconciler.errors import RlcmError
 from reconciler.plan import Change, Plan
 from reconciler.render.progress import SOURCE_ROW, ApplyProgress, NullProgress
-from reconciler.report import ApplyReport, StepOutcome
+from reconciler.report import ApplyReport, StepOutcome, StepStatus
 from reconciler.state.model import WaveRecord
 
 __all__ = ["RunSettings", "run_plan"]
@@ -100,18 +100,8 @@ class _Run:
         return outcome
 
     def skip(self, change: Change, why: str, status: str = "skipped") -> StepOutcome:
-        return self.finish(
-            StepOutcome(
-                address=change.address,
-                kind=change.kind,
-                action=change.action,
-                status="interrupted" if status == "interrupted" else "skipped",
-                manifest=change.manifest,
-                target=change.target,
-                wave=change.wave,
-                message=why,
-            )
-        )
+        final: StepStatus = "interrupted" if status == "interrupted" else "skipped"
+        return self.finish(StepOutcome.of(change, final, message=why))
 
     def blocked_by(self, change: Change) -> str | None:
         """Why `change` cannot run: a step it depends on did not succeed."""

@@ -139,14 +139,9 @@ class _Timer:
     t0: float = field(default_factory=time.monotonic)
 
     def outcome(self, change: Change, status: Any, **extra: Any) -> StepOutcome:
-        return StepOutcome(
-            address=change.address,
-            kind=change.kind,
-            action=change.action,
-            status=status,
-            manifest=change.manifest,
-            target=change.target,
-            wave=change.wave,
+        return StepOutcome.of(
+            change,
+            status,
             started_at=self.started_at,
             finished_at=now_iso_ms(),
             duration_s=round(time.monotonic() - self.t0, 3),

@@ -538,19 +538,7 @@ def _unstarted(plan: Plan, status: StepStatus, message: str) -> list[StepOutcome
     """Every step of the plan, not started: `status` and why."""
     from reconciler.report import StepOutcome
 
-    return [
-        StepOutcome(
-            address=c.address,
-            kind=c.kind,
-            action=c.action,
-            status=status,
-            manifest=c.manifest,
-            target=c.target,
-            wave=c.wave,
-            message=message,
-        )
-        for c in plan.changes
-    ]
+    return [StepOutcome.of(c, status, message=message) for c in plan.changes]
 
 
 def _deadline_report(

@@ -20,7 +20,7 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
@@ -37,6 +37,7 @@ __all__ = [
     "Kind",
     "Plan",
     "PlanSummary",
+    "with_dependencies",
 ]
 
 FORMAT_VERSION = 1
@@ -339,17 +340,24 @@ class Plan:
     def for_wave(self, wave: str) -> Plan:
         """Only wave `wave`'s imports and what they depend on (their manifests and exports),
         as `rlcm plan|apply --wave` runs one wave of a rollout in its own CI job."""
-        by_address = self.by_address()
-        keep = {
-            c.address for c in self.changes if c.kind in ("import", "recipes") and c.wave == wave
-        }
-        todo = list(keep)
-        while todo:
-            for dep in by_address[todo.pop()].depends_on:
-                if dep not in keep and dep in by_address:
-                    keep.add(dep)
-                    todo.append(dep)
+        keep = with_dependencies(
+            self.changes,
+            {c.address for c in self.changes if c.kind in ("import", "recipes") and c.wave == wave},
+        )
         return dataclasses.replace(self.select(sorted(keep)), wave=wave)
+
+
+def with_dependencies(changes: Iterable[Change], addresses: Iterable[str]) -> set[str]:
+    """`addresses` and every planned change they depend on, transitively."""
+    by_address = {c.address: c for c in changes}
+    keep = set(addresses)
+    todo = list(keep)
+    while todo:
+        for dep in by_address[todo.pop()].depends_on:
+            if dep not in keep and dep in by_address:
+                keep.add(dep)
+                todo.append(dep)
+    return keep
 
 
 def plan_digest(body: Mapping[str, Any]) -> str:

@@ -17,7 +17,7 @@ from reconciler.errors import PlanError
 from reconciler.live import MANIFEST_GONE, LiveState, asset_key
 from reconciler.live.recipes import health_row
 from reconciler.live.refresh import refresh_reads
-from reconciler.plan import Action, Change, Plan
+from reconciler.plan import Action, Change, Plan, with_dependencies
 from reconciler.plan.compare import Diff, live_edit_diffs, package_diffs, spec_diffs
 from reconciler.plan.estimate import estimate_apply
 from reconciler.plan.imports import (
@@ -377,19 +377,13 @@ def _check_patterns(desired: DesiredState, state: State, patterns: Sequence[str]
 
 def _narrow(changes: list[Change], patterns: Sequence[str], warnings: list[str]) -> list[Change]:
     """Keep the changes matching a pattern plus everything they depend on (transitively)."""
-    by_address = {c.address: c for c in changes}
-    keep: set[str] = set()
+    matched: set[str] = set()
     for pattern in patterns:
-        matched = [a for a in by_address if fnmatchcase(a, pattern)]
-        if not matched:
+        found = [c.address for c in changes if fnmatchcase(c.address, pattern)]
+        if not found:
             warnings.append(f"--target {pattern} matches no planned change (it is up to date)")
-        keep.update(matched)
-    todo = list(keep)
-    while todo:
-        for dep in by_address[todo.pop()].depends_on:
-            if dep not in keep and dep in by_address:
-                keep.add(dep)
-                todo.append(dep)
+        matched.update(found)
+    keep = with_dependencies(changes, matched)
     return [c for c in changes if c.address in keep]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from reconciler.errors import RlcmError
 from reconciler.facts import IMPORT_RESULT_SUCCESSES
@@ -40,6 +40,25 @@ FORMAT_VERSION = 1
 StepKind = Literal["manifest", "export", "import", "recipes"]
 EXIT_DEADLINE = 4  # `rlcm apply --max-duration`: stopped at the deadline, run again
 StepStatus = Literal["succeeded", "failed", "skipped", "interrupted"]
+
+
+class PlannedStep(Protocol):
+    """What a step's outcome takes from the plan's change (plan/model.py `Change`)."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def kind(self) -> StepKind: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def manifest(self) -> str: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def wave(self) -> str | None: ...
+
+
 STEP_KINDS: tuple[StepKind, ...] = ("manifest", "export", "import", "recipes")
 _TARGET_KINDS = ("import", "recipes")  # steps of one target
 STEP_STATUSES: tuple[StepStatus, ...] = ("succeeded", "failed", "skipped", "interrupted")
@@ -128,6 +147,20 @@ class StepOutcome:
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None
+
+    @classmethod
+    def of(cls, change: PlannedStep, status: StepStatus, **extra: Any) -> StepOutcome:
+        """The outcome of a planned change, named as the plan names it."""
+        return cls(
+            address=change.address,
+            kind=change.kind,
+            action=change.action,
+            status=status,
+            manifest=change.manifest,
+            target=change.target,
+            wave=change.wave,
+            **extra,
+        )
 
     @property
     def effective_status(self) -> StepStatus:
