@@ -136,7 +136,6 @@ async def check_new_targets(
 # a page of the customer list is read only while there are this many customers to check
 # for each page read: it must save at least as many reads as it costs, with room to spare
 _READS_PER_PAGE = 10
-_LIST_PAGE = 100  # customers a page of GET /api/managed_users holds (client's PAGE_SIZE)
 
 
 async def _listed_customers(
@@ -152,23 +151,25 @@ async def _listed_customers(
     The pages that must exist if every wanted customer does (one per 100) are read at
     once; then one at a time, until all are found, a page comes back short (the end of
     the list), or the budget is spent."""
-    if len(wanted) <= _LIST_PAGE:
+    per_page = client.CUSTOMERS_PER_PAGE
+    if len(wanted) <= per_page:
         return set()
     spec = desired.workspaces.get(workspace)
     quota = int(spec.rate_limits.customers) if spec else 60
     budget = max(1, min(quota, -(-len(wanted) // _READS_PER_PAGE)))
+    needed = -(-len(wanted) // per_page)  # the pages there are if every wanted one exists
+    batch = range(1, min(budget, needed) + 1)
     found: set[str | None] = set()
-    page = 0
     try:
-        while page < budget and found != wanted:
-            batch = range(page + 1, min(budget, max(page + 1, -(-len(wanted) // _LIST_PAGE))) + 1)
+        while True:
             pages = await asyncio.gather(*(client.customer_page(p) for p in batch))
-            page = batch[-1]
             out.reads += len(batch)
             for customers in pages:
                 found |= wanted & {ref for c in customers for ref in (c.ref, str(c.id))}
-            if any(len(customers) < _LIST_PAGE for customers in pages):
-                break  # the end of the list
+            ended = any(len(customers) < per_page for customers in pages)  # the list's end
+            if ended or found == wanted or batch[-1] >= budget:
+                break
+            batch = range(batch[-1] + 1, batch[-1] + 2)
     except ApiError as exc:  # the reads one by one ask the rest
         log.info("preflight: customer list failed workspace=%s error=%s", workspace, exc)
     return {(workspace, c) for c in found}

@@ -166,10 +166,10 @@ class WorkatoClient:
         # on a pooled connection: the moment the quota counts. Other transports (the
         # simulator's, tests' mocks) send as soon as they are called.
         self._traced = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
-        # lanes (MAX_IN_FLIGHT): over HTTP, each its own client of one connection; a given
-        # transport (the simulator's, tests' mocks) has no pool to walk, and one client
-        # serves every lane of it
-        # one TLS context for every lane: each of httpx's own loads the CA bundle (30 ms)
+        # lanes (MAX_IN_FLIGHT): over HTTP, each its own client of one connection, all of
+        # them sharing one TLS context (each of httpx's own loads the CA bundle: 30 ms); a
+        # given transport (the simulator's, tests' mocks) has no pool to walk, and one
+        # client serves every lane of it
         self._tls = httpx.create_ssl_context() if transport is None else None
         http = [self._lane(transport) for _ in range(MAX_IN_FLIGHT if transport is None else 1)]
         self._http = http[0]  # builds every request (a lane only sends them)
@@ -432,17 +432,18 @@ class WorkatoClient:
 
     # ---- customers and folders (a generated Fleet) -----------------------------------
 
+    CUSTOMERS_PER_PAGE = PAGE_SIZE
+    _CUSTOMERS = _Call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
+
     async def list_customers(self, *, per_page: int = PAGE_SIZE) -> list[Customer]:
         """Every customer of the partner workspace, page by page (`customers` bucket)."""
-        call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
-        return await self._pages(call, Customer, {}, per_page)
+        return await self._pages(self._CUSTOMERS, Customer, {}, per_page)
 
-    async def customer_page(self, page: int, *, per_page: int = PAGE_SIZE) -> list[Customer]:
-        """One page of the partner workspace's customers (1-based), for a caller that reads
-        several at once and stops once it found what it looks for."""
-        call = self._call("customers_list", "GET", paths.CUSTOMERS, "customers", READ)
-        query = {"page": str(page), "per_page": str(per_page)}
-        return (await self._page(call, Customer, query))[1]
+    async def customer_page(self, page: int) -> list[Customer]:
+        """One page (1-based) of `CUSTOMERS_PER_PAGE` of the partner workspace's customers,
+        for a caller that reads several at once and stops once it found what it wants."""
+        query = {"page": str(page), "per_page": str(self.CUSTOMERS_PER_PAGE)}
+        return (await self._page(self._CUSTOMERS, Customer, query))[1]
 
     async def list_folders(
         self,
