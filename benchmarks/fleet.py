@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bound import apply_bound, drift_bound, plan_bound
+from benchmarks.bound import Bound, apply_bound, drift_bound, plan_bound
 from benchmarks.measure import Run, run
-from benchmarks.world import World, fresh_quota, seed, served, write_config
+from benchmarks.world import World, seed, served, write_config
 
 
 def rlcm(*args: str) -> list[str]:
@@ -26,48 +26,64 @@ def _expect(step: Run, codes: tuple[int, ...]) -> Run:
 
 def rlcm_case(targets: int, world: World, work: Path) -> dict[str, Any]:
     """Plan (fresh), apply, plan with target refresh, plan without, drift: timings and
-    calls."""
+    calls. Each run has a simulator process of its own (fresh quota counters: every
+    command starts afresh) at the time factor its lower bound allows (`World.for_bound`)."""
     root = _fresh(work / f"rlcm-{targets}")
     sim = seed(root / "sim", targets, world)
-    with served(root / "sim", world) as url:
-        cfg = str(write_config(root / "config", url, targets, world))
-        plan_file = root / "plan.json"  # its estimate of the apply (plan/estimate.py)
-        fresh = rlcm("plan", "-c", cfg, "--detailed-exitcode", "--out", str(plan_file))
-        runs = {"plan_fresh": _expect(run(fresh, root, sim), (2,))}
-        fresh_quota(world)
-        report = str(root / "report.json")
-        apply_argv = rlcm("apply", "-c", cfg, "--auto-approve", "--report", report)
-        runs["apply"] = _expect(run(apply_argv, root, sim), (0,))
-        fresh_quota(world)
-        again = rlcm("plan", "-c", cfg, "--detailed-exitcode")
-        runs["plan_refresh"] = _expect(run(again, root, sim), (0,))
-        fresh_quota(world)
-        quick = rlcm("plan", "-c", cfg, "--detailed-exitcode", "--no-refresh-targets")
-        runs["plan_no_refresh"] = _expect(run(quick, root, sim), (0,))
-        fresh_quota(world)
-        runs["drift"] = _expect(run(rlcm("drift", "-c", cfg), root, sim), (0,))
-    bounds = {
-        "plan_fresh": plan_bound(targets, world, views=0, refresh_targets=False),
-        "apply": apply_bound(targets, world),
-        "plan_refresh": plan_bound(targets, world, views=world.manifests, refresh_targets=True),
-        "plan_no_refresh": plan_bound(targets, world, views=world.manifests, refresh_targets=False),
-        "drift": drift_bound(targets, world, views=world.manifests),
+    plan_file = root / "plan.json"  # its estimate of the apply (plan/estimate.py)
+    report = root / "report.json"
+    views = world.manifests
+    commands: dict[str, tuple[list[str], tuple[int, ...], Bound]] = {
+        "plan_fresh": (
+            ["plan", "--detailed-exitcode", "--out", str(plan_file)],
+            (2,),
+            plan_bound(targets, world, views=0, refresh_targets=False),
+        ),
+        "apply": (
+            ["apply", "--auto-approve", "--report", str(report)],
+            (0,),
+            apply_bound(targets, world),
+        ),
+        "plan_refresh": (
+            ["plan", "--detailed-exitcode"],
+            (0,),
+            plan_bound(targets, world, views=views, refresh_targets=True),
+        ),
+        "plan_no_refresh": (
+            ["plan", "--detailed-exitcode", "--no-refresh-targets"],
+            (0,),
+            plan_bound(targets, world, views=views, refresh_targets=False),
+        ),
+        "drift": (["drift"], (0,), drift_bound(targets, world, views=views)),
     }
-    imported = json.loads(Path(report).read_text())
     out: dict[str, Any] = {"targets": targets, "runs": {}}
-    for name, step in runs.items():
+    for name, (args, codes, bound) in commands.items():
+        at = world.for_bound(bound.seconds)
+        with served(root / "sim", at) as url:
+            cfg = str(write_config(root / "config", url, targets, at))
+            step = _expect(run(rlcm(args[0], "-c", cfg, *args[1:]), root, sim), codes)
         out["runs"][name] = {
             **step.as_dict(),
-            "real_equivalent_s": round(step.wall_s * world.time_scale, 1),
+            "time_scale": at.time_scale,
+            "real_equivalent_s": round(step.wall_s * at.time_scale, 1),
             "calls_per_target": round(step.total_calls / targets, 2),
-            "lower_bound": bounds[name].as_dict(world),
-            "ratio_to_bound": round(step.wall_s / world.real(bounds[name].seconds), 3),
+            "lower_bound": bound.as_dict(at),
+            "ratio_to_bound": round(step.wall_s / at.real(bound.seconds), 3),
         }
     estimate = json.loads(plan_file.read_text())["estimate"]
-    applied = out["runs"]["apply"]
-    # the config's rate limits and poll are time-scaled: the estimate is in wall seconds
-    applied["estimate"] = {"text": estimate["text"], "scaled_s": estimate["seconds"]}
-    applied["estimate_ratio"] = round(float(estimate["seconds"]) / applied["wall_s"], 3)
+    planned, applied = out["runs"]["plan_fresh"], out["runs"]["apply"]
+    # the config's rate limits and poll are time-scaled: the estimate is in the plan's
+    # scaled seconds
+    real_estimate = float(estimate["seconds"]) * planned["time_scale"]
+    applied["estimate"] = {
+        "text": estimate["text"],
+        "scaled_s": estimate["seconds"],
+        "real_equivalent_s": round(real_estimate, 1),
+    }
+    applied["estimate_ratio"] = round(
+        real_estimate / (applied["wall_s"] * applied["time_scale"]), 3
+    )
+    imported = json.loads(report.read_text())
     out["apply_counts"] = imported.get("counts") or imported.get("summary")
     shutil.rmtree(root / "sim" / "packages", ignore_errors=True)
     return out

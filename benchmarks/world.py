@@ -3,11 +3,19 @@
 Every duration below is in *simulated* (real Workato) seconds. The simulator divides them
 by `time_scale`; so does rlcm's limiter (`rate_limits.time_scale`) and the poll settings
 written into the config, so a scaled run is the real run played F times faster.
+
+Only Workato's time is compressed: rlcm's own CPU seconds (Python starting, YAML, the
+planner, two processes sharing the machine's cores) are not, and a run's real-time
+equivalent (wall x F) counts each of them F times. So each run is played at the largest
+F <= `time_scale` that leaves its lower bound `min_scaled_bound` real seconds or more
+(`World.for_bound`): a 3-minute apply at F = 1.4, an 8-minute one at 4.1, a 16-minute
+drift at 8, a plan bound by one answer's latency in real time.
 """
 
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import shutil
 import subprocess
@@ -16,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +36,9 @@ TOKEN_ENV = {"WORKATO_API_TOKEN": "demo-token"}
 
 @dataclass(frozen=True)
 class World:
-    time_scale: float = 20.0  # F: a simulated minute lasts 60/F real seconds
+    time_scale: float = 20.0  # F (at most): a simulated minute lasts 60/F real seconds
+    # s: no run is compressed so far that its lower bound lasts less (0: every run at F)
+    min_scaled_bound: float = 120.0
     job_duration: float = 5.0  # s, every export and import job (Workato: seconds to a minute)
     latency: float = 0.25  # s added to every answer
     quota_imports: int = 1000  # per minute, as Workato publishes them
@@ -63,6 +73,15 @@ class World:
 
     def real(self, simulated: float) -> float:
         return simulated / self.time_scale
+
+    def for_bound(self, simulated: float) -> World:
+        """This world at the time factor for a run whose lower bound is `simulated`
+        seconds: the largest F <= time_scale (in tenths, at least 1) at which that bound
+        lasts `min_scaled_bound` real seconds or more."""
+        if self.min_scaled_bound <= 0:
+            return self
+        f = math.floor(10 * simulated / self.min_scaled_bound) / 10
+        return replace(self, time_scale=min(self.time_scale, max(1.0, f)))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,7 +19,7 @@ from benchmarks.world import World
 
 pytestmark = pytest.mark.http
 
-FAST = World(time_scale=200.0)
+FAST = World(time_scale=200.0, min_scaled_bound=0)
 
 
 def test_the_lower_bound_follows_the_quotas() -> None:
@@ -49,9 +49,22 @@ def test_the_lower_bound_follows_the_quotas() -> None:
 
 
 def test_ten_targets_plan_apply_plan_and_the_baseline(tmp_path: Path) -> None:
-    case = rlcm_case(10, FAST, tmp_path)
+    # each run at the factor its bound allows: the apply's 22 s bound at 44, so that it
+    # lasts half a second; the plans and drift (one answer's latency) in real time
+    case = rlcm_case(10, replace(FAST, min_scaled_bound=0.5), tmp_path)
     runs = case["runs"]
+    scales = {name: run["time_scale"] for name, run in runs.items()}
+    assert scales == {
+        "plan_fresh": 1, "apply": 44, "plan_refresh": 1, "plan_no_refresh": 1, "drift": 1,
+    }  # fmt: skip
     apply = runs["apply"]
+    # the real-time equivalents count each run at its own factor, and so does the
+    # plan's estimate (made in real time) against the apply (made 44 times faster)
+    assert apply["real_equivalent_s"] == pytest.approx(apply["wall_s"] * 44, abs=0.1)
+    assert apply["lower_bound"]["scaled_s"] == pytest.approx(22 / 44, abs=0.001)
+    estimate = apply["estimate"]
+    assert estimate["real_equivalent_s"] == pytest.approx(estimate["scaled_s"], abs=0.05)
+    assert 0.5 < apply["estimate_ratio"] < 1.5
     assert apply["exit_code"] == 0 and apply["http_429"] == 0
     assert apply["calls"]["export"] == 3  # one export per manifest, not per target
     assert apply["calls"]["import"] == 30
@@ -146,3 +159,17 @@ def test_a_catalogue_case_runs_end_to_end(tmp_path: Path) -> None:
     assert second["lower_bound"]["other_calls"] == 4 + 4  # the refresh: folders, manifests
     with pytest.raises(ValueError, match="unknown strict case nope"):
         run_strict(FAST, 8, tmp_path, ["nope"])
+
+
+def test_each_run_is_compressed_only_as_far_as_its_bound_allows() -> None:
+    world = World()  # F = 20 at most; no bound below 120 real seconds
+    # an apply bound by 94 rounds of imports (8.3 min) is played at 4.1, a 3-minute one at
+    # 1.4: rlcm's own CPU seconds, which no factor compresses, count 4.1 and 1.4 times
+    assert world.for_bound(apply_bound(1000, world).seconds).time_scale == 4.1
+    wide = replace(world, max_parallel=100)
+    assert world.for_bound(apply_bound(1000, wide).seconds).time_scale == 1.4
+    assert world.for_bound(drift_bound(1000, world, views=3).seconds).time_scale == 8.0
+    # a plan bound by one answer's latency runs in real time; a long run at F itself
+    assert world.for_bound(0.25).time_scale == 1.0
+    assert world.for_bound(3600.0).time_scale == 20.0
+    assert replace(world, min_scaled_bound=0).for_bound(0.25).time_scale == 20.0
