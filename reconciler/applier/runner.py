@@ -7,8 +7,10 @@
   another in dependency order (`depends_on` first): one folder never receives two
   imports at once, and a dependent import is skipped, with the reason, when one it
   depends on failed. At most `max_parallel` imports are in flight across all targets;
-  a target already under way gets the next free slot before a target not yet started
-  (`_Slots`), so targets finish, and their baseline reads start, as early as possible.
+  a target already under way gets the next free slot before a target not yet started,
+  so targets finish, and their baseline reads start, as early as possible, until the
+  end of a batch is in sight; then the targets with the most imports left go first, so
+  that no slots idle in a tail (slots.py).
   After a target's last import its recipes are read once (Recipes API), outside the
   import slots, as the drift baseline of all its imports (`record_baseline`); then its
   declared running state is applied (`recipes.TARGET`: start or stop its recipes).
@@ -32,8 +34,6 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -43,6 +43,7 @@ from reconciler.applier.gates import Gates, Halt, duration_text
 from reconciler.applier.health import HealthTarget, check_health, wait_bake
 from reconciler.applier.recipes import run_recipes
 from reconciler.applier.recorder import now_iso
+from reconciler.applier.slots import Slots
 from reconciler.applier.steps import (
     StepContext,
     drain,
@@ -220,44 +221,8 @@ async def _step(run: _Run, change: Change, runner: StepRunner) -> StepOutcome:
     return run.finish(await runner(run.ctx, change))
 
 
-class _Slots:
-    """At most `size` imports at once; a waiter with a lower rank is served first.
-
-    A plain FIFO semaphore makes every target do its first import before any target does
-    its second, so at 1,000 targets x 3 manifests the first target finishes (and its
-    baseline read, on the scarce "other" quota, starts) only after two thirds of all
-    imports. Ranking a target's k-th import at -k finishes targets depth-first.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._free = max(1, size)
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    async def acquire(self, rank: int) -> None:
-        if self._free > 0 and not self._waiting:
-            self._free -= 1
-            return
-        slot = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (rank, next(self._order), slot))
-        try:
-            await slot
-        except asyncio.CancelledError:
-            if slot.done() and not slot.cancelled():
-                self.release()  # handed over just as we were cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        while self._waiting:
-            _, _, slot = heapq.heappop(self._waiting)
-            if not slot.done():
-                slot.set_result(None)
-                return
-        self._free += 1
-
-
 async def _imports(run: _Run, changes: Sequence[Change]) -> None:
-    limit = _Slots(run.settings.max_parallel)
+    limit = Slots(run.settings.max_parallel)
     gates = run.settings.gates
     waves = _waves(run.plan, changes)
     for position, wave in enumerate(waves):
@@ -277,6 +242,7 @@ async def _imports(run: _Run, changes: Sequence[Change]) -> None:
                     for change in chains[target]:
                         run.skip(change, run.halt.skip_message)
                 continue
+            limit.expect(sum(_imports_of(chains[target]) for target in batch))
             await asyncio.gather(*(_chain(run, chains[target], limit) for target in batch))
             if run.halt is None:
                 failed = sorted(t for t in chains if t in run.failed_targets)
@@ -298,34 +264,39 @@ def _waves(plan: Plan, changes: Sequence[Change]) -> list[str]:
     return ordered + sorted(used - set(ordered))
 
 
-async def _chain(run: _Run, steps: Sequence[Change], limit: _Slots) -> None:
+async def _chain(run: _Run, steps: Sequence[Change], limit: Slots) -> None:
     """One target's imports, in dependency order, one at a time; then its baseline read,
     then its recipes' declared running state.
 
     The slot of one import passes straight to the target's next one when its package is
-    ready: released in between, it would go to a waiting target not yet started before
-    this one could ask for it again, and targets would finish breadth-first after all.
+    ready (and no target with more imports left needs it at the end: `Slots`): released
+    in between, it would go to a waiting target not yet started before this one could ask
+    for it again, and targets would finish breadth-first after all.
     """
     chain = [c for c in steps if c.kind == "import"]
     held = False
     try:
         for position, change in enumerate(chain):
-            if held and not _export_ready(run, change):
-                limit.release()  # the export wait holds no import slot
-                held = False
+            left = len(chain) - position
+            if held and (not _export_ready(run, change) or limit.should_yield(left)):
+                limit.release()  # an export wait holds no slot; nor, at the end, a
+                held = False  # target with fewer imports left than a waiting one
             await _export_settled(run, change)
             if (
                 run.blocked_by(change) is not None
                 or run.ctx.stop.is_set()
                 or run.too_late(change.kind)
             ):
+                limit.spent()
                 await _step(run, change, run_import)  # records why it is skipped
                 continue
             if not held:
-                await limit.acquire(-position)
+                await limit.acquire(-position, left)
                 held = True
             if position == 0 and _braked(run, steps):
+                limit.spent(left)
                 return  # (the baseline read below has nothing to record either)
+            limit.spent()
             await _step(run, change, run_import)
     finally:
         if held:
@@ -338,6 +309,10 @@ async def _chain(run: _Run, steps: Sequence[Change], limit: _Slots) -> None:
     for change in steps:  # after the read: it finds what the imports brought
         if change.kind == "recipes":
             await _step(run, change, run_recipes)
+
+
+def _imports_of(steps: Sequence[Change]) -> int:
+    return sum(1 for c in steps if c.kind == "import")
 
 
 def _export_ready(run: _Run, change: Change) -> bool:

@@ -340,11 +340,13 @@ and name the one that binds (`3,000 imports at 500/hour (fixed window): at least
 the first 500 go at once, then one hour for each further 500, then the jobs of the last
 500, `max_parallel` at a time, each at least one poll interval; the exports come first).
 When no quota binds, the job rounds do: targets run their imports one after another, at
-most `max_parallel` at once, a target under way served first. `rlcm plan`'s estimate also
-counts the refresh `rlcm apply` makes before its first step (a read per source folder and
-per manifest in state, in the "other" bucket; a recipe list per imported target): no step
-starts before it is done (`..., after 40 "other" calls (the refresh's reads) at
-30/minute`), and the "other" bucket's term counts its reads and the steps' calls together
+most `max_parallel` at once, a target under way served first until the end of a wave is
+in sight, when the targets with the most imports left go first (100 targets of 3 imports
+at `max_parallel: 32` take the 10 rounds 300 / 32 gives, not 4 groups of 3). `rlcm plan`'s
+estimate also counts the refresh `rlcm apply` makes before its first step (a read per
+source folder and per manifest in state, in the "other" bucket; a recipe list per imported
+target): no step starts before it is done (`..., after 40 "other" calls (the refresh's
+reads) at 30/minute`), and the "other" bucket's term counts its reads and the steps' calls together
 (`80 "other" calls (20 of them the refresh's reads) at 60/minute`). The start of `rlcm
 apply` says its estimate once that refresh is done, without it. A Workato stricter than
 the config makes the apply longer than the estimate.

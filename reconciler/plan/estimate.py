@@ -18,9 +18,10 @@ makes, per workspace:
 - imports one after another per target folder and per target workspace (one import at a
   time into a workspace), at most `max_parallel` at once, each taking at least one poll
   interval to be seen done; exports first, one poll interval. Waves run one after another,
-  and inside one the runner gives a free slot to a target under way before a new one
-  (applier/runner.py): 50 targets of 3 imports at 32 in parallel take 3 rounds for the
-  first 32 and 3 more for the other 18 (`_rounds`), not the 5 that 150 / 32 would give;
+  and inside one the runner gives a free slot to a target under way before a new one,
+  until the end of the wave is in sight, where the targets with most imports left go
+  first (applier/slots.py, `_rounds`): 100 targets of 3 imports at 32 in parallel take
+  the 10 rounds 300 / 32 gives, where depth first alone would take 4 x 3;
 - a wave's `bake:` before a later wave of the plan: waited out between their jobs, so it
   adds to the jobs' term (`_bake_term`);
 - the refresh `rlcm apply` makes before its first step (`reads`: a folder read per source
@@ -279,18 +280,46 @@ def _job_term(
 
 def _rounds(chains: Sequence[int], parallel: int) -> int:
     """Rounds of one poll interval for targets with `chains` imports each (one after
-    another), at most `parallel` at once, a target under way served first (the runner's
-    `_Slots`): each round every target under way does its next import, and the slots left
-    go to targets not started yet, in plan order."""
-    waiting = iter(chains)
-    under_way: list[int] = []  # imports left, of each target that holds a slot
-    rounds = 0
+    another), at most `parallel` at once, as the runner's `Slots` serve them
+    (applier/slots.py): each round every target under way does its next import and the
+    slots left go to targets not started yet, in plan order (depth first), until the
+    imports left fit in as many full rounds as the longest waiting target has imports;
+    from then on the targets with the most imports left go first (`_longest_first`)."""
+    longest_after = [0] * (len(chains) + 1)  # the longest chain of chains[i:]
+    for i in range(len(chains) - 1, -1, -1):
+        longest_after[i] = max(chains[i], longest_after[i + 1])
+    holding: list[int] = []  # imports left, of each target that holds a slot
+    left, started, rounds = sum(chains), 0, 0
     while True:
-        while len(under_way) < parallel and (chain := next(waiting, None)) is not None:
-            under_way.append(chain)
-        if not under_way:
+        while len(holding) < parallel and started < len(chains):
+            holding.append(chains[started])
+            started += 1
+        if not holding:
             return rounds
-        # the rounds until the next target finishes are alike: take them at once
-        step = min(under_way)
-        rounds += step
-        under_way = [left - step for left in under_way if left > step]
+        if started < len(chains) and math.ceil(left / parallel) <= longest_after[started]:
+            return rounds + _longest_first([*holding, *chains[started:]], parallel)
+        rounds += 1
+        left -= len(holding)
+        holding = [n - 1 for n in holding if n > 1]
+
+
+def _longest_first(chains: Sequence[int], parallel: int) -> int:
+    """Rounds for targets with `chains` imports left when each round serves the
+    `parallel` with most left (Hu's rule: the fewest rounds chains can take)."""
+    count = Counter(chains)
+    rounds = 0
+    while count:
+        free, taken = parallel, []
+        for n in sorted(count, reverse=True):
+            take = min(free, count[n])
+            taken.append((n, take))
+            free -= take
+            if not free:
+                break
+        for n, take in taken:
+            count[n] -= take
+            if n > 1:
+                count[n - 1] += take
+        count = +count  # drop the zeros
+        rounds += 1
+    return rounds

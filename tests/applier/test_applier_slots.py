@@ -1,6 +1,7 @@
 """Import slots: a target already under way gets a free slot before a target that has not
-started (so targets finish, and their baseline reads start, early), and never more than
-`max_parallel` imports run at once.
+started (so targets finish, and their baseline reads start, early), except at the end of
+a wave, where the target with most imports left goes first (so no slots idle in a tail);
+never more than `max_parallel` imports run at once.
 
 Read back from the in-process simulator: its request log (the order import POSTs were
 handled) and its import jobs (when each was created and finished). No timing assertions.
@@ -76,6 +77,24 @@ def test_targets_under_way_run_their_imports_back_to_back(tmp_path: Path) -> Non
     assert done <= theirs, order
 
 
+def test_at_the_end_a_target_not_started_goes_before_the_last_imports(tmp_path: Path) -> None:
+    """3 targets x 3 imports on 2 slots: depth first alone takes 6 rounds (two targets,
+    then the third alone on one slot); starting the third once 6 imports are left takes
+    5, the fewest 9 imports on 2 slots can take."""
+    world, since = _apply(tmp_path, targets=3, max_parallel=2)
+    order = _import_folders(world, since)
+    assert len(order) == 9
+    first_two = set(order[:2])
+    [third] = {folder for _, folder in generic_customers(4)[1:]} - first_two
+    # depth first until 6 imports are left (ceil(6 / 2) = 3 rounds, the third target's
+    # 3): then the third target starts, before the first two finished (depth first alone
+    # would start it only after their 6 imports)
+    assert order.index(third) in (3, 4, 5), order
+    assert order.count(third) == 3, order
+    jobs = [j for j in world.sim.jobs("import") if int(j["params"]["folder_id"]) != 0]
+    assert max_in_flight(jobs) <= 2
+
+
 def test_one_slot_finishes_each_target_before_the_next_starts(tmp_path: Path) -> None:
     world, since = _apply(tmp_path, targets=3, max_parallel=1)
     order = _import_folders(world, since)
@@ -87,16 +106,61 @@ def test_one_slot_finishes_each_target_before_the_next_starts(tmp_path: Path) ->
 
 
 def test_a_waiting_target_under_way_is_served_before_one_not_started() -> None:
-    """`_Slots` itself: lower rank first (a target's k-th import waits at rank -k), in
+    """`Slots` itself: lower rank first (a target's k-th import waits at rank -k), in
     arrival order within a rank, and never more holders than slots."""
-    from reconciler.applier.runner import _Slots
+    served, peak = _serve(2, WAITERS, expected=100)  # the end of the wave is far away
+    # a and b take the two free slots; then third imports, second imports, first imports
+    assert served == ["a", "b", "e3", "c2", "f2", "d", "g"]
+    assert peak == 2
+
+
+def test_at_the_end_of_a_wave_the_waiter_with_most_imports_left_goes_first() -> None:
+    """Once the imports left fit in as many full rounds as the longest waiting target has
+    imports, depth first would leave that target a tail of its own: it goes first."""
+    waiters = [("a", 0, 1), ("b", 0, 1), ("c2", -1, 2), ("d", 0, 3)]
+    # once a and b started, 7 imports left: ceil(7 / 2) = 4 rounds > d's 3, depth first
+    served, _ = _serve(2, waiters, expected=9)
+    assert served == ["a", "b", "c2", "d"]
+    # 5 left: ceil(5 / 2) = 3 <= d's 3: d goes first, and c2's 2 still fit after it
+    served, _ = _serve(2, waiters, expected=7)
+    assert served == ["a", "b", "d", "c2"]
+
+
+def test_a_target_under_way_hands_its_slot_only_at_the_end() -> None:
+    from reconciler.applier.slots import Slots
+
+    async def go() -> tuple[bool, bool, bool]:
+        slots = Slots(1)
+        slots.expect(4)
+        await slots.acquire(0, 1)  # the holder, about to do its last import
+        slots.spent()
+        waiter = asyncio.create_task(slots.acquire(0, 3))  # a target not started
+        await asyncio.sleep(0)
+        # 3 imports left, 1 slot: ceil(3 / 1) <= 3, the end; the waiter has more to do
+        end = slots.should_yield(1)
+        even = slots.should_yield(3)  # the holder has as many left: it keeps the slot
+        slots.expect(10)  # a long way to go: depth first, it keeps the slot
+        far = slots.should_yield(1)
+        slots.release()
+        await waiter
+        return end, even, far
+
+    assert asyncio.run(go()) == (True, False, False)
+
+
+def _serve(size: int, waiters: list[tuple[str, int, int]], expected: int) -> tuple[list[str], int]:
+    """Run `waiters` (name, rank, imports left) through Slots(size), each holding its
+    slot for two turns of the event loop; the order they were served, and the most
+    holders at once."""
+    from reconciler.applier.slots import Slots
 
     served: list[str] = []
     holding = peak = 0
 
-    async def one(slots: _Slots, name: str, rank: int) -> None:
+    async def one(slots: Slots, name: str, rank: int, left: int) -> None:
         nonlocal holding, peak
-        await slots.acquire(rank)
+        await slots.acquire(rank, left)
+        slots.spent()
         holding += 1
         peak = max(peak, holding)
         served.append(name)
@@ -106,14 +170,16 @@ def test_a_waiting_target_under_way_is_served_before_one_not_started() -> None:
         slots.release()
 
     async def go() -> None:
-        slots = _Slots(2)
-        tasks = [asyncio.create_task(one(slots, n, r)) for n, r in WAITERS]
+        slots = Slots(size)
+        slots.expect(expected)
+        tasks = [asyncio.create_task(one(slots, *w)) for w in waiters]
         await asyncio.gather(*tasks)
 
     asyncio.run(go())
-    # a and b take the two free slots; then third imports, second imports, first imports
-    assert served == ["a", "b", "e3", "c2", "f2", "d", "g"]
-    assert peak == 2
+    return served, peak
 
 
-WAITERS = [("a", 0), ("b", 0), ("c2", -1), ("d", 0), ("e3", -2), ("f2", -1), ("g", 0)]
+WAITERS = [
+    ("a", 0, 3), ("b", 0, 3), ("c2", -1, 2), ("d", 0, 3), ("e3", -2, 1), ("f2", -1, 2),
+    ("g", 0, 3),
+]  # fmt: skip
