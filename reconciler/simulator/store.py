@@ -194,7 +194,10 @@ class Store:
             text = (self.directory / "requests.jsonl").read_text()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        # a line still being appended (by the server, in another process) has no newline
+        # yet: it is read once it is whole
+        whole, _, _ = text.rpartition("\n")
+        return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
     def clear_log(self) -> None:
         with contextlib.suppress(FileNotFoundError):

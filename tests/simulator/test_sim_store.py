@@ -33,3 +33,19 @@ def test_a_failed_request_reads_back_what_it_wrote_not_what_it_changed_after(
         store.invalidate()  # the engine does this when a handler fails
         assert store.read("controls.json") == {"latency": 1}
     assert Store(tmp_path).read("controls.json") == {"latency": 1}
+
+
+def test_a_request_log_line_still_being_appended_is_read_once_it_is_whole(
+    tmp_path: Path,
+) -> None:
+    """A test or the benchmark reads the log while the server (another process) appends
+    to it: a line caught half-written is not an error, it is read next time."""
+    store = Store(tmp_path)
+    store.append_log({"kind": "import", "status": 200})
+    log = tmp_path / "requests.jsonl"
+    whole = log.read_bytes()
+    with log.open("ab") as f:
+        f.write(b'{"kind":"import_st')
+    assert store.read_log() == [{"kind": "import", "status": 200}]
+    log.write_bytes(whole + b'{"kind":"import_status","status":200}\n')
+    assert [e["kind"] for e in store.read_log()] == ["import", "import_status"]
