@@ -39,7 +39,7 @@ typecheck: $(STAMP)
 test: lint
 	$(BIN)/pytest -n auto -q
 
-# The fleet benchmark (README "Performance"): a few minutes; installs the `bench` extra.
+# The fleet benchmark (README "Performance"): about 16 minutes on 2 cores; installs the `bench` extra.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
